@@ -1,0 +1,75 @@
+"""trtc bench: trtexec-style latency and throughput, with a PyTorch baseline."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from trtc.cli.common import (ForceOpt, JsonOpt, Output, QuietOpt, ShapesOpt, VerboseOpt,
+                             WorkspaceOpt, is_recipe, load_target, outcome_line)
+from trtc.errors import UsageError
+from trtc.recipe import override, parse_shapes
+
+
+def _batches(values: list[str] | None) -> tuple[int, ...] | None:
+    if not values:
+        return None
+    out = []
+    for value in values:
+        for part in value.split(","):
+            if not part.strip().isdigit() or int(part) <= 0:
+                raise UsageError(f"--batch {value!r}: expected positive integers",
+                                 "e.g. --batch 1 --batch 8, or --batch 1,8")
+            out.append(int(part))
+    return tuple(out)
+
+
+def bench(
+    target: Annotated[str, typer.Argument(help="A recipe (.yaml) or an artifact / ONNX model.")],
+    batch: Annotated[list[str] | None, typer.Option(
+        help="Batch size(s): repeat or comma-separate (1,8,32).")] = None,
+    shapes: ShapesOpt = None,
+    duration: Annotated[float | None, typer.Option(help="Minimum timed seconds per run.")
+                        ] = None,
+    warmup: Annotated[float | None, typer.Option(help="Warm-up in milliseconds.")] = None,
+    iterations: Annotated[int | None, typer.Option(help="Minimum timed runs.")] = None,
+    threads: Annotated[int | None, typer.Option(help="Threads for every runtime "
+                                                "(default: all usable cores).")] = None,
+    baseline: Annotated[str | None, typer.Option(help="auto, pytorch or none.")] = None,
+    workspace: WorkspaceOpt = Path("build"),
+    force: ForceOpt = False,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Measure latency percentiles and throughput of an artifact."""
+    out = Output(json_out, quiet, verbose)
+    recipe = load_target(target)
+    parsed = parse_shapes(shapes)
+    recipe = override(recipe, "bench", batch=_batches(batch), duration_s=duration,
+                      warmup_ms=warmup, min_iterations=iterations, threads=threads,
+                      baseline=baseline, shapes=parsed or None)
+    from trtc.report import bench_renderable
+
+    if is_recipe(target):
+        from trtc.pipeline import run_recipe, workspace_for
+        from trtc.workspace import read_json
+
+        ws = workspace_for(recipe, workspace)
+        (outcome,) = run_recipe(recipe, ws, only="bench", force=force)
+        report = read_json(ws.stage_dir("bench") / "report.json")
+        out.info(outcome_line(outcome))
+        out.show(bench_renderable(report))
+        out.result(report)
+        return
+    from trtc.stages.bench import benchmark
+
+    if recipe.bench.baseline == "pytorch":
+        raise UsageError("--baseline pytorch needs a recipe with a PyTorch model",
+                         "run trtc bench RECIPE.yaml, or drop --baseline")
+    report = benchmark(Path(target), dataclasses.replace(recipe.bench), None)
+    out.show(bench_renderable(report))
+    out.result(report)

@@ -1,0 +1,224 @@
+"""Input data for verify and bench: seeded random feeds, .npz files, python loaders.
+
+Every feed is checked against the model's inputs before anything runs, so a
+wrong name, rank, static dim or dtype is reported by tensor name rather than
+as a runtime's stack trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trtc.errors import DataError, UsageError
+from trtc.recipe import format_shape
+
+Feed = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    """A model input as the data layer needs it."""
+
+    name: str
+    dtype: str
+    shape: tuple[int | str, ...]
+
+
+@dataclass
+class Dataset:
+    """Feeds (one dict per iteration) and, for labelled data, one label array per feed."""
+
+    feeds: list[Feed]
+    labels: list[np.ndarray] | None
+    description: str
+
+    @property
+    def samples(self) -> int:
+        return sum(next(iter(f.values())).shape[0] for f in self.feeds) if self.feeds else 0
+
+
+def resolve_shape(info: InputInfo, shapes: Mapping[str, Sequence[int]], batch: int) -> tuple[int, ...]:
+    """Return a concrete shape for ``info``: from ``shapes``, else dynamic dim 0 = batch.
+
+    Raises:
+        DataError: a given shape contradicts the model's rank or static dims, or a
+            dynamic dim other than the batch dim has no value.
+    """
+    if info.name in shapes:
+        shape = tuple(int(d) for d in shapes[info.name])
+        _check_shape(info, shape, "--shapes")
+        return shape
+    out = []
+    for axis, dim in enumerate(info.shape):
+        if isinstance(dim, int):
+            out.append(dim)
+        elif axis == 0:
+            out.append(batch)
+        else:
+            raise DataError(f"input '{info.name}' has dynamic dim '{dim}' at axis {axis} "
+                            f"(shape {_fmt(info.shape)}) and no value for it",
+                            f"pass --shapes {info.name}:{_example(info.shape, batch)}")
+    if batch != 1 and info.shape and isinstance(info.shape[0], int) and info.shape[0] != batch:
+        raise DataError(f"input '{info.name}' has a static batch dim {info.shape[0]}; "
+                        f"batch {batch} cannot run", "re-export with a dynamic batch dim "
+                        "(a named dim such as 'batch' in model.inputs), or use --batch "
+                        f"{info.shape[0]}")
+    return tuple(out)
+
+
+def check_shape_names(inputs: Sequence[InputInfo], shapes: Mapping[str, Any], flag: str) -> None:
+    names = [i.name for i in inputs]
+    for name in shapes:
+        if name not in names:
+            raise UsageError(f"{flag}: the model has no input '{name}'",
+                             f"inputs are: {', '.join(names)}")
+
+
+def _fmt(shape: Sequence[int | str]) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def _example(shape: Sequence[int | str], batch: int) -> str:
+    return "x".join(str(d) if isinstance(d, int) else (str(batch) if i == 0 else "N")
+                    for i, d in enumerate(shape))
+
+
+def _check_shape(info: InputInfo, shape: Sequence[int], where: str) -> None:
+    if len(shape) != len(info.shape):
+        raise DataError(f"{where}: input '{info.name}' has rank {len(info.shape)} "
+                        f"(model shape {_fmt(info.shape)}), got shape {format_shape(list(shape))}",
+                        "match the model's rank")
+    for axis, (want, got) in enumerate(zip(info.shape, shape)):
+        if isinstance(want, int) and want != got:
+            raise DataError(f"{where}: input '{info.name}' axis {axis} must be {want} "
+                            f"(model shape {_fmt(info.shape)}), got {format_shape(list(shape))}",
+                            "only dynamic (named) dims can change")
+
+
+def random_dataset(inputs: Sequence[InputInfo], shapes: Mapping[str, Sequence[int]],
+                   batch: int, iterations: int, seed: int) -> Dataset:
+    """Make seeded random feeds honouring dynamic dims (floats ~ N(0, 1), ints in [0, 8))."""
+    check_shape_names(inputs, shapes, "--shapes")
+    rng = np.random.default_rng(seed)
+    concrete = {i.name: resolve_shape(i, shapes, batch) for i in inputs}
+    feeds = []
+    for _ in range(iterations):
+        feed: Feed = {}
+        for info in inputs:
+            dtype = np.dtype(info.dtype)
+            shape = concrete[info.name]
+            if dtype.kind == "f":
+                feed[info.name] = rng.standard_normal(shape).astype(dtype)
+            elif dtype.kind == "b":
+                feed[info.name] = rng.integers(0, 2, shape).astype(dtype)
+            else:
+                feed[info.name] = rng.integers(0, 8, shape).astype(dtype)
+        feeds.append(feed)
+    desc = ", ".join(f"{n}:{format_shape(list(s))}" for n, s in concrete.items())
+    return Dataset(feeds, None, f"random (seed {seed}, {iterations} x {desc})")
+
+
+def load_arrays(source: str, base: Path | None = None) -> dict[str, np.ndarray]:
+    """Load named arrays from ``npz:PATH`` / ``PATH.npz`` or ``python:module:function``.
+
+    Raises:
+        DataError: the file is missing or unreadable, or the function fails or
+            returns something other than a mapping of arrays / an (inputs, labels) pair.
+    """
+    if source.startswith("python:"):
+        from trtc.backends.torch import load_callable
+
+        func = load_callable(source, "data source")
+        try:
+            result = func()
+        except Exception as exc:
+            raise DataError(f"data source {source} raised {type(exc).__name__}: {exc}",
+                            "fix the loader function") from None
+        if isinstance(result, tuple) and len(result) == 2:
+            inputs, labels = result
+            result = {**(inputs if isinstance(inputs, Mapping) else {"": inputs}),
+                      "labels": labels}
+        if not isinstance(result, Mapping):
+            raise DataError(f"data source {source} returned {type(result).__name__}",
+                            "return a dict of arrays keyed by input name (plus 'labels'), "
+                            "or an (inputs, labels) pair")
+        return {str(k): np.asarray(v) for k, v in result.items()}
+    path = Path(source[4:] if source.startswith("npz:") else source)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    if not path.is_file():
+        raise DataError(f"data file not found: {path}", "check the path (relative to the recipe)")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read as .npz: {type(exc).__name__}: {exc}",
+                        "write it with numpy.savez(path, input_name=array, ...)") from None
+
+
+def array_dataset(arrays: Mapping[str, np.ndarray], inputs: Sequence[InputInfo], batch: int,
+                  labels_key: str, source: str, limit: int | None = None) -> Dataset:
+    """Split named arrays into batches of feeds, checking names, shapes and dtypes."""
+    arrays = dict(arrays)
+    labels = arrays.pop(labels_key, None)
+    if "" in arrays or (len(inputs) == 1 and inputs[0].name not in arrays and len(arrays) == 1):
+        # One unnamed array for a one-input model.
+        arrays = {inputs[0].name: next(iter(arrays.values()))}
+    for info in inputs:
+        if info.name not in arrays:
+            raise DataError(f"{source}: no array for input '{info.name}'",
+                            f"arrays present: {', '.join(arrays) or 'none'}; name them after "
+                            "the model's inputs")
+    for name in arrays:
+        if name not in {i.name for i in inputs}:
+            raise DataError(f"{source}: array '{name}' matches no model input",
+                            f"inputs are: {', '.join(i.name for i in inputs)}")
+    count = {len(arrays[i.name]) for i in inputs}
+    if labels is not None:
+        count.add(len(labels))
+    if len(count) != 1:
+        raise DataError(f"{source}: arrays have different sample counts: {sorted(count)}")
+    n = count.pop()
+    if limit is not None:
+        n = min(n, limit)
+    converted = {}
+    for info in inputs:
+        arr = arrays[info.name]
+        want = np.dtype(info.dtype)
+        if arr.dtype != want:
+            if arr.dtype.kind != want.kind and not (arr.dtype.kind in "iu" and want.kind in "iu"):
+                raise DataError(f"{source}: input '{info.name}' is {arr.dtype}, the model wants "
+                                f"{want}", f"convert the array with .astype('{want}')")
+            arr = arr.astype(want)
+        _check_shape(info, (batch, *arr.shape[1:]), source)
+        converted[info.name] = arr
+    feeds, label_batches = [], []
+    for start in range(0, n, batch):
+        stop = min(start + batch, n)
+        feeds.append({k: np.ascontiguousarray(v[start:stop]) for k, v in converted.items()})
+        if labels is not None:
+            label_batches.append(np.asarray(labels[start:stop]))
+    return Dataset(feeds, label_batches if labels is not None else None,
+                   f"{source} ({n} samples, batch {batch})")
+
+
+def check_feed(feed: Mapping[str, np.ndarray], inputs: Sequence[InputInfo], where: str) -> None:
+    """Check a feed's names, ranks, static dims and dtypes against the model's inputs."""
+    names = {i.name for i in inputs}
+    for info in inputs:
+        if info.name not in feed:
+            raise DataError(f"{where}: missing input '{info.name}'")
+        arr = feed[info.name]
+        if arr.dtype != np.dtype(info.dtype):
+            raise DataError(f"{where}: input '{info.name}' is {arr.dtype}, the model wants "
+                            f"{info.dtype}")
+        _check_shape(info, arr.shape, where)
+    for name in feed:
+        if name not in names:
+            raise DataError(f"{where}: '{name}' is not an input of the model",
+                            f"inputs are: {', '.join(sorted(names))}")

@@ -1,0 +1,76 @@
+"""One exception hierarchy for trtc; the CLI root maps each class to an exit code.
+
+User errors (bad recipe, missing file, wrong input, failed verification) derive
+from :class:`TrtcError` and print one line of what went wrong and one of what to
+do. Anything else is a bug and shows its traceback (exit code 70).
+"""
+
+from __future__ import annotations
+
+
+class TrtcError(Exception):
+    """A user-facing error: a one-line message and an optional hint."""
+
+    exit_code = 70
+    kind = "error"
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def to_dict(self) -> dict[str, object]:
+        return {"error": self.kind, "message": self.message, "hint": self.hint,
+                "exit_code": self.exit_code}
+
+
+class VerificationError(TrtcError):
+    """Outputs or accuracy are outside the allowed tolerance."""
+
+    exit_code = 1
+    kind = "verification failed"
+
+
+class UsageError(TrtcError):
+    """Bad flags or a bad recipe."""
+
+    exit_code = 2
+    kind = "usage error"
+
+
+class RecipeError(UsageError):
+    """A recipe that cannot be read or does not match the schema."""
+
+    kind = "recipe error"
+
+
+class DependencyError(TrtcError):
+    """A missing optional dependency or missing hardware (TensorRT, a GPU)."""
+
+    exit_code = 3
+    kind = "missing dependency"
+
+
+class ModelError(TrtcError):
+    """An invalid, unsupported or mismatching model."""
+
+    exit_code = 4
+    kind = "model error"
+
+
+class DataError(TrtcError):
+    """Input, calibration or evaluation data that cannot be used."""
+
+    exit_code = 5
+    kind = "data error"
+
+
+EXIT_CODES: dict[str, int] = {
+    "ok": 0,
+    "verification failed": VerificationError.exit_code,
+    "usage or recipe error": UsageError.exit_code,
+    "missing dependency or hardware": DependencyError.exit_code,
+    "model error": ModelError.exit_code,
+    "data error": DataError.exit_code,
+    "internal bug": 70,
+}

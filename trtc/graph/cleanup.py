@@ -1,0 +1,69 @@
+"""Load, check, clean up and save ONNX models (onnx, onnxslim, onnx-graphsurgeon)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from trtc.errors import ModelError
+
+_TWO_GIB = 2**31 - 1
+
+
+def load_onnx(path: str | Path) -> Any:
+    """Load an ONNX model with its external data; unreadable files raise ModelError."""
+    import onnx
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"ONNX model not found: {path}", "check the path")
+    try:
+        return onnx.load(str(path))
+    except Exception as exc:
+        raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else 'truncated or corrupt'})",
+                         "re-export the model; the file may be truncated or not ONNX") from None
+
+
+def check_and_infer(model: Any, where: str) -> Any:
+    """Run the ONNX checker and shape inference; errors become ModelError."""
+    import onnx
+
+    try:
+        onnx.checker.check_model(model, full_check=False)
+        return onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except Exception as exc:
+        raise ModelError(f"{where}: ONNX checker failed: {str(exc).splitlines()[0]}",
+                         "the model is invalid ONNX; fix the exporter settings or the file"
+                         ) from None
+
+
+def cleanup(model: Any, how: str) -> tuple[Any, dict[str, Any]]:
+    """Fold constants and drop dead nodes; return the model and node counts before/after."""
+    before = Counter(n.op_type for n in model.graph.node)
+    if how == "onnxslim":
+        import onnxslim
+
+        model = onnxslim.slim(model)
+    elif how == "graphsurgeon":
+        import onnx_graphsurgeon as gs
+
+        graph = gs.import_onnx(model)
+        graph.fold_constants().cleanup().toposort()
+        model = gs.export_onnx(graph)
+    after = Counter(n.op_type for n in model.graph.node)
+    return model, {"method": how, "before": sum(before.values()), "after": sum(after.values()),
+                   "removed_by_op": {op: before[op] - after.get(op, 0) for op in before
+                                     if before[op] > after.get(op, 0)}}
+
+
+def save_onnx(model: Any, path: str | Path) -> None:
+    """Save as one self-contained file, or with external data when over protobuf's 2 GiB."""
+    import onnx
+
+    if model.ByteSize() > _TWO_GIB:
+        onnx.save(model, str(path), save_as_external_data=True,
+                  location=Path(path).name + ".data")
+    else:
+        onnx.save(model, str(path))

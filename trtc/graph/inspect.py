@@ -1,0 +1,523 @@
+"""Summarise an ONNX model: I/O, opset, op histogram, parameters, size and estimated FLOPs.
+
+Everything here is pure ``onnx`` + ``numpy`` so that ``trtc inspect`` works on a
+machine without TensorRT, onnxruntime or a GPU.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import (
+    AttributeProto,
+    GraphProto,
+    ModelProto,
+    NodeProto,
+    TensorProto,
+    TensorShapeProto,
+    ValueInfoProto,
+)
+from onnx.checker import ValidationError
+from onnx.shape_inference import InferenceError
+
+from trtc.errors import ModelError, UsageError
+
+Dim = int | str
+Shape = tuple[int, ...]
+
+_DEFAULT_DOMAINS = ("", "ai.onnx")
+_FLOP_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+# Initializers bigger than this are handed to shape inference as typed inputs instead
+# of copied: inference only needs their shape, and data propagation only ever needs
+# small (shape-like) constants.
+_MAX_COPIED_INITIALIZER = 1024
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """Name, element type and shape of one graph input or output."""
+
+    name: str
+    dtype: str  # numpy dtype name, e.g. "float32"; "unknown" if unset
+    # ints for static dims, the dim_param for named dynamic dims, "?" for unnamed
+    # dynamic dims; () when the rank itself is unknown (or for scalars)
+    shape: tuple[Dim, ...]
+
+    @property
+    def dynamic_dims(self) -> tuple[int, ...]:
+        """Return the indices of dims that are not fixed integers."""
+        return tuple(i for i, d in enumerate(self.shape) if not isinstance(d, int))
+
+    def to_dict(self) -> dict[str, object]:
+        """Return a JSON-serialisable dict."""
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "shape": list(self.shape),
+            "dynamic_dims": list(self.dynamic_dims),
+        }
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What ``trtc inspect`` reports about one ONNX model."""
+
+    path: str
+    opset: int  # default ("" or "ai.onnx") domain opset, 0 if not imported
+    producer: str  # producer_name + version
+    inputs: tuple[TensorInfo, ...]  # graph inputs that are not initializers
+    outputs: tuple[TensorInfo, ...]
+    op_histogram: dict[str, int]  # op_type -> count, by count desc then name
+    node_count: int  # includes nodes inside If/Loop/Scan bodies
+    parameter_count: int  # elements of all initializers and Constant tensors
+    size_bytes: int  # model file plus its external data files
+    flops: int  # multiply-add counted as 2; Conv, ConvTranspose, Gemm, MatMul only
+    flops_by_op: dict[str, int]
+    flops_note: str  # the shapes the estimate assumes and what was skipped
+
+    def to_dict(self) -> dict[str, object]:
+        """Return a JSON-serialisable dict."""
+        return {
+            "path": self.path,
+            "opset": self.opset,
+            "producer": self.producer,
+            "inputs": [t.to_dict() for t in self.inputs],
+            "outputs": [t.to_dict() for t in self.outputs],
+            "op_histogram": dict(self.op_histogram),
+            "node_count": self.node_count,
+            "parameter_count": self.parameter_count,
+            "size_bytes": self.size_bytes,
+            "flops": self.flops,
+            "flops_by_op": dict(self.flops_by_op),
+            "flops_note": self.flops_note,
+        }
+
+
+def summarize_model(
+    path: str | Path, shapes: Mapping[str, Sequence[int]] | None = None
+) -> ModelSummary:
+    """Inspect an ONNX model: I/O, opset, op histogram, parameters, size, estimated FLOPs.
+
+    ``shapes`` maps input names to concrete shapes used for the FLOP estimate;
+    dynamic dims of inputs not listed are set to 1. Raises :class:`ModelError` if
+    the file cannot be read as an ONNX model and :class:`UsageError` if ``shapes``
+    does not match the model's inputs.
+    """
+    path = Path(path)
+    model = _load(path)
+    graph = model.graph
+    inputs = tuple(_tensor_info(vi) for vi in _real_inputs(graph))
+    outputs = tuple(_tensor_info(vi) for vi in graph.output)
+    nodes = [node for g in _iter_graphs(graph) for node in g.node]
+    flops_by_op, flops_note = _estimate_flops(model, inputs, shapes or {})
+    return ModelSummary(
+        path=str(path),
+        opset=_default_opset(model),
+        producer=f"{model.producer_name} {model.producer_version}".strip(),
+        inputs=inputs,
+        outputs=outputs,
+        op_histogram=_sorted_desc(Counter(node.op_type for node in nodes)),
+        node_count=len(nodes),
+        parameter_count=_parameter_count(graph),
+        size_bytes=_size_on_disk(path, graph),
+        flops=sum(flops_by_op.values()),
+        flops_by_op=flops_by_op,
+        flops_note=flops_note,
+    )
+
+
+# --- loading -------------------------------------------------------------------------
+
+
+def _load(path: Path) -> ModelProto:
+    """Load the model proto without external weights, turning failures into ModelError."""
+    if not path.is_file():
+        raise ModelError(
+            f"ONNX model '{path}' not found or not a file",
+            hint="check the model path",
+        )
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf raises DecodeError, RuntimeError, ValueError...
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelError(
+            f"cannot parse ONNX model '{path}': {reason}",
+            hint="the file may be truncated or not an ONNX protobuf; re-export or re-download it",
+        ) from exc
+    # Arbitrary bytes sometimes decode as a proto made only of unknown fields.
+    if not model.HasField("graph"):
+        raise ModelError(
+            f"'{path}' does not contain an ONNX graph",
+            hint="pass an .onnx file exported by torch.onnx, tf2onnx or similar",
+        )
+    return model
+
+
+def _default_opset(model: ModelProto) -> int:
+    """Return the opset version imported for the default ONNX domain."""
+    versions = [op.version for op in model.opset_import if op.domain in _DEFAULT_DOMAINS]
+    return max(versions, default=0)
+
+
+# --- I/O -----------------------------------------------------------------------------
+
+
+def _real_inputs(graph: GraphProto) -> list[ValueInfoProto]:
+    """Return graph inputs that are fed at run time (old exporters list weights too)."""
+    weights = {t.name for t in graph.initializer} | {
+        t.values.name for t in graph.sparse_initializer
+    }
+    return [vi for vi in graph.input if vi.name not in weights]
+
+
+def _tensor_info(vi: ValueInfoProto) -> TensorInfo:
+    """Convert a ValueInfoProto into a TensorInfo."""
+    if not vi.type.HasField("tensor_type"):
+        return TensorInfo(vi.name, "unknown", ())
+    tensor_type = vi.type.tensor_type
+    shape = tuple(_dim(d) for d in tensor_type.shape.dim) if _has_rank(vi) else ()
+    return TensorInfo(vi.name, _dtype_name(tensor_type.elem_type), shape)
+
+
+def _has_rank(vi: ValueInfoProto) -> bool:
+    """Tell whether the value info declares a shape (a rank), even one with dynamic dims."""
+    return vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape")
+
+
+def _dim(dim: TensorShapeProto.Dimension) -> Dim:
+    """Return the dim as int, its symbolic name, or "?"."""
+    if dim.HasField("dim_value") and dim.dim_value >= 0:
+        return int(dim.dim_value)
+    return dim.dim_param or "?"
+
+
+def _dtype_name(elem_type: int) -> str:
+    """Return the numpy dtype name for an ONNX element type."""
+    if elem_type == TensorProto.UNDEFINED:
+        return "unknown"
+    if elem_type == TensorProto.STRING:
+        return "string"  # numpy would say "object", which tells the user nothing
+    try:
+        return onnx.helper.tensor_dtype_to_np_dtype(elem_type).name
+    except (KeyError, ValueError, TypeError):
+        return TensorProto.DataType.Name(elem_type).lower()
+
+
+# --- graph walking, parameters and size ----------------------------------------------
+
+
+def _iter_graphs(graph: GraphProto) -> Iterator[GraphProto]:
+    """Yield the graph and, recursively, every If/Loop/Scan body inside it."""
+    yield graph
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.type == AttributeProto.GRAPH:
+                yield from _iter_graphs(attr.g)
+            elif attr.type == AttributeProto.GRAPHS:
+                for sub in attr.graphs:
+                    yield from _iter_graphs(sub)
+
+
+def _numel(dims: Sequence[int]) -> int:
+    """Return the element count of a tensor with these dims."""
+    return math.prod(int(d) for d in dims)
+
+
+def _parameter_count(graph: GraphProto) -> int:
+    """Count elements of initializers and Constant tensors in all (sub)graphs."""
+    total = 0
+    for g in _iter_graphs(graph):
+        total += sum(_numel(t.dims) for t in g.initializer)
+        # A sparse tensor stores only its non-zeros; those are its parameters.
+        total += sum(_numel(t.values.dims) for t in g.sparse_initializer)
+        total += sum(_constant_numel(n) for n in g.node if n.op_type == "Constant")
+    return total
+
+
+def _constant_numel(node: NodeProto) -> int:
+    """Return the element count of a Constant node's value, whichever attribute holds it."""
+    for attr in node.attribute:
+        if attr.name == "value":
+            return _numel(attr.t.dims)
+        if attr.name == "sparse_value":
+            return _numel(attr.sparse_tensor.values.dims)
+        if attr.name in ("value_float", "value_int", "value_string"):
+            return 1
+        if attr.name == "value_floats":
+            return len(attr.floats)
+        if attr.name == "value_ints":
+            return len(attr.ints)
+        if attr.name == "value_strings":
+            return len(attr.strings)
+    return 0
+
+
+def _size_on_disk(path: Path, graph: GraphProto) -> int:
+    """Return the model file size plus the size of each external data file it names."""
+    locations: set[Path] = set()
+    for g in _iter_graphs(graph):
+        for tensor in g.initializer:
+            if tensor.data_location != TensorProto.EXTERNAL:
+                continue
+            entries = {e.key: e.value for e in tensor.external_data}
+            if "location" in entries:
+                locations.add((path.parent / entries["location"]).resolve())
+    # A missing data file is not our problem to report here: the summary is still useful.
+    return path.stat().st_size + sum(p.stat().st_size for p in locations if p.is_file())
+
+
+# --- FLOP estimate -------------------------------------------------------------------
+
+
+def _estimate_flops(
+    model: ModelProto, inputs: tuple[TensorInfo, ...], shapes: Mapping[str, Sequence[int]]
+) -> tuple[dict[str, int], str]:
+    """Estimate FLOPs of the top-level graph at concrete input shapes; return them and a note."""
+    unranked = {vi.name for vi in _real_inputs(model.graph) if not _has_rank(vi)}
+    concrete = _concrete_input_shapes(inputs, unranked, shapes)
+    probe = _shape_probe(model, concrete)
+    note_parts = [_shapes_note(inputs, concrete)]
+    try:
+        probe = onnx.shape_inference.infer_shapes(
+            probe, check_type=False, strict_mode=False, data_prop=True
+        )
+    # A model inference chokes on should still get the rest of its summary.
+    except (InferenceError, ValidationError, RuntimeError, ValueError, TypeError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        note_parts.append(f"shape inference failed ({reason})")
+    known = _known_shapes(probe, model.graph)
+
+    per_op: Counter[str] = Counter()
+    skipped = 0
+    for node in model.graph.node:
+        if node.op_type not in _FLOP_OPS or node.domain not in _DEFAULT_DOMAINS:
+            continue
+        flops = _node_flops(node, known)
+        if flops is None:
+            skipped += 1
+        else:
+            per_op[node.op_type] += flops
+    if skipped:
+        note_parts.append(f"{skipped} node(s) skipped: shapes could not be inferred")
+    nested = _nested_flop_nodes(model.graph)
+    if nested:
+        note_parts.append(f"{nested} node(s) inside If/Loop/Scan bodies not counted")
+    return _sorted_desc(per_op), "; ".join(note_parts)
+
+
+def _concrete_input_shapes(
+    inputs: tuple[TensorInfo, ...], unranked: set[str], shapes: Mapping[str, Sequence[int]]
+) -> dict[str, Shape | None]:
+    """Resolve each input's shape: static dims kept, others from ``shapes`` or 1.
+
+    An input whose rank is unknown (listed in ``unranked``) and that is not in
+    ``shapes`` maps to None: there is no way to guess its rank.
+    """
+    by_name = {t.name: t for t in inputs}
+    unknown = sorted(set(shapes) - set(by_name))
+    if unknown:
+        raise UsageError(
+            f"shapes given for unknown input(s) {', '.join(unknown)}",
+            hint=f"model inputs are: {', '.join(by_name) or '(none)'}",
+        )
+    concrete: dict[str, Shape | None] = {}
+    for info in inputs:
+        if info.name in unranked and info.name not in shapes:
+            concrete[info.name] = None
+        else:
+            concrete[info.name] = _concrete_shape(info, shapes.get(info.name))
+    return concrete
+
+
+def _concrete_shape(info: TensorInfo, requested: Sequence[int] | None) -> Shape | None:
+    """Merge one input's declared shape with the shape the user asked for."""
+    if requested is None:
+        return tuple(d if isinstance(d, int) else 1 for d in info.shape)
+    requested = tuple(int(d) for d in requested)
+    if any(d < 0 for d in requested):
+        raise UsageError(
+            f"negative dim in shape {list(requested)} for input '{info.name}'",
+            hint="give every dim as a non-negative integer",
+        )
+    if info.shape and len(requested) != len(info.shape):
+        raise UsageError(
+            f"input '{info.name}' has rank {len(info.shape)} but got shape {list(requested)}",
+            hint=f"declared shape is {_format_dims(info.shape)}",
+        )
+    for declared, wanted in zip(info.shape, requested, strict=False):
+        if isinstance(declared, int) and declared != wanted:
+            raise UsageError(
+                f"input '{info.name}' has static shape {_format_dims(info.shape)}; "
+                f"cannot use {list(requested)}",
+                hint="only dynamic dims (names or '?') can be set",
+            )
+    return requested
+
+
+def _shapes_note(inputs: tuple[TensorInfo, ...], concrete: Mapping[str, Shape | None]) -> str:
+    """Describe the input shapes the estimate used and which dims were substituted."""
+    used, substituted = [], []
+    for info in inputs:
+        shape = concrete[info.name]
+        if shape is None:
+            used.append(f"{info.name}=unknown rank")
+            continue
+        used.append(f"{info.name}={_format_dims(shape)}")
+        substituted += [f"{info.name}[{i}] ({info.shape[i]})={shape[i]}" for i in info.dynamic_dims]
+        if not info.shape and shape:  # an unranked input the caller gave a shape for
+            substituted.append(f"{info.name} (unknown rank)={_format_dims(shape)}")
+    note = "at " + (", ".join(used) if used else "no inputs")
+    if substituted:
+        return f"{note}; dynamic dims set: {', '.join(substituted)}"
+    return f"{note}; all input dims static"
+
+
+def _format_dims(shape: Sequence[Dim]) -> str:
+    """Format a shape as 1x3x224x224 (scalars as [])."""
+    return "x".join(str(d) for d in shape) if shape else "[]"
+
+
+def _shape_probe(model: ModelProto, concrete: Mapping[str, Shape | None]) -> ModelProto:
+    """Build a lightweight copy of the model with fixed input dims for shape inference.
+
+    Large initializers are not copied: they are declared as typed graph inputs, which
+    gives inference the same shapes without duplicating the weights in memory.
+    """
+    probe = ModelProto(ir_version=model.ir_version)
+    probe.opset_import.extend(model.opset_import)
+    probe.functions.extend(model.functions)
+    src, graph = model.graph, probe.graph
+    graph.name = src.name
+    graph.node.extend(src.node)
+    graph.input.extend(src.input)
+    graph.output.extend(src.output)
+    graph.value_info.extend(src.value_info)
+    graph.sparse_initializer.extend(src.sparse_initializer)
+    declared = {vi.name for vi in src.input}
+    for tensor in src.initializer:
+        if _numel(tensor.dims) <= _MAX_COPIED_INITIALIZER:
+            graph.initializer.append(tensor)
+        elif tensor.name not in declared:
+            graph.input.append(
+                onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, tensor.dims)
+            )
+    for vi in graph.input:
+        shape = concrete.get(vi.name)
+        if shape is not None and vi.type.HasField("tensor_type"):
+            _set_dims(vi, shape)
+    return probe
+
+
+def _set_dims(vi: ValueInfoProto, shape: Shape) -> None:
+    """Replace the value info's shape with fixed dims."""
+    tensor_shape = vi.type.tensor_type.shape
+    tensor_shape.ClearField("dim")
+    for d in shape:
+        tensor_shape.dim.add().dim_value = d
+
+
+def _known_shapes(probe: ModelProto, original: GraphProto) -> dict[str, Shape]:
+    """Collect every fully static tensor shape the probe model knows about."""
+    known: dict[str, Shape] = {t.name: tuple(int(d) for d in t.dims) for t in original.initializer}
+    graph = probe.graph
+    for vi in (*graph.input, *graph.value_info, *graph.output):
+        shape = _static_shape(vi)
+        if shape is not None:
+            known[vi.name] = shape
+    return known
+
+
+def _static_shape(vi: ValueInfoProto) -> Shape | None:
+    """Return the shape if every dim is a fixed integer, else None."""
+    if not _has_rank(vi):
+        return None
+    dims = vi.type.tensor_type.shape.dim
+    if not all(d.HasField("dim_value") and d.dim_value >= 0 for d in dims):
+        return None
+    return tuple(int(d.dim_value) for d in dims)
+
+
+def _nested_flop_nodes(graph: GraphProto) -> int:
+    """Count FLOP-bearing nodes that live in subgraphs (their trip count is unknown)."""
+    subgraphs = list(_iter_graphs(graph))[1:]
+    return sum(1 for g in subgraphs for n in g.node if n.op_type in _FLOP_OPS)
+
+
+def _node_flops(node: NodeProto, known: Mapping[str, Shape]) -> int | None:
+    """Return the node's FLOPs, or None if a shape it needs is unknown or malformed."""
+    first, second = _operand_shape(node, 0, known), _operand_shape(node, 1, known)
+    try:
+        if node.op_type == "Conv":
+            output = known.get(node.output[0]) if node.output else None
+            return _conv_flops(second, output)
+        if node.op_type == "ConvTranspose":
+            return _conv_transpose_flops(first, second)
+        if node.op_type == "Gemm":
+            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+            trans_a, trans_b = bool(attrs.get("transA", 0)), bool(attrs.get("transB", 0))
+            return _gemm_flops(first, second, trans_a, trans_b)
+        return _matmul_flops(first, second)
+    except (IndexError, ValueError):  # shapes that contradict the op's definition
+        return None
+
+
+def _operand_shape(node: NodeProto, index: int, known: Mapping[str, Shape]) -> Shape | None:
+    """Return the static shape of the node's index-th input, if present and known."""
+    if index >= len(node.input) or not node.input[index]:
+        return None
+    return known.get(node.input[index])
+
+
+def _conv_flops(weight: Shape | None, output: Shape | None) -> int | None:
+    """Return 2 * |Y| * (C_in / groups) * prod(kernel); W is (M, C_in/groups, k...)."""
+    if weight is None or output is None or len(weight) < 3:
+        return None
+    return 2 * _numel(output) * weight[1] * _numel(weight[2:])
+
+
+def _conv_transpose_flops(data: Shape | None, weight: Shape | None) -> int | None:
+    """Return 2 * |X| * (C_out / groups) * prod(kernel); W is (C_in, C_out/groups, k...).
+
+    Every input element is multiplied into a (C_out/groups) x kernel patch of the output.
+    """
+    if data is None or weight is None or len(weight) < 3:
+        return None
+    return 2 * _numel(data) * weight[1] * _numel(weight[2:])
+
+
+def _gemm_flops(a: Shape | None, b: Shape | None, trans_a: bool, trans_b: bool) -> int | None:
+    """Return 2 * M * N * K for Y = op(A) @ op(B) (+ C, whose adds are ignored)."""
+    if a is None or b is None or len(a) != 2 or len(b) != 2:
+        return None
+    m, k = (a[1], a[0]) if trans_a else a
+    n = b[0] if trans_b else b[1]
+    return 2 * m * n * k
+
+
+def _matmul_flops(a: Shape | None, b: Shape | None) -> int | None:
+    """Return 2 * batch * M * N * K with numpy matmul semantics (1-D operands, broadcasting)."""
+    if a is None or b is None or not a or not b:
+        return None
+    # numpy promotes a 1-D left operand to a row and a 1-D right operand to a column.
+    a2 = (1, *a) if len(a) == 1 else a
+    b2 = (*b, 1) if len(b) == 1 else b
+    m, k = a2[-2:]
+    n = b2[-1]
+    if b2[-2] != k:
+        return None
+    batch = np.broadcast_shapes(a2[:-2], b2[:-2])
+    return 2 * _numel(batch) * m * n * k
+
+
+# --- misc ----------------------------------------------------------------------------
+
+
+def _sorted_desc(counts: Mapping[str, int]) -> dict[str, int]:
+    """Return the mapping ordered by value descending, then key."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

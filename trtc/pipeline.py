@@ -1,0 +1,159 @@
+"""Run a recipe's stages in order, skipping those that are up to date.
+
+This module decides *whether* a stage runs and records what it did; the
+stages in ``trtc.stages`` decide *how*. The skip path reads only JSON and
+hashes files: it imports neither torch nor onnxruntime.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trtc.errors import UsageError
+from trtc.recipe import STAGES, Recipe
+from trtc.workspace import StageRecord, Workspace, read_json
+
+
+@dataclass
+class StageOutcome:
+    """What happened to one stage in a run."""
+
+    stage: str
+    status: str                    # "ran", "skipped", "would run", "disabled"
+    reason: str
+    manifest: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    wall_time_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "status": self.status, "reason": self.reason,
+                "wall_time_s": round(self.wall_time_s, 4), "warnings": self.warnings,
+                "metrics": (self.manifest or {}).get("metrics")}
+
+
+def workspace_for(recipe: Recipe, root: str | Path = "build") -> Workspace:
+    return Workspace(root, recipe.name)
+
+
+def _file_inputs(recipe: Recipe) -> dict[str, str]:
+    """Files the recipe itself points at (weights, factory file, data) whose edits matter."""
+    files: dict[str, str] = {}
+    if recipe.model.weights:
+        files["weights"] = recipe.model.weights
+    src = recipe.model.source
+    if src.startswith("onnx:"):
+        files["source_onnx"] = src[len("onnx:"):]
+    elif src.startswith("python:") and src.rsplit(":", 1)[0].endswith(".py"):
+        files["factory"] = src[len("python:"):].rsplit(":", 1)[0]
+    return files
+
+
+def stage_inputs(recipe: Recipe, ws: Workspace, stage: str) -> dict[str, Path]:
+    """Return the files ``stage`` reads, by role: the previous stages' outputs and user files."""
+    model_files = {k: Path(v) for k, v in _file_inputs(recipe).items()}
+    if stage == "export":
+        return model_files
+    exported = ws.stage_dir("export") / "model.onnx"
+    if stage == "build":
+        return {"model": exported}
+    artifact = _artifact(ws)
+    if stage == "verify":
+        inputs = {"candidate": artifact}
+        if recipe.verify.reference == "export":
+            inputs["reference"] = exported
+        else:
+            inputs.update(model_files)
+        data = recipe.verify.data.source
+        if data.startswith("npz:"):
+            inputs["data"] = Path(data[4:])
+        elif data.startswith("python:") and data.rsplit(":", 1)[0].endswith(".py"):
+            inputs["data_loader"] = Path(data[len("python:"):].rsplit(":", 1)[0])
+        return inputs
+    if stage == "bench":
+        inputs = {"artifact": artifact}
+        if recipe.is_pytorch and recipe.bench.baseline != "none":
+            inputs.update({k: v for k, v in model_files.items() if k != "source_onnx"})
+        return inputs
+    raise UsageError(f"unknown stage {stage!r}", f"stages are: {', '.join(STAGES)}")
+
+
+def _artifact(ws: Workspace) -> Path:
+    manifest = ws.read_manifest("build")
+    if manifest and "artifact" in manifest.get("outputs", {}):
+        return Path(manifest["outputs"]["artifact"]["path"])
+    # Not built yet: the ONNX Runtime name; the build manifest fixes it once built.
+    return ws.stage_dir("build") / "model.ort.onnx"
+
+
+def run_stage(recipe: Recipe, stage: str, ws: Workspace, *, force: bool = False,
+              dry_run: bool = False, upstream_ran: bool = False) -> StageOutcome:
+    """Run one stage unless it is up to date; write its manifest last."""
+    section = getattr(recipe, stage)
+    if not section.enabled:
+        return StageOutcome(stage, "disabled", f"{stage}.enabled is false")
+    inputs = stage_inputs(recipe, ws, stage)
+    spec = {"section": recipe.section(stage), "model": recipe.section("model")}
+    if force:
+        reason: str | None = "--force"
+    elif upstream_ran and dry_run:
+        reason = "an earlier stage will run"
+    else:
+        reason = ws.staleness(stage, spec, inputs)
+    if reason is None:
+        return StageOutcome(stage, "skipped", "up to date", ws.read_manifest(stage))
+    if dry_run:
+        return StageOutcome(stage, "would run", reason)
+    for role, path in inputs.items():
+        if not path.is_file():
+            raise UsageError(f"{stage}: input {role} not found: {path}",
+                             f"run the earlier stages first (trtc run {recipe.path or ''})")
+    module = importlib.import_module(f"trtc.stages.{stage}")
+    out_dir = ws.stage_dir(stage)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ws.invalidate(stage)
+    start = time.perf_counter()
+    result = module.run(recipe, inputs, out_dir)
+    elapsed = time.perf_counter() - start
+    record = StageRecord(stage=stage, spec=spec, inputs={k: str(v) for k, v in inputs.items()},
+                         outputs={k: str(v) for k, v in result.outputs.items()},
+                         metrics=result.metrics, device=result.device, wall_time_s=elapsed)
+    ws.write_manifest(record)
+    return StageOutcome(stage, "ran", reason, ws.read_manifest(stage), result.warnings, elapsed)
+
+
+def run_recipe(recipe: Recipe, ws: Workspace, *, until: str | None = None,
+               only: str | None = None, force: bool = False, dry_run: bool = False,
+               on_outcome: Any = None) -> list[StageOutcome]:
+    """Run every enabled stage in order (up to ``until``); return what happened to each."""
+    if until is not None and until not in STAGES:
+        raise UsageError(f"--until {until!r} is not a stage", f"stages are: {', '.join(STAGES)}")
+    stages = [only] if only else list(STAGES[: STAGES.index(until) + 1] if until else STAGES)
+    outcomes: list[StageOutcome] = []
+    ran = False
+    with ws.lock():
+        for stage in stages:
+            outcome = run_stage(recipe, stage, ws, force=force, dry_run=dry_run,
+                                upstream_ran=ran)
+            ran = ran or outcome.status in ("ran", "would run")
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+    return outcomes
+
+
+def collect_reports(ws: Workspace) -> dict[str, Any]:
+    """Read the stage manifests and the verify/bench reports for the summary."""
+    out: dict[str, Any] = {}
+    for stage in STAGES:
+        manifest = ws.read_manifest(stage)
+        if manifest:
+            out[stage] = manifest
+    for stage in ("verify", "bench"):
+        report = read_json(ws.stage_dir(stage) / "report.json")
+        if report is not None:
+            out[f"{stage}_report"] = report
+    return out

@@ -1,0 +1,118 @@
+"""export: PyTorch (or an existing ONNX file) -> checked, cleaned-up ONNX, with a parity check."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from trtc.errors import ModelError, VerificationError
+from trtc.recipe import ExportSpec, ModelSpec, Recipe
+from trtc.stages import StageResult
+from trtc.workspace import atomic_path
+
+
+def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
+    """Export the recipe's model to ``out_dir/model.onnx``."""
+    return export_model(recipe.model, recipe.export, out_dir / "model.onnx")
+
+
+def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path) -> StageResult:
+    """Export ``model_spec`` to ``out_path``; nothing is written if any step fails.
+
+    Raises:
+        ModelError: the model cannot be built, exported or checked.
+        VerificationError: ONNX Runtime disagrees with PyTorch beyond tolerance.
+    """
+    from trtc.graph.cleanup import check_and_infer, cleanup, load_onnx, save_onnx
+
+    metrics: dict[str, Any] = {}
+    warnings: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="trtc-export-") as tmp:
+        if model_spec.source.startswith("onnx:"):
+            model = load_onnx(model_spec.source[len("onnx:"):])
+            torch_model = None
+            metrics["source"] = "onnx"
+        else:
+            from trtc.backends import torch as torch_backend
+
+            torch_model = torch_backend.load_model(model_spec)
+            names = torch_backend.output_names_for(torch_model, model_spec, spec.example_dims,
+                                                   spec.seed)
+            raw_path = Path(tmp) / "exported.onnx"
+            metrics["export"] = torch_backend.export_onnx(
+                torch_model, model_spec.inputs, names, raw_path, opset=spec.opset,
+                exporter=spec.exporter, example_dims=spec.example_dims, seed=spec.seed)
+            model = load_onnx(raw_path)
+        model = check_and_infer(model, where="exported model")
+        _check_io(model, model_spec)
+        model, counts = cleanup(model, spec.cleanup)
+        metrics["nodes"] = counts
+        metrics["opset"] = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
+                                None)
+        with atomic_path(out_path) as staged:
+            save_onnx(model, staged)
+            if torch_model is not None:
+                parity = _parity(torch_model, model_spec, spec, staged)
+                metrics["parity"] = parity
+                _raise_on_parity(parity, spec)
+            else:
+                metrics["parity"] = None
+                warnings.append("onnx: source: no PyTorch model, so no parity check")
+    metrics["inputs"] = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
+                         for i in model.graph.input}
+    metrics["outputs"] = [o.name for o in model.graph.output]
+    return StageResult("export", {"model": out_path}, metrics, warnings=warnings)
+
+
+def _check_io(model: Any, spec: ModelSpec) -> None:
+    if not spec.inputs:
+        return
+    got = [i.name for i in model.graph.input]
+    want = [i.name for i in spec.inputs]
+    if got != want:
+        raise ModelError(f"the exported model's inputs are {got}, the recipe declares {want}",
+                         "make model.inputs list every forward() argument the model uses, in "
+                         "order")
+
+
+def _parity(torch_model: Any, model_spec: ModelSpec, spec: ExportSpec, onnx_path: Path,
+            ) -> dict[str, Any]:
+    """Run PyTorch and ONNX Runtime on the same seeded inputs; return max errors per output."""
+    import numpy as np
+
+    from trtc.backends import torch as torch_backend
+    from trtc.backends.onnxruntime import make_session
+
+    sess = make_session(onnx_path, level="disable")
+    names = [o.name for o in sess.get_outputs()]
+    input_names = [i.name for i in model_spec.inputs]
+    worst: dict[str, dict[str, float]] = {n: {"max_abs": 0.0, "max_rel": 0.0} for n in names}
+    for k in range(spec.parity_samples):
+        tensors = torch_backend.example_inputs(model_spec.inputs, spec.example_dims,
+                                               spec.seed + 1 + k)
+        feed = {n: t.numpy() for n, t in zip(input_names, tensors)}
+        expected = torch_backend.run_eager(torch_model, feed, input_names, names)
+        actual = dict(zip(names, sess.run(names, feed)))
+        for n in names:
+            exp = expected[n].astype(np.float64)
+            diff = np.abs(actual[n].astype(np.float64) - exp)
+            worst[n]["max_abs"] = max(worst[n]["max_abs"], float(diff.max(initial=0.0)))
+            rel = diff / np.maximum(np.abs(exp), 1e-12)
+            worst[n]["max_rel"] = max(worst[n]["max_rel"], float(rel.max(initial=0.0)))
+            tol = spec.parity_atol + spec.parity_rtol * np.abs(exp)
+            worst[n]["within_tolerance"] = bool(worst[n].get("within_tolerance", True)
+                                                and (diff <= tol).all())
+    return {"samples": spec.parity_samples, "atol": spec.parity_atol, "rtol": spec.parity_rtol,
+            "outputs": worst}
+
+
+def _raise_on_parity(parity: dict[str, Any], spec: ExportSpec) -> None:
+    for name, stats in parity["outputs"].items():
+        if not stats["within_tolerance"]:
+            raise VerificationError(
+                f"export parity: output '{name}' differs between PyTorch and ONNX Runtime by "
+                f"up to {stats['max_abs']:.3g} abs / {stats['max_rel']:.3g} rel "
+                f"(atol {spec.parity_atol:g}, rtol {spec.parity_rtol:g})",
+                "try export.exporter: legacy or another opset; raise export.parity_atol only "
+                "if the difference is expected")

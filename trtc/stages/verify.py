@@ -1,0 +1,213 @@
+"""verify: compare the built artifact with a reference through Polygraphy's comparator."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trtc.errors import DataError, UsageError, VerificationError
+from trtc.recipe import DEFAULT_TOLERANCES, ModelSpec, Recipe, VerifySpec
+from trtc.stages import StageResult
+from trtc.workspace import write_json
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the candidate is compared with: an ONNX model (ONNX Runtime) or the PyTorch model."""
+
+    onnx_path: Path | None = None
+    model: ModelSpec | None = None
+
+    def describe(self) -> str:
+        return f"pytorch ({self.model.source})" if self.model else f"onnxruntime ({self.onnx_path})"
+
+
+def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
+    """Verify ``inputs['candidate']`` against the recipe's reference; write report.json."""
+    reference = (Reference(model=recipe.model) if recipe.verify.reference == "pytorch"
+                 else Reference(onnx_path=inputs["reference"]))
+    precision = _precision_of(inputs["candidate"])
+    report = verify_artifact(inputs["candidate"], reference, recipe.verify, precision)
+    report_path = out_dir / "report.json"
+    write_json(report_path, report)
+    if not report["passed"]:
+        raise VerificationError(report["failures"][0] + (
+            f" (+{len(report['failures']) - 1} more)" if len(report["failures"]) > 1 else ""),
+            f"see {report_path}; loosen verify.atol/rtol or per_output only if expected")
+    return StageResult("verify", {"report": report_path}, _summary(report))
+
+
+def _precision_of(artifact: Path) -> str:
+    manifest = artifact.parent / "manifest.json"
+    try:
+        return str(json.loads(manifest.read_text())["metrics"]["precision"])
+    except (OSError, KeyError, ValueError):
+        return "fp32"
+
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    keep = ("passed", "precision", "data", "metric")
+    out = {k: report[k] for k in keep if k in report}
+    out["outputs"] = {n: {k: v for k, v in s.items() if k in ("max_abs", "max_rel", "cosine",
+                                                                "passed")}
+                      for n, s in report["outputs"].items()}
+    return out
+
+
+def tolerances(spec: VerifySpec, precision: str, outputs: list[str]) -> dict[str, dict[str, float]]:
+    """Resolve per-output (atol, rtol): per_output > recipe-wide > precision default."""
+    base_atol, base_rtol = DEFAULT_TOLERANCES.get(precision, DEFAULT_TOLERANCES["fp32"])
+    atol = spec.atol if spec.atol is not None else base_atol
+    rtol = spec.rtol if spec.rtol is not None else base_rtol
+    for name in spec.per_output:
+        if name not in outputs:
+            raise UsageError(f"verify.per_output.{name}: the model has no output '{name}'",
+                             f"outputs are: {', '.join(outputs)}")
+    out = {}
+    for name in outputs:
+        per = spec.per_output.get(name)
+        out[name] = {"atol": per.atol if per and per.atol is not None else atol,
+                     "rtol": per.rtol if per and per.rtol is not None else rtol}
+    return out
+
+
+def error_stats(candidate: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """Return max/mean/median absolute and relative error and cosine similarity."""
+    a = candidate.astype(np.float64).ravel()
+    b = reference.astype(np.float64).ravel()
+    diff = np.abs(a - b)
+    rel = diff / np.maximum(np.abs(b), np.finfo(np.float32).tiny)
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    cosine = float(np.dot(a, b) / norm) if norm > 0 else float(np.array_equal(a, b))
+    return {"max_abs": float(diff.max(initial=0.0)), "mean_abs": float(diff.mean()) if diff.size else 0.0,
+            "median_abs": float(np.median(diff)) if diff.size else 0.0,
+            "max_rel": float(rel.max(initial=0.0)), "mean_rel": float(rel.mean()) if rel.size else 0.0,
+            "median_rel": float(np.median(rel)) if rel.size else 0.0, "cosine": cosine}
+
+
+def load_dataset(spec: VerifySpec, inputs: list[Any]) -> Any:
+    from trtc import data
+
+    if spec.data.source == "random":
+        if spec.metric != "none":
+            raise UsageError(f"verify.metric: {spec.metric} needs labelled data",
+                             "set verify.data.source to an .npz or python: loader with labels")
+        return data.random_dataset(inputs, spec.data.shapes, spec.data.batch,
+                                   spec.data.iterations, spec.data.seed)
+    arrays = data.load_arrays(spec.data.source)
+    return data.array_dataset(arrays, inputs, spec.data.batch, spec.data.labels_key,
+                              spec.data.source)
+
+
+def verify_artifact(candidate: Path, reference: Reference, spec: VerifySpec,
+                    precision: str = "fp32") -> dict[str, Any]:
+    """Run candidate and reference on the same data and compare every output.
+
+    Returns the report (``passed`` False when an output or the task metric
+    fails); raises only for unusable inputs (missing files, mismatching data).
+    """
+    from polygraphy.comparator import Comparator, CompareFunc
+    from polygraphy.logger import G_LOGGER
+
+    from trtc.backends import backend_for_artifact
+    from trtc.data import InputInfo
+
+    G_LOGGER.module_severity = G_LOGGER.ERROR
+    backend = backend_for_artifact(candidate)
+    infos = [InputInfo(n, d, s) for n, (d, s) in backend.input_specs(candidate).items()]
+    dataset = load_dataset(spec, infos)
+    if spec.metric == "top1" and dataset.labels is None:
+        raise DataError(f"verify.metric top1: {spec.data.source} has no "
+                        f"'{spec.data.labels_key}' array", "add labels, or set metric: none")
+
+    cand_runner = backend.runner(candidate, name="candidate")
+    outputs = _output_names(candidate)
+    if reference.model is not None:
+        from trtc.backends import torch as torch_backend
+
+        model = torch_backend.load_model(reference.model)
+        ref_runner = torch_backend.runner(model, {i.name: (i.dtype, i.shape) for i in infos},
+                                          outputs, name="reference")
+    else:
+        from polygraphy.backend.onnxrt import OnnxrtRunner
+
+        from trtc.backends.onnxruntime import make_session
+
+        assert reference.onnx_path is not None
+        ref_outputs = _output_names(reference.onnx_path)
+        missing = [o for o in outputs if o not in ref_outputs]
+        if missing:
+            raise UsageError(f"reference {reference.onnx_path} has no output(s) "
+                             f"{', '.join(missing)}", "compare models with the same outputs")
+        # The reference runs unoptimised: the most literal reading of the graph.
+        ref_runner = OnnxrtRunner(make_session(reference.onnx_path, level="disable"),
+                                  name="reference")
+
+    tols = tolerances(spec, precision, outputs)
+    results = Comparator.run([ref_runner, cand_runner], data_loader=dataset.feeds)
+    verdict = Comparator.compare_accuracy(
+        results, compare_func=CompareFunc.simple(
+            atol={n: t["atol"] for n, t in tols.items()},
+            rtol={n: t["rtol"] for n, t in tols.items()}))
+
+    ref_iters = results[0][1]
+    cand_iters = results[1][1]
+    # Newer Polygraphy returns one AccuracyResult per compare function, older a single one.
+    accuracy = verdict if hasattr(verdict, "values") else next(iter(verdict))
+    per_iteration = next(iter(accuracy.values()))
+    report_outputs: dict[str, Any] = {}
+    failures: list[str] = []
+    for name in outputs:
+        cand = np.concatenate([np.asarray(it[name]).reshape(-1) for it in cand_iters])
+        ref = np.concatenate([np.asarray(it[name]).reshape(-1) for it in ref_iters])
+        stats = error_stats(cand, ref)
+        passed = all(bool(it[name]) for it in per_iteration if name in it)
+        stats.update(tols[name], passed=passed)
+        report_outputs[name] = stats
+        if not passed:
+            failures.append(f"output '{name}' differs by up to {stats['max_abs']:.3g} abs / "
+                            f"{stats['max_rel']:.3g} rel (atol {tols[name]['atol']:g}, "
+                            f"rtol {tols[name]['rtol']:g})")
+
+    report: dict[str, Any] = {
+        "candidate": str(candidate), "candidate_backend": backend.name,
+        "reference": reference.describe(), "precision": precision,
+        "data": dataset.description, "samples": dataset.samples, "outputs": report_outputs,
+    }
+    if spec.metric == "top1":
+        assert dataset.labels is not None
+        metric = top1_metric([it[outputs[0]] for it in cand_iters],
+                             [it[outputs[0]] for it in ref_iters], dataset.labels, spec.max_drop)
+        metric["output"] = outputs[0]
+        report["metric"] = metric
+        if not metric["passed"]:
+            failures.append(f"top-1 accuracy dropped by {metric['drop'] * 100:.2f} points "
+                            f"({metric['reference'] * 100:.2f}% -> {metric['candidate'] * 100:.2f}%)"
+                            f", more than max_drop {spec.max_drop * 100:.2f}")
+    report["passed"] = not failures
+    report["failures"] = failures
+    return report
+
+
+def top1_metric(cand_logits: list[np.ndarray], ref_logits: list[np.ndarray],
+                labels: list[np.ndarray], max_drop: float) -> dict[str, Any]:
+    """Top-1 accuracy of candidate and reference, the drop, and how often they agree."""
+    cand = np.concatenate([np.asarray(x).reshape(len(x), -1).argmax(-1) for x in cand_logits])
+    ref = np.concatenate([np.asarray(x).reshape(len(x), -1).argmax(-1) for x in ref_logits])
+    truth = np.concatenate([np.asarray(y).reshape(-1) for y in labels])
+    cand_acc = float((cand == truth).mean())
+    ref_acc = float((ref == truth).mean())
+    drop = ref_acc - cand_acc
+    return {"name": "top1", "candidate": cand_acc, "reference": ref_acc, "drop": drop,
+            "max_drop": max_drop, "agreement": float((cand == ref).mean()),
+            "samples": int(truth.size), "passed": drop <= max_drop + 1e-12}
+
+
+def _output_names(path: Path) -> list[str]:
+    from trtc.graph.inspect import summarize_model
+
+    return [o.name for o in summarize_model(path).outputs]
