@@ -45,6 +45,8 @@ class Output:
         SETTINGS.quiet = self.quiet = quiet or SETTINGS.quiet
         SETTINGS.verbose = self.verbose = verbose or SETTINGS.verbose
         self.console = Console(soft_wrap=False)
+        if not self.console.is_terminal:  # piped or logged: 80 columns would truncate tables
+            self.console.width = max(self.console.width, 120)
         self.err = Console(stderr=True)
 
     def show(self, renderable: Any) -> None:
