@@ -96,8 +96,8 @@ def main() -> None:
         "| what | measured | goal |", "|---|---|---|",
         f"| `trtc --help` wall time (median of 10) | {result['help_wall_s_median']:.3f} s | "
         "< 0.3 s |",
-        f"| heavy modules imported by `--help` | {', '.join(result['help_heavy_imports']) or 'none'}"
-        " | none |",
+        "| heavy modules imported by `--help` | "
+        f"{', '.join(result['help_heavy_imports']) or 'none'} | none |",
         f"| `trtc run {RECIPE}`, full (--force) | {full_s:.1f} s | |",
         f"| second run, every stage skipped: process wall time (median of 5) | "
         f"{result['skip_run_wall_s_median']:.3f} s | |",

@@ -42,7 +42,8 @@ class Dataset:
         return sum(next(iter(f.values())).shape[0] for f in self.feeds) if self.feeds else 0
 
 
-def resolve_shape(info: InputInfo, shapes: Mapping[str, Sequence[int]], batch: int) -> tuple[int, ...]:
+def resolve_shape(info: InputInfo, shapes: Mapping[str, Sequence[int]],
+                  batch: int) -> tuple[int, ...]:
     """Return a concrete shape for ``info``: from ``shapes``, else dynamic dim 0 = batch.
 
     Raises:

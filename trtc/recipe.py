@@ -255,7 +255,7 @@ def resolve_paths(recipe: Recipe) -> Recipe:
 
 
 def _resolve_ref(ref: str, root: Path) -> str:
-    """Resolve the file part of ``onnx:PATH``, ``npz:PATH``, ``PATH.npz`` and ``python:FILE.py:fn``."""
+    """Resolve the file in ``onnx:PATH``, ``npz:PATH``, ``PATH.npz``, ``python:FILE.py:fn``."""
     if ref in ("random",) or ref.startswith("torchvision:"):
         return ref
     if ref.startswith(("onnx:", "npz:")):
@@ -336,14 +336,14 @@ def _convert(value: Any, tp: Any, where: str, source: str) -> Any:  # noqa: C901
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise _fail(source, _join(where, name), "required key is missing",
                             f"add '{name}:' ({_type_name(hints[name])})")
-        return tp(**kwargs)
+        return tp(**kwargs)  # type: ignore[operator]
     if origin is Literal:
         choices = typing.get_args(tp)
         if value not in choices:
             close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
-            hint = f"did you mean '{close[0]}'?" if close else None
+            choice_hint = f"did you mean '{close[0]}'?" if close else None
             raise _fail(source, where, f"must be one of {', '.join(map(str, choices))}; "
-                        f"got {value!r}", hint)
+                        f"got {value!r}", choice_hint)
         return value
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)

@@ -60,7 +60,8 @@ def inspect_renderable(summary: dict[str, Any]) -> Group:
     facts.add_row("nodes", str(summary["node_count"]))
     facts.add_row("parameters", _count(summary["parameter_count"]))
     facts.add_row("size", _size(summary["size_bytes"]))
-    facts.add_row("FLOPs (Conv/Gemm/MatMul)", f"{_count(summary['flops'])} ({summary['flops_note']})")
+    facts.add_row("FLOPs (Conv/Gemm/MatMul)",
+                  f"{_count(summary['flops'])} ({summary['flops_note']})")
     ops = Table(title="op histogram", title_justify="left")
     ops.add_column("op")
     ops.add_column("count", justify="right")
@@ -152,7 +153,8 @@ def summary_markdown(collected: dict[str, Any], name: str) -> str:
                      f"{_size(build['outputs']['artifact']['bytes'])}, {m['build_time_s']:.2f} s")
     vr = collected.get("verify_report")
     if vr:
-        lines += ["", "## verify", "", f"{vr['candidate']} vs {vr['reference']}; data: {vr['data']}",
+        lines += ["", "## verify", "",
+                  f"{vr['candidate']} vs {vr['reference']}; data: {vr['data']}",
                   "", "| output | max abs | mean abs | max rel | cosine | result |",
                   "|---|---|---|---|---|---|"]
         for out, s in vr["outputs"].items():

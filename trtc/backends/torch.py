@@ -63,7 +63,7 @@ def load_callable(ref: str, what: str) -> Callable[..., Any]:
     if not callable(func):
         raise UsageError(f"{what} {ref}: {target} has no function {func_name!r}",
                          "check the name after the last ':'")
-    return func  # type: ignore[no-any-return]
+    return func
 
 
 def load_model(spec: ModelSpec) -> torch.nn.Module:
@@ -257,7 +257,7 @@ def runner(model: torch.nn.Module, inputs: Mapping[str, tuple[str, Sequence[int 
     from polygraphy.backend.base import BaseRunner
     from polygraphy.common import TensorMetadata
 
-    class TorchCpuRunner(BaseRunner):  # type: ignore[misc]
+    class TorchCpuRunner(BaseRunner):
         def __init__(self) -> None:
             super().__init__(name=name, prefix="pytorch-cpu")
 

@@ -8,8 +8,18 @@ from typing import Annotated
 
 import typer
 
-from trtc.cli.common import (ForceOpt, JsonOpt, Output, QuietOpt, ShapesOpt, VerboseOpt,
-                             WorkspaceOpt, is_recipe, load_target, outcome_line)
+from trtc.cli.common import (
+    ForceOpt,
+    JsonOpt,
+    Output,
+    QuietOpt,
+    ShapesOpt,
+    VerboseOpt,
+    WorkspaceOpt,
+    is_recipe,
+    load_target,
+    outcome_line,
+)
 from trtc.errors import UsageError
 from trtc.recipe import override, parse_shapes
 
@@ -62,7 +72,8 @@ def bench(
         (outcome,) = run_recipe(recipe, ws, only="bench", force=force)
         report = read_json(ws.stage_dir("bench") / "report.json")
         out.info(outcome_line(outcome))
-        out.show(bench_renderable(report))
+        if report is not None:
+            out.show(bench_renderable(report))
         out.result(report)
         return
     from trtc.stages.bench import benchmark

@@ -7,8 +7,17 @@ from typing import Annotated
 
 import typer
 
-from trtc.cli.common import (ForceOpt, JsonOpt, Output, QuietOpt, VerboseOpt, WorkspaceOpt,
-                             is_recipe, load_target, outcome_line)
+from trtc.cli.common import (
+    ForceOpt,
+    JsonOpt,
+    Output,
+    QuietOpt,
+    VerboseOpt,
+    WorkspaceOpt,
+    is_recipe,
+    load_target,
+    outcome_line,
+)
 from trtc.errors import UsageError
 from trtc.recipe import InputSpec, Recipe, override
 

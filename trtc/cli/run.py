@@ -7,8 +7,15 @@ from typing import Annotated
 
 import typer
 
-from trtc.cli.common import (ForceOpt, JsonOpt, Output, QuietOpt, VerboseOpt, WorkspaceOpt,
-                             outcome_line)
+from trtc.cli.common import (
+    ForceOpt,
+    JsonOpt,
+    Output,
+    QuietOpt,
+    VerboseOpt,
+    WorkspaceOpt,
+    outcome_line,
+)
 from trtc.recipe import load_recipe
 
 

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from trtc.cli.common import (ForceOpt, JsonOpt, Output, QuietOpt, ShapesOpt, VerboseOpt,
-                             WorkspaceOpt, is_recipe, load_target, outcome_line)
+from trtc.cli.common import (
+    ForceOpt,
+    JsonOpt,
+    Output,
+    QuietOpt,
+    ShapesOpt,
+    VerboseOpt,
+    WorkspaceOpt,
+    is_recipe,
+    load_target,
+    outcome_line,
+)
 from trtc.errors import UsageError, VerificationError
 from trtc.recipe import Recipe, _resolve_ref, override, parse_shapes
 
@@ -41,10 +51,10 @@ def verify(
     out = Output(json_out, quiet, verbose)
     recipe: Recipe = load_target(target)
     data_spec = recipe.verify.data
-    changes = {k: v for k, v in {"batch": batch, "iterations": iterations, "seed": seed,
-                                  "source": _resolve_ref(data, Path.cwd()) if data else None,
-                                  "shapes": parse_shapes(shapes) or None}.items()
-               if v is not None}
+    flags: dict[str, Any] = {"batch": batch, "iterations": iterations, "seed": seed,
+                             "source": _resolve_ref(data, Path.cwd()) if data else None,
+                             "shapes": parse_shapes(shapes) or None}
+    changes = {k: v for k, v in flags.items() if v is not None}
     if changes:
         recipe = dataclasses.replace(recipe, verify=dataclasses.replace(
             recipe.verify, data=dataclasses.replace(data_spec, **changes)))

@@ -11,6 +11,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -117,12 +118,12 @@ def benchmark(artifact: Path, spec: BenchSpec, baseline: ModelSpec | None = None
     for batch in spec.batch:
         feed = random_dataset(infos, spec.shapes, batch, 1, spec.seed).feeds[0]
         shapes = {n: format_shape(list(a.shape)) for n, a in feed.items()}
-        runs = {backend.name: lambda: infer(feed)}
+        runs: dict[str, Callable[[], Any]] = {backend.name: partial(infer, feed)}
         if torch_model is not None:
             from trtc.backends import torch as torch_backend
 
             torch_infer = torch_backend.infer_fn(torch_model, [i.name for i in infos])
-            runs["pytorch"] = lambda: torch_infer(feed)
+            runs["pytorch"] = partial(torch_infer, feed)
         row: dict[str, Any] = {"batch": batch, "shapes": shapes}
         for name, fn in runs.items():
             if name == "pytorch":

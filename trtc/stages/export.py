@@ -48,8 +48,8 @@ def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path) -> Sta
         _check_io(model, model_spec)
         model, counts = cleanup(model, spec.cleanup)
         metrics["nodes"] = counts
-        metrics["opset"] = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
-                                None)
+        metrics["opset"] = next((o.version for o in model.opset_import
+                                 if o.domain in ("", "ai.onnx")), None)
         with atomic_path(out_path) as staged:
             save_onnx(model, staged)
             if torch_model is not None:

@@ -83,10 +83,12 @@ def error_stats(candidate: np.ndarray, reference: np.ndarray) -> dict[str, float
     rel = diff / np.maximum(np.abs(b), np.finfo(np.float32).tiny)
     norm = float(np.linalg.norm(a) * np.linalg.norm(b))
     cosine = float(np.dot(a, b) / norm) if norm > 0 else float(np.array_equal(a, b))
-    return {"max_abs": float(diff.max(initial=0.0)), "mean_abs": float(diff.mean()) if diff.size else 0.0,
-            "median_abs": float(np.median(diff)) if diff.size else 0.0,
-            "max_rel": float(rel.max(initial=0.0)), "mean_rel": float(rel.mean()) if rel.size else 0.0,
-            "median_rel": float(np.median(rel)) if rel.size else 0.0, "cosine": cosine}
+    if not diff.size:
+        return {"max_abs": 0.0, "mean_abs": 0.0, "median_abs": 0.0, "max_rel": 0.0,
+                "mean_rel": 0.0, "median_rel": 0.0, "cosine": cosine}
+    return {"max_abs": float(diff.max()), "mean_abs": float(diff.mean()),
+            "median_abs": float(np.median(diff)), "max_rel": float(rel.max()),
+            "mean_rel": float(rel.mean()), "median_rel": float(np.median(rel)), "cosine": cosine}
 
 
 def load_dataset(spec: VerifySpec, inputs: list[Any]) -> Any:
@@ -186,8 +188,9 @@ def verify_artifact(candidate: Path, reference: Reference, spec: VerifySpec,
         report["metric"] = metric
         if not metric["passed"]:
             failures.append(f"top-1 accuracy dropped by {metric['drop'] * 100:.2f} points "
-                            f"({metric['reference'] * 100:.2f}% -> {metric['candidate'] * 100:.2f}%)"
-                            f", more than max_drop {spec.max_drop * 100:.2f}")
+                            f"({metric['reference'] * 100:.2f}% -> "
+                            f"{metric['candidate'] * 100:.2f}%), more than max_drop "
+                            f"{spec.max_drop * 100:.2f}")
     report["passed"] = not failures
     report["failures"] = failures
     return report
