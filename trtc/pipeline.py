@@ -57,7 +57,7 @@ def stage_inputs(recipe: Recipe, ws: Workspace, stage: str) -> dict[str, Path]:
     model_files = {k: Path(v) for k, v in _file_inputs(recipe).items()}
     if stage == "export":
         return model_files
-    exported = ws.stage_dir("export") / "model.onnx"
+    exported = upstream_model(recipe, ws)
     if stage == "build":
         return {"model": exported}
     artifact = _artifact(ws)
@@ -79,6 +79,16 @@ def stage_inputs(recipe: Recipe, ws: Workspace, stage: str) -> dict[str, Path]:
             inputs.update({k: v for k, v in model_files.items() if k != "source_onnx"})
         return inputs
     raise UsageError(f"unknown stage {stage!r}", f"stages are: {', '.join(STAGES)}")
+
+
+def upstream_model(recipe: Recipe, ws: Workspace) -> Path:
+    """The ONNX model later stages read: the nearest earlier enabled stage's output.
+
+    With export disabled, an ``onnx:`` source is read as it is.
+    """
+    if not recipe.export.enabled and recipe.model.source.startswith("onnx:"):
+        return Path(recipe.model.source[len("onnx:"):])
+    return ws.stage_dir("export") / "model.onnx"
 
 
 def _artifact(ws: Workspace) -> Path:
@@ -109,8 +119,7 @@ def run_stage(recipe: Recipe, stage: str, ws: Workspace, *, force: bool = False,
         return StageOutcome(stage, "would run", reason)
     for role, path in inputs.items():
         if not path.is_file():
-            raise UsageError(f"{stage}: input {role} not found: {path}",
-                             f"run the earlier stages first (trtc run {recipe.path or ''})")
+            raise _missing_input(recipe, stage, role, path)
     module = importlib.import_module(f"trtc.stages.{stage}")
     out_dir = ws.stage_dir(stage)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -123,6 +132,26 @@ def run_stage(recipe: Recipe, stage: str, ws: Workspace, *, force: bool = False,
                          metrics=result.metrics, device=result.device, wall_time_s=elapsed)
     ws.write_manifest(record)
     return StageOutcome(stage, "ran", reason, ws.read_manifest(stage), result.warnings, elapsed)
+
+
+def _missing_input(recipe: Recipe, stage: str, role: str, path: Path) -> Exception:
+    """Name the recipe key behind a missing file, with the error class of its kind."""
+    from trtc.errors import DataError, ModelError
+
+    if role == "source_onnx":
+        return ModelError(f"model.source: ONNX model not found: {path}",
+                          "check the path (relative to the recipe file)")
+    if role == "weights":
+        return ModelError(f"model.weights: file not found: {path}",
+                          "check the path (relative to the recipe file), or train/download it")
+    if role == "factory":
+        return UsageError(f"model.source: python file not found: {path}",
+                          "check the path (relative to the recipe file)")
+    if role in ("data", "data_loader"):
+        return DataError(f"verify.data.source: file not found: {path}",
+                         "check the path (relative to the recipe file)")
+    return UsageError(f"{stage}: {role} not found: {path}",
+                      f"run the earlier stages first: trtc run {recipe.path or 'RECIPE'}")
 
 
 def run_recipe(recipe: Recipe, ws: Workspace, *, until: str | None = None,

@@ -244,17 +244,17 @@ def resolve_paths(recipe: Recipe) -> Recipe:
     model = recipe.model
     model = dataclasses.replace(
         model,
-        source=_resolve_ref(model.source, root),
+        source=resolve_ref(model.source, root),
         weights=str((root / model.weights).resolve()) if model.weights else None,
     )
     verify = dataclasses.replace(
         recipe.verify,
         data=dataclasses.replace(recipe.verify.data,
-                                 source=_resolve_ref(recipe.verify.data.source, root)))
+                                 source=resolve_ref(recipe.verify.data.source, root)))
     return dataclasses.replace(recipe, model=model, verify=verify)
 
 
-def _resolve_ref(ref: str, root: Path) -> str:
+def resolve_ref(ref: str, root: Path) -> str:
     """Resolve the file in ``onnx:PATH``, ``npz:PATH``, ``PATH.npz``, ``python:FILE.py:fn``."""
     if ref in ("random",) or ref.startswith("torchvision:"):
         return ref

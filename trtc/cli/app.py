@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
@@ -47,9 +48,10 @@ def _report(exc: TrtcError) -> None:
     if SETTINGS.json:
         sys.stdout.write(json.dumps(exc.to_dict()) + "\n")
     err = Console(stderr=True, soft_wrap=True)
-    err.print(f"[bold red]{exc.kind}[/]: {exc.message}", highlight=False, markup=True)
+    # Messages hold user text (paths, 'trtc[trt]'): never parse them as rich markup.
+    err.print(Text.assemble((exc.kind, "bold red"), ": ", exc.message), highlight=False)
     if exc.hint:
-        err.print(f"[dim]hint[/]: {exc.hint}", highlight=False)
+        err.print(Text.assemble(("hint", "dim"), ": ", exc.hint), highlight=False)
     if SETTINGS.verbose:
         err.print(traceback.format_exc(), markup=False, highlight=False)
 

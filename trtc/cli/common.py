@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
 from trtc.recipe import Recipe, load_recipe, recipe_for_model
 
@@ -63,7 +65,7 @@ class Output:
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            self.err.print(f"[yellow]warning:[/] {message}", highlight=False)
+            self.err.print(Text.assemble(("warning", "yellow"), ": ", message), highlight=False)
 
     def result(self, data: Any) -> None:
         if self.json:
@@ -84,4 +86,4 @@ def load_target(target: str) -> Recipe:
 def outcome_line(outcome: Any) -> str:
     style = {"ran": "green", "skipped": "dim", "would run": "yellow"}.get(outcome.status, "")
     took = f" in {outcome.wall_time_s:.2f} s" if outcome.status == "ran" else ""
-    return f"[{style}]{outcome.stage:7} {outcome.status}[/]{took} ({outcome.reason})"
+    return f"[{style}]{outcome.stage:7} {outcome.status}[/]{took} ({escape(outcome.reason)})"

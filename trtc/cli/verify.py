@@ -21,7 +21,7 @@ from trtc.cli.common import (
     outcome_line,
 )
 from trtc.errors import UsageError, VerificationError
-from trtc.recipe import Recipe, _resolve_ref, override, parse_shapes
+from trtc.recipe import Recipe, override, parse_shapes, resolve_ref
 
 
 def verify(
@@ -52,7 +52,7 @@ def verify(
     recipe: Recipe = load_target(target)
     data_spec = recipe.verify.data
     flags: dict[str, Any] = {"batch": batch, "iterations": iterations, "seed": seed,
-                             "source": _resolve_ref(data, Path.cwd()) if data else None,
+                             "source": resolve_ref(data, Path.cwd()) if data else None,
                              "shapes": parse_shapes(shapes) or None}
     changes = {k: v for k, v in flags.items() if v is not None}
     if changes:
