@@ -187,6 +187,14 @@ def array_dataset(arrays: Mapping[str, np.ndarray], inputs: Sequence[InputInfo],
     n = count.pop()
     if limit is not None:
         n = min(n, limit)
+    dropped = 0
+    if any(i.shape and isinstance(i.shape[0], int) for i in inputs) and n % batch:
+        # A static batch dim cannot take a short last batch: leave the remainder out, and say so.
+        dropped = n % batch
+        n -= dropped
+        if n == 0:
+            raise DataError(f"{source}: {dropped} samples, fewer than the model's static "
+                            f"batch of {batch}", "provide at least one full batch")
     converted = {}
     for info in inputs:
         arr = arrays[info.name]
@@ -204,8 +212,9 @@ def array_dataset(arrays: Mapping[str, np.ndarray], inputs: Sequence[InputInfo],
         feeds.append({k: np.ascontiguousarray(v[start:stop]) for k, v in converted.items()})
         if labels is not None:
             label_batches.append(np.asarray(labels[start:stop]))
+    note = f", {dropped} left out: static batch dim" if dropped else ""
     return Dataset(feeds, label_batches if labels is not None else None,
-                   f"{source} ({n} samples, batch {batch})")
+                   f"{source} ({n} samples, batch {batch}{note})")
 
 
 def check_feed(feed: Mapping[str, np.ndarray], inputs: Sequence[InputInfo], where: str) -> None:

@@ -7,6 +7,7 @@ hashes files: it imports neither torch nor onnxruntime.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import time
 from dataclasses import dataclass, field
@@ -163,7 +164,8 @@ def run_recipe(recipe: Recipe, ws: Workspace, *, until: str | None = None,
     stages = [only] if only else list(STAGES[: STAGES.index(until) + 1] if until else STAGES)
     outcomes: list[StageOutcome] = []
     ran = False
-    with ws.lock():
+    # A dry run only reads, and promises to write nothing: not even the lock file.
+    with contextlib.nullcontext() if dry_run else ws.lock():
         for stage in stages:
             outcome = run_stage(recipe, stage, ws, force=force, dry_run=dry_run,
                                 upstream_ran=ran)

@@ -224,11 +224,20 @@ def recipe_for_model(model: str | Path, name: str | None = None) -> Recipe:
 
 
 def override(recipe: Recipe, section: str, **changes: Any) -> Recipe:
-    """Return ``recipe`` with flag values replacing keys of one section (None = keep)."""
+    """Return ``recipe`` with flag values replacing keys of one section (None = keep).
+
+    Raises:
+        RecipeError: a value does not fit the schema (``--optimization-level fast``).
+    """
     changes = {k: v for k, v in changes.items() if v is not None}
     if not changes:
         return recipe
-    updated = dataclasses.replace(getattr(recipe, section), **changes)
+    current = getattr(recipe, section)
+    # Flags arrive as free values: check and convert them as a recipe value would be.
+    hints = typing.get_type_hints(type(current))
+    changes = {k: _convert(to_data(v), hints[k], _join(section, k), "flags") if k in hints
+               else v for k, v in changes.items()}
+    updated = dataclasses.replace(current, **changes)
     recipe = dataclasses.replace(recipe, **{section: updated})
     _check_semantics(recipe, "flags")
     return recipe

@@ -697,3 +697,32 @@ def test_recipe_for_torchvision_ref() -> None:
     r = recipe_for_model("torchvision:resnet18")
     assert r.model.source == "torchvision:resnet18"
     assert r.name == "resnet18"
+
+
+@pytest.mark.parametrize(("section", "key", "value", "where"), [
+    ("build", "optimization_level", "fast", "build.optimization_level: must be one of"),
+    ("build", "device", "gpu", "build.device: must be one of"),
+    ("bench", "baseline", "torch", "bench.baseline: must be one of"),
+    ("verify", "metric", "top5", "verify.metric: must be one of"),
+    ("bench", "threads", "many", "bench.threads: expected int or null"),
+])
+def test_override_checks_flag_values_against_the_schema(section: str, key: str, value: Any,
+                                                        where: str) -> None:
+    # Flags are free strings in the CLI; a value the schema rejects must not reach a
+    # backend (an unknown optimization level was a KeyError there).
+    with pytest.raises(RecipeError) as info:
+        override(parse_recipe(FULL), section, **{key: value})
+    assert f"flags: {where}" in info.value.message
+
+
+def test_override_suggests_close_flag_value() -> None:
+    with pytest.raises(RecipeError) as info:
+        override(parse_recipe(FULL), "build", backend="tensorrtt")
+    assert info.value.hint == "did you mean 'tensorrt'?"
+
+
+def test_override_converts_like_the_recipe() -> None:
+    r = override(parse_recipe(FULL), "bench", duration_s=2, shapes={"x": (1, 3, 8, 8)})
+    assert r.bench.duration_s == 2.0
+    assert isinstance(r.bench.duration_s, float)
+    assert r.bench.shapes == {"x": (1, 3, 8, 8)}

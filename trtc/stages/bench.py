@@ -65,7 +65,9 @@ def percentile(sorted_ms: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (as trtexec reports): the smallest value >= q% of runs."""
     if not sorted_ms:
         raise ValueError("no samples")
-    rank = max(1, math.ceil(q / 100.0 * len(sorted_ms)))
+    # Round away float noise first: 0.07 * 100 is 7.000000000000001, whose ceil
+    # would skip a rank.
+    rank = max(1, math.ceil(round(q * len(sorted_ms) / 100.0, 9)))
     return sorted_ms[rank - 1]
 
 

@@ -118,7 +118,9 @@ def verify_artifact(candidate: Path, reference: Reference, spec: VerifySpec,
     from trtc.backends import backend_for_artifact
     from trtc.data import InputInfo
 
-    G_LOGGER.module_severity = G_LOGGER.ERROR
+    # Polygraphy prints its log to stdout, where it would corrupt `--json`; trtc reports
+    # every mismatch itself, and Polygraphy's critical errors still raise (and go to stderr).
+    G_LOGGER.module_severity = G_LOGGER.CRITICAL
     backend = backend_for_artifact(candidate)
     infos = [InputInfo(n, d, s) for n, (d, s) in backend.input_specs(candidate).items()]
     dataset = load_dataset(spec, infos)

@@ -1,0 +1,194 @@
+"""Tests for the pure helpers of trtc.stages.verify: error statistics, tolerances, top-1."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trtc.errors import UsageError
+from trtc.recipe import ToleranceSpec, VerifySpec
+from trtc.stages.verify import error_stats, tolerances, top1_metric
+
+# --------------------------------------------------------------------------- error_stats
+
+
+def test_equal_arrays() -> None:
+    a = np.array([1.0, -2.0, 3.0, 4.0], np.float32)
+    s = error_stats(a, a.copy())
+    assert s == {"max_abs": 0.0, "mean_abs": 0.0, "median_abs": 0.0, "max_rel": 0.0,
+                 "mean_rel": 0.0, "median_rel": 0.0, "cosine": pytest.approx(1.0)}
+
+
+def test_hand_made_differences() -> None:
+    cand = np.array([1.5, 2.0, 2.0, 4.0], np.float32)
+    ref = np.array([1.0, 2.0, 4.0, 4.0], np.float32)
+    s = error_stats(cand, ref)
+    # |diff| = 0.5, 0, 2, 0; rel = 0.5/1, 0/2, 2/4, 0/4 = 0.5, 0, 0.5, 0
+    assert s["max_abs"] == 2.0
+    assert s["mean_abs"] == 0.625
+    assert s["median_abs"] == 0.25  # mean of 0 and 0.5
+    assert s["max_rel"] == 0.5
+    assert s["mean_rel"] == 0.25
+    assert s["median_rel"] == 0.25
+    # cos = (1.5 + 4 + 8 + 16) / (|c| |r|) = 29.5 / sqrt(26.25 * 37)
+    assert s["cosine"] == pytest.approx(29.5 / np.sqrt(26.25 * 37.0))
+
+
+def test_odd_count_median() -> None:
+    s = error_stats(np.array([1.0, 5.0, 10.0]), np.array([1.0, 2.0, 4.0]))
+    # |diff| = 0, 3, 6 -> median 3; rel = 0, 1.5, 1.5 -> median 1.5
+    assert s["median_abs"] == 3.0
+    assert s["mean_abs"] == 3.0
+    assert s["median_rel"] == 1.5
+    assert s["max_rel"] == 1.5
+
+
+def test_relative_error_is_against_reference() -> None:
+    s = error_stats(np.array([4.0]), np.array([2.0]))
+    assert s["max_rel"] == 1.0   # |4 - 2| / |2|, not / |4|
+    s = error_stats(np.array([-3.0]), np.array([-2.0]))
+    assert s["max_rel"] == 0.5   # divides by the absolute reference
+
+
+def test_cosine_negated_and_orthogonal() -> None:
+    a = np.array([1.0, -2.0, 3.0], np.float32)
+    assert error_stats(-a, a)["cosine"] == pytest.approx(-1.0)
+    assert error_stats(np.array([1.0, 0.0]), np.array([0.0, 1.0]))["cosine"] == 0.0
+    assert error_stats(np.array([1.0, 2.0]), np.array([2.0, 4.0]))["cosine"] == pytest.approx(1.0)
+
+
+def test_zero_vectors() -> None:
+    z = np.zeros(3, np.float32)
+    assert error_stats(z, z)["cosine"] == 1.0
+    assert error_stats(z, np.ones(3, np.float32))["cosine"] == 0.0
+
+
+def test_zero_reference_gives_huge_but_finite_relative_error() -> None:
+    s = error_stats(np.array([1e-3], np.float32), np.array([0.0], np.float32))
+    assert np.isfinite(s["max_rel"])
+    assert s["max_rel"] > 1e30
+    assert s["max_abs"] == pytest.approx(1e-3)
+
+
+def test_multi_dim_and_half_precision() -> None:
+    cand = np.array([[1.0, 2.0], [3.0, 4.5]], np.float16)
+    ref = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    s = error_stats(cand, ref)
+    assert s["max_abs"] == 0.5
+    assert s["mean_abs"] == 0.125
+    assert s["max_rel"] == 0.125
+    assert all(isinstance(v, float) for v in s.values())
+
+
+def test_empty_arrays() -> None:
+    e = np.zeros(0, np.float32)
+    s = error_stats(e, e)
+    assert s["max_abs"] == 0.0 and s["mean_abs"] == 0.0 and s["median_abs"] == 0.0
+    assert s["max_rel"] == 0.0 and s["mean_rel"] == 0.0 and s["median_rel"] == 0.0
+
+
+# --------------------------------------------------------------------------- tolerances
+
+
+OUTS = ["logits", "feat"]
+
+
+@pytest.mark.parametrize(("precision", "atol", "rtol"), [
+    ("fp32", 1e-4, 1e-3),
+    ("tf32", 5e-2, 1e-2),
+    ("fp16", 5e-2, 2e-2),
+    ("bf16", 1e-1, 5e-2),
+    ("int8", 2e-1, 1e-1),
+    ("fp8", 2e-1, 1e-1),
+    ("something-new", 1e-4, 1e-3),  # unknown precision falls back to fp32's
+])
+def test_precision_defaults(precision: str, atol: float, rtol: float) -> None:
+    tols = tolerances(VerifySpec(), precision, OUTS)
+    assert tols == {"logits": {"atol": atol, "rtol": rtol}, "feat": {"atol": atol, "rtol": rtol}}
+
+
+def test_spec_wide_overrides_precision_default() -> None:
+    tols = tolerances(VerifySpec(atol=0.3), "fp16", OUTS)
+    assert tols["logits"] == {"atol": 0.3, "rtol": 2e-2}  # rtol still from fp16
+    tols = tolerances(VerifySpec(atol=0.3, rtol=0.4), "fp16", OUTS)
+    assert tols["feat"] == {"atol": 0.3, "rtol": 0.4}
+
+
+def test_spec_wide_zero_is_used_not_treated_as_unset() -> None:
+    tols = tolerances(VerifySpec(atol=0.0, rtol=0.0), "int8", OUTS)
+    assert tols["logits"] == {"atol": 0.0, "rtol": 0.0}
+
+
+def test_per_output_overrides_spec_wide() -> None:
+    spec = VerifySpec(atol=0.3, rtol=0.4,
+                      per_output={"logits": ToleranceSpec(atol=0.5)})
+    tols = tolerances(spec, "fp32", OUTS)
+    assert tols["logits"] == {"atol": 0.5, "rtol": 0.4}  # rtol falls back to spec-wide
+    assert tols["feat"] == {"atol": 0.3, "rtol": 0.4}
+
+
+def test_per_output_over_precision_default() -> None:
+    spec = VerifySpec(per_output={"feat": ToleranceSpec(atol=1.0, rtol=2.0),
+                                  "logits": ToleranceSpec(rtol=0.0)})
+    tols = tolerances(spec, "fp16", OUTS)
+    assert tols["feat"] == {"atol": 1.0, "rtol": 2.0}
+    assert tols["logits"] == {"atol": 5e-2, "rtol": 0.0}
+
+
+def test_per_output_unknown_name() -> None:
+    spec = VerifySpec(per_output={"prob": ToleranceSpec(atol=1.0)})
+    with pytest.raises(UsageError) as info:
+        tolerances(spec, "fp32", OUTS)
+    assert info.value.message == "verify.per_output.prob: the model has no output 'prob'"
+    assert info.value.hint == "outputs are: logits, feat"
+    assert info.value.exit_code == 2
+
+
+# --------------------------------------------------------------------------- top1_metric
+
+
+CAND = [np.array([[0.1, 0.9, 0.0], [0.8, 0.1, 0.1]]), np.array([[0.0, 0.0, 1.0]])]  # 1, 0, 2
+REF = [np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]]), np.array([[0.0, 0.0, 1.0]])]   # 1, 1, 2
+LABELS = [np.array([1, 1]), np.array([2])]                                           # 1, 1, 2
+
+
+def test_top1_hand_made() -> None:
+    m = top1_metric(CAND, REF, LABELS, max_drop=0.01)
+    assert m["name"] == "top1"
+    assert m["candidate"] == pytest.approx(2 / 3)
+    assert m["reference"] == 1.0
+    assert m["drop"] == pytest.approx(1 / 3)
+    assert m["agreement"] == pytest.approx(2 / 3)
+    assert m["samples"] == 3
+    assert m["max_drop"] == 0.01
+    assert m["passed"] is False
+
+
+def test_top1_passes_within_max_drop() -> None:
+    assert top1_metric(CAND, REF, LABELS, max_drop=0.34)["passed"] is True
+    # exactly at the limit (float noise aside) passes
+    assert top1_metric(CAND, REF, LABELS, max_drop=1 / 3)["passed"] is True
+    assert top1_metric(CAND, REF, LABELS, max_drop=0.33)["passed"] is False
+
+
+def test_top1_candidate_better_than_reference() -> None:
+    m = top1_metric(REF, CAND, LABELS, max_drop=0.0)
+    assert m["drop"] == pytest.approx(-1 / 3)
+    assert m["passed"] is True
+
+
+def test_top1_identical_outputs() -> None:
+    m = top1_metric(REF, REF, LABELS, max_drop=0.0)
+    assert m["drop"] == 0.0
+    assert m["agreement"] == 1.0
+    assert m["passed"] is True
+
+
+def test_top1_labels_shape_and_extra_logit_dims() -> None:
+    # logits of shape (N, 1, C) and labels of shape (N, 1) flatten the same way
+    cand = [np.array([[[0.0, 2.0]], [[3.0, 1.0]], [[0.0, 1.0]], [[5.0, 0.0]]])]  # 1, 0, 1, 0
+    labels = [np.array([[1], [1], [1], [0]])]
+    m = top1_metric(cand, cand, labels, max_drop=0.0)
+    assert m["candidate"] == 0.75
+    assert m["reference"] == 0.75
+    assert m["samples"] == 4
