@@ -132,9 +132,9 @@ def load_arrays(source: str, base: Path | None = None) -> dict[str, np.ndarray]:
             returns something other than a mapping of arrays / an (inputs, labels) pair.
     """
     if source.startswith("python:"):
-        from trtc.backends.torch import load_callable
+        from trtc.usercode import load_callable
 
-        func = load_callable(source, "data source")
+        func = load_callable(source, "data source", DataError)
         try:
             result = func()
         except Exception as exc:
@@ -167,8 +167,9 @@ def array_dataset(arrays: Mapping[str, np.ndarray], inputs: Sequence[InputInfo],
     """Split named arrays into batches of feeds, checking names, shapes and dtypes."""
     arrays = dict(arrays)
     labels = arrays.pop(labels_key, None)
-    if "" in arrays or (len(inputs) == 1 and inputs[0].name not in arrays and len(arrays) == 1):
-        # One unnamed array for a one-input model.
+    if len(inputs) == 1 and len(arrays) == 1 and ("" in arrays or "arr_0" in arrays):
+        # One unnamed array (numpy.savez's default name, or a loader's bare array)
+        # for a one-input model.
         arrays = {inputs[0].name: next(iter(arrays.values()))}
     for info in inputs:
         if info.name not in arrays:

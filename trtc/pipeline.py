@@ -146,7 +146,7 @@ def _missing_input(recipe: Recipe, stage: str, role: str, path: Path) -> Excepti
         return ModelError(f"model.weights: file not found: {path}",
                           "check the path (relative to the recipe file), or train/download it")
     if role == "factory":
-        return UsageError(f"model.source: python file not found: {path}",
+        return ModelError(f"model.source: python file not found: {path}",
                           "check the path (relative to the recipe file)")
     if role in ("data", "data_loader"):
         return DataError(f"verify.data.source: file not found: {path}",

@@ -134,9 +134,6 @@ def test_bench_several_batches(cli, conv_onnx: Path, ws: Path) -> None:
             stats["throughput_qps"] * row["batch"])
 
 
-@pytest.mark.xfail(strict=True, reason="bug: with --shapes, the fed tensor's batch dim comes "
-                   "from --shapes, but the report's 'batch' and samples/s still use --batch "
-                   "(default 1), so throughput_samples_s is off by the batch factor")
 def test_bench_shapes_batch_is_counted_in_throughput(cli, conv_onnx: Path, ws: Path) -> None:
     report = ok_json(cli("bench", conv_onnx, "--shapes", "x:2x3x8x8", *FAST_BENCH_FLAGS,
                          "--workspace", ws, "--json"))

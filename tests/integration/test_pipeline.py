@@ -235,3 +235,9 @@ def test_pytorch_reference_with_labelled_data_reports_top1(
     manifest = json.loads((ws / "tiny" / "verify" / "manifest.json").read_text())
     assert set(manifest["inputs"]) >= {"candidate", "weights", "factory", "data"}
     assert manifest["metrics"]["metric"]["candidate"] == pytest.approx(0.5)
+
+
+def test_pytorch_reference_without_weights(cli, torch_recipe: Path, ws: Path) -> None:
+    edit_recipe(torch_recipe, lambda r: r["verify"].update(reference="pytorch"))
+    out = ok_json(cli("run", torch_recipe, "--workspace", ws, "--until", "verify", "--json"))
+    assert statuses(out)["verify"] == "ran"

@@ -228,11 +228,11 @@ def test_load_python_loader_returns_wrong_type(loader: Path) -> None:
 
 
 def test_load_python_missing_file_or_function(tmp_path: Path, loader: Path) -> None:
-    # A bad reference is a usage error (exit 2): the recipe or flag names code that isn't there.
-    with pytest.raises(UsageError) as info:
+    # A data loader that isn't there is a data error (exit 5), like a missing .npz.
+    with pytest.raises(DataError) as info:
         load_arrays(f"python:{tmp_path / 'nope.py'}:load")
     assert "file not found" in info.value.message
-    with pytest.raises(UsageError) as info:
+    with pytest.raises(DataError) as info:
         load_arrays(f"python:{loader}:no_such_function")
     assert "no function 'no_such_function'" in info.value.message
 
@@ -357,8 +357,10 @@ def test_array_dataset_missing_input_array() -> None:
 
 
 def test_array_dataset_single_unnamed_array_maps_to_single_input() -> None:
-    ds = array_dataset({"images": np.zeros((2, 2), np.float32)}, [VEC], 2, "labels", "s")
+    ds = array_dataset({"arr_0": np.zeros((2, 2), np.float32)}, [VEC], 2, "labels", "s")
     assert list(ds.feeds[0]) == ["x"]
+    with pytest.raises(DataError, match="no array for input 'x'"):  # a name is a name
+        array_dataset({"images": np.zeros((2, 2), np.float32)}, [VEC], 2, "labels", "s")
     ds = array_dataset({"": np.zeros((2, 2), np.float32), "labels": np.array([1, 2])}, [VEC],
                        2, "labels", "s")
     assert list(ds.feeds[0]) == ["x"]

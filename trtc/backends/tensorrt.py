@@ -41,7 +41,8 @@ class TensorRTBackend:
     def check_available(self, spec: BuildSpec | None = None) -> None:
         version = tensorrt_version()
         if version is None:
-            raise DependencyError("TensorRT is not installed (no module 'tensorrt')",
+            raise DependencyError("TensorRT is not installed (the tensorrt library does not "
+                                  "import)",
                                   INSTALL_HINT)
         raise DependencyError(f"TensorRT {version} is installed, but this trtc version "
                               "cannot build engines yet", "use --backend onnxruntime")

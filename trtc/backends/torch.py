@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
 import io
-import sys
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trtc.errors import DependencyError, ModelError, UsageError
+from trtc.errors import DependencyError, ModelError
+from trtc.usercode import load_callable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,38 +32,6 @@ def _torch() -> Any:
     return torch
 
 
-def load_callable(ref: str, what: str) -> Callable[..., Any]:
-    """Import ``python:<module or /path/file.py>:<function>`` (runs user code)."""
-    target, _, func_name = ref[len("python:"):].rpartition(":")
-    try:
-        if target.endswith(".py"):
-            if not Path(target).is_file():
-                raise UsageError(f"{what} {ref}: file not found: {target}",
-                                 "paths are relative to the recipe file")
-            mod_name = f"trtc_user_{Path(target).stem}"
-            spec = importlib.util.spec_from_file_location(mod_name, target)
-            assert spec and spec.loader
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[mod_name] = module
-            spec.loader.exec_module(module)
-        else:
-            if str(Path.cwd()) not in sys.path:
-                sys.path.insert(0, str(Path.cwd()))
-            module = importlib.import_module(target)
-    except UsageError:
-        raise
-    except Exception as exc:
-        raise UsageError(f"{what} {ref}: importing {target} failed: "
-                         f"{type(exc).__name__}: {exc}",
-                         "fix the module, or check the python:<module>:<function> reference"
-                         ) from None
-    func = getattr(module, func_name, None)
-    if not callable(func):
-        raise UsageError(f"{what} {ref}: {target} has no function {func_name!r}",
-                         "check the name after the last ':'")
-    return func
-
-
 def load_model(spec: ModelSpec) -> torch.nn.Module:
     """Build the PyTorch model from the recipe and load its weights (eval mode).
 
@@ -73,6 +39,18 @@ def load_model(spec: ModelSpec) -> torch.nn.Module:
         ModelError: unknown torchvision name, a factory that raises or returns no
             module, a missing/unreadable weights file, or weights that do not fit.
     """
+    torch = _torch()
+    # Seed the random init so every stage that builds the model (export, the PyTorch
+    # reference, the baseline) gets the same weights, and exports are reproducible.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = _build_model(spec)
+    if spec.weights:
+        model.load_state_dict(load_state_dict(spec.weights))
+    return model.eval()
+
+
+def _build_model(spec: ModelSpec) -> torch.nn.Module:
     torch = _torch()
     source = spec.source
     if source.startswith("torchvision:"):
@@ -87,7 +65,7 @@ def load_model(spec: ModelSpec) -> torch.nn.Module:
             raise ModelError(f"model.source {source}: torchvision has no model {name!r} "
                              f"({exc})", "see torchvision.models.list_models()") from None
     elif source.startswith("python:"):
-        factory = load_callable(source, "model.source")
+        factory = load_callable(source, "model.source", ModelError)
         try:
             model = factory(**spec.factory_args)
         except Exception as exc:
@@ -99,9 +77,7 @@ def load_model(spec: ModelSpec) -> torch.nn.Module:
                              f"{type(model).__name__}, not a torch.nn.Module")
     else:
         raise ModelError(f"model.source {source} is not a PyTorch model")
-    if spec.weights:
-        model.load_state_dict(load_state_dict(spec.weights))
-    return model.eval()
+    return model
 
 
 def load_state_dict(path: str) -> dict[str, Any]:

@@ -45,7 +45,7 @@ def _report(exc: TrtcError) -> None:
     import json
     import sys
 
-    if SETTINGS.json:
+    if SETTINGS.json and not SETTINGS.result_written:
         sys.stdout.write(json.dumps(exc.to_dict()) + "\n")
     err = Console(stderr=True, soft_wrap=True)
     # Messages hold user text (paths, 'trtc[trt]'): never parse them as rich markup.
@@ -85,6 +85,7 @@ def root(
 ) -> None:
     """Compile models for NVIDIA TensorRT from a YAML recipe."""
     SETTINGS.verbose, SETTINGS.quiet, SETTINGS.json = verbose, quiet, json_out
+    SETTINGS.result_written = False
 
 
 app.command("export")(export.export)

@@ -21,6 +21,8 @@ class Settings:
     verbose: bool = False
     quiet: bool = False
     json: bool = False
+    #: A JSON result is already on stdout: an error after it must not add a second document.
+    result_written: bool = False
 
 
 #: Set by the root callback; a subcommand's own --json/--quiet/--verbose add to it.
@@ -70,6 +72,7 @@ class Output:
     def result(self, data: Any) -> None:
         if self.json:
             sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+            SETTINGS.result_written = True
 
 
 def is_recipe(target: str) -> bool:

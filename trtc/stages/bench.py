@@ -117,7 +117,15 @@ def benchmark(artifact: Path, spec: BenchSpec, baseline: ModelSpec | None = None
         torch_model = torch_backend.load_model(baseline)
     results: list[dict[str, Any]] = []
     warnings: list[str] = []
-    for batch in spec.batch:
+    batches = spec.batch
+    if infos and infos[0].name in spec.shapes and spec.shapes[infos[0].name]:
+        # --shapes fixes the first input's dim 0: that is the batch actually run and counted.
+        shaped = int(spec.shapes[infos[0].name][0])
+        if set(batches) - {1, shaped}:
+            warnings.append(f"--shapes sets {infos[0].name} to batch {shaped}; "
+                            f"batch sizes {list(batches)} were not used")
+        batches = (shaped,)
+    for batch in batches:
         feed = random_dataset(infos, spec.shapes, batch, 1, spec.seed).feeds[0]
         shapes = {n: format_shape(list(a.shape)) for n, a in feed.items()}
         runs: dict[str, Callable[[], Any]] = {backend.name: partial(infer, feed)}

@@ -1,0 +1,52 @@
+"""Run user code named by ``python:<module or file.py>:<function>`` references."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from trtc.errors import TrtcError, UsageError
+
+
+def load_callable(ref: str, what: str,
+                  error: type[TrtcError] = UsageError) -> Callable[..., Any]:
+    """Import ``python:<module or /path/file.py>:<function>`` (runs user code).
+
+    Args:
+        ref: the reference, file paths already resolved against the recipe.
+        what: the recipe key it came from, for messages.
+        error: the error class (exit code) for a missing file, failing import or
+            missing function: ModelError for model factories, DataError for loaders.
+    """
+    target, _, func_name = ref[len("python:"):].rpartition(":")
+    try:
+        if target.endswith(".py"):
+            if not Path(target).is_file():
+                raise error(f"{what} {ref}: file not found: {target}",
+                            "paths are relative to the recipe file")
+            mod_name = f"trtc_user_{Path(target).stem}"
+            spec = importlib.util.spec_from_file_location(mod_name, target)
+            if spec is None or spec.loader is None:
+                raise error(f"{what} {ref}: cannot import {target}", "check the file")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[mod_name] = module
+            spec.loader.exec_module(module)
+        else:
+            if str(Path.cwd()) not in sys.path:
+                sys.path.insert(0, str(Path.cwd()))
+            module = importlib.import_module(target)
+    except TrtcError:
+        raise
+    except Exception as exc:
+        raise error(f"{what} {ref}: importing {target} failed: {type(exc).__name__}: {exc}",
+                    "fix the module, or check the python:<module>:<function> reference"
+                    ) from None
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise error(f"{what} {ref}: {target} has no function {func_name!r}",
+                    "check the name after the last ':'")
+    return func
