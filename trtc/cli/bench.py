@@ -18,7 +18,7 @@ from trtc.cli.common import (
     WorkspaceOpt,
     is_recipe,
     load_target,
-    outcome_line,
+    run_one_stage,
 )
 from trtc.errors import UsageError
 from trtc.recipe import override, parse_shapes
@@ -65,13 +65,11 @@ def bench(
     from trtc.report import bench_renderable
 
     if is_recipe(target):
-        from trtc.pipeline import run_recipe, workspace_for
+        from trtc.pipeline import workspace_for
         from trtc.workspace import read_json
 
-        ws = workspace_for(recipe, workspace)
-        (outcome,) = run_recipe(recipe, ws, only="bench", force=force)
-        report = read_json(ws.stage_dir("bench") / "report.json")
-        out.info(outcome_line(outcome))
+        run_one_stage(recipe, "bench", workspace, force, out)
+        report = read_json(workspace_for(recipe, workspace).stage_dir("bench") / "report.json")
         if report is not None:
             out.show(bench_renderable(report))
         out.result(report)

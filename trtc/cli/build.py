@@ -16,7 +16,7 @@ from trtc.cli.common import (
     WorkspaceOpt,
     is_recipe,
     load_target,
-    outcome_line,
+    run_one_stage,
 )
 from trtc.errors import UsageError
 from trtc.recipe import override, to_data
@@ -53,12 +53,7 @@ def build(
     if is_recipe(target):
         if output is not None:
             raise UsageError("-o/--output is for flags mode; a recipe writes to the workspace")
-        from trtc.pipeline import run_recipe, workspace_for
-
-        (outcome,) = run_recipe(recipe, workspace_for(recipe, workspace), only="build",
-                                force=force)
-        out.info(outcome_line(outcome))
-        out.result(outcome.to_dict())
+        out.result(run_one_stage(recipe, "build", workspace, force, out).to_dict())
         return
     if output is None:
         raise UsageError("flags mode needs -o OUT (e.g. -o model.ort.onnx or -o model.engine)")

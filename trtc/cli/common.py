@@ -86,6 +86,16 @@ def load_target(target: str) -> Recipe:
     return recipe_for_model(target)
 
 
+def run_one_stage(recipe: Recipe, stage: str, workspace: Path, force: bool,
+                  out: Output) -> Any:
+    """Run one stage of a recipe in its workspace (skipping it when up to date)."""
+    from trtc.pipeline import run_recipe, workspace_for
+
+    (outcome,) = run_recipe(recipe, workspace_for(recipe, workspace), only=stage, force=force)
+    out.info(outcome_line(outcome))
+    return outcome
+
+
 def outcome_line(outcome: Any) -> str:
     style = {"ran": "green", "skipped": "dim", "would run": "yellow"}.get(outcome.status, "")
     took = f" in {outcome.wall_time_s:.2f} s" if outcome.status == "ran" else ""

@@ -16,7 +16,7 @@ from trtc.cli.common import (
     WorkspaceOpt,
     is_recipe,
     load_target,
-    outcome_line,
+    run_one_stage,
 )
 from trtc.errors import UsageError
 from trtc.recipe import InputSpec, Recipe, override
@@ -70,12 +70,7 @@ def export(
         if output is not None:
             raise UsageError("-o/--output is for flags mode; a recipe writes to the workspace",
                              f"the model goes to {workspace}/{recipe.name}/export/model.onnx")
-        from trtc.pipeline import run_recipe, workspace_for
-
-        (outcome,) = run_recipe(recipe, workspace_for(recipe, workspace), only="export",
-                                force=force)
-        out.info(outcome_line(outcome))
-        out.result(outcome.to_dict())
+        out.result(run_one_stage(recipe, "export", workspace, force, out).to_dict())
         return
     if not recipe.is_pytorch and output is None:
         raise UsageError("exporting an .onnx file needs -o OUT.onnx")
