@@ -117,6 +117,7 @@ def benchmark(artifact: Path, spec: BenchSpec, baseline: ModelSpec | None = None
         torch_model = torch_backend.load_model(baseline)
     results: list[dict[str, Any]] = []
     warnings: list[str] = []
+    noisy: list[str] = []
     batches = spec.batch
     if infos and infos[0].name in spec.shapes and spec.shapes[infos[0].name]:
         # --shapes fixes the first input's dim 0: that is the batch actually run and counted.
@@ -146,12 +147,14 @@ def benchmark(artifact: Path, spec: BenchSpec, baseline: ModelSpec | None = None
             stats = latency_stats(lat, batch, wall)
             row[name] = stats
             if stats["cov"] > spec.cov_warn:
-                warnings.append(f"batch {batch} {name}: latency varies run to run "
-                                f"(CoV {stats['cov'] * 100:.1f}% > {spec.cov_warn * 100:.1f}%); "
-                                "the machine may be busy; numbers are less reliable")
+                noisy.append(f"batch {batch} {name} {stats['cov'] * 100:.1f}%")
         if "pytorch" in row:
             row["speedup_vs_pytorch"] = row["pytorch"]["median_ms"] / row[backend.name]["median_ms"]
         results.append(row)
+    if noisy:
+        warnings.append(f"latency varies run to run (CoV above {spec.cov_warn * 100:.1f}%: "
+                        f"{', '.join(noisy)}); the machine may be busy, or runs are so short "
+                        "that scheduler noise dominates: compare medians, not means")
     return {"artifact": str(artifact), "backend": backend.name, "threads": threads,
             "method": {"warmup_ms": spec.warmup_ms, "duration_s": spec.duration_s,
                        "min_iterations": spec.min_iterations, "timer": "time.perf_counter",
