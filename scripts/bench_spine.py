@@ -41,10 +41,11 @@ def wall(cmd: list[str], repeat: int) -> list[float]:
 def heavy_imports_of_help() -> list[str]:
     code = ("import sys\nfrom trtc.cli.app import app\n"
             "try:\n    app(['--help'], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
-            f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))")
+            f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    return [m for m in out.split(",") if m]
+                         capture_output=True, text=True).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("HEAVY="))
+    return [m for m in line[len("HEAVY="):].split(",") if m]
 
 
 def in_process_skip_time() -> float:
@@ -55,6 +56,19 @@ def in_process_skip_time() -> float:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
                          capture_output=True, text=True).stdout.strip().splitlines()[-1]
     return float(out)
+
+
+def _latency_table(report: dict) -> list[str]:
+    lines = ["| batch | ONNX Runtime median ms | PyTorch median ms | speedup | ORT p99 ms | "
+             "PyTorch p99 ms |", "|---|---|---|---|---|---|"]
+    for row in report["results"]:
+        ort, pt = row["onnxruntime"], row.get("pytorch")
+        if pt:
+            lines.append(f"| {row['batch']} | {ort['median_ms']:.3f} | {pt['median_ms']:.3f} | "
+                         f"{row['speedup_vs_pytorch']:.2f}x | {ort['p99_ms']:.3f} | "
+                         f"{pt['p99_ms']:.3f} |")
+    lines += [f"\nwarning: {w}" for w in report.get("warnings", [])]
+    return lines
 
 
 def main() -> None:
@@ -71,6 +85,10 @@ def main() -> None:
     skip_inproc = [in_process_skip_time() for _ in range(5)]
     verify = json.loads((ROOT / "build/digits/verify/report.json").read_text())
     bench = json.loads((ROOT / "build/digits/bench/report.json").read_text())
+    # ResNet-50 (random init): the same comparison on a model big enough for compute to dominate.
+    subprocess.run(_trtc("run", "configs/resnet50.yaml", "--force", "--quiet"), cwd=ROOT,
+                   check=True)
+    resnet = json.loads((ROOT / "build/resnet50/bench/report.json").read_text())
 
     result = {
         "machine": {"cpu_count": os.cpu_count(), "machine": platform.machine(),
@@ -84,6 +102,7 @@ def main() -> None:
         "digits_accuracy": verify.get("metric"),
         "digits_max_abs_error": {k: v["max_abs"] for k, v in verify["outputs"].items()},
         "digits_bench": bench,
+        "resnet50_bench": resnet,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
@@ -108,17 +127,11 @@ def main() -> None:
         f"{m.get('candidate', 0) * 100:.2f}%, PyTorch {m.get('reference', 0) * 100:.2f}%, "
         f"agreement {m.get('agreement', 0) * 100:.2f}%.", "",
         f"Latency ({bench['threads']} threads, same inputs, same run):", "",
-        "| batch | ONNX Runtime median ms | PyTorch median ms | speedup | ORT p99 ms | "
-        "PyTorch p99 ms |", "|---|---|---|---|---|---|",
+        *_latency_table(bench), "",
+        "## ResNet-50 (torchvision, random init): ONNX Runtime vs PyTorch eager", "",
+        f"`trtc run configs/resnet50.yaml` ({resnet['threads']} threads, same run):", "",
+        *_latency_table(resnet),
     ]
-    for row in bench["results"]:
-        ort, pt = row["onnxruntime"], row.get("pytorch")
-        if pt:
-            lines.append(f"| {row['batch']} | {ort['median_ms']:.3f} | {pt['median_ms']:.3f} | "
-                         f"{row['speedup_vs_pytorch']:.2f}x | {ort['p99_ms']:.3f} | "
-                         f"{pt['p99_ms']:.3f} |")
-    for w in bench.get("warnings", []):
-        lines.append(f"\nwarning: {w}")
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
