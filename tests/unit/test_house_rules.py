@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,51 @@ def test_committed_recipe_schema_is_current() -> None:
 
     committed = json.loads((PKG.parent / "docs" / "recipe.schema.json").read_text())
     assert committed == json_schema(), "regenerate docs/recipe.schema.json (see README)"
+
+
+BLOCK_OPTIONAL = '''
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"torch", "torchvision", "tensorrt", "cuda", "onnxscript"}:
+            raise ImportError(f"No module named {name!r} (blocked by the test)")
+        return None
+sys.meta_path.insert(0, Block())
+'''
+
+
+def _run_blocked(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", BLOCK_OPTIONAL + code], capture_output=True,
+                          text=True, cwd=PKG.parent, timeout=120)
+
+
+def test_every_module_imports_and_every_help_runs_without_optional_packages() -> None:
+    # As Polygraphy does: with torch/tensorrt/cuda missing, every submodule imports and
+    # every subcommand's -h works.
+    proc = _run_blocked('''
+import pkgutil, importlib, trtc
+from typer.testing import CliRunner
+for mod in pkgutil.walk_packages(trtc.__path__, "trtc."):
+    importlib.import_module(mod.name)
+from trtc.cli.app import app
+runner = CliRunner()
+for cmd in ([], ["export"], ["build"], ["verify"], ["bench"], ["run"], ["inspect"]):
+    result = runner.invoke(app, [*cmd, "--help"])
+    assert result.exit_code == 0, (cmd, result.output)
+print("OK")
+''')
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("OK"), proc.stderr
+
+
+def test_pytorch_source_without_torch_is_a_missing_dependency(tmp_path: Path) -> None:
+    proc = _run_blocked(f'''
+from typer.testing import CliRunner
+from trtc.cli.app import app
+result = CliRunner().invoke(app, ["export", "torchvision:resnet18", "--input",
+                                  "input:1x3x224x224", "-o", "{tmp_path / 'r.onnx'}"])
+print("EXIT", result.exit_code)
+print(result.output)
+''')
+    assert "EXIT 3" in proc.stdout, proc.stdout + proc.stderr
+    assert "PyTorch is needed" in proc.stdout and "pip install 'trtc[torch]'" in proc.stdout
+    assert not (tmp_path / "r.onnx").exists()

@@ -40,6 +40,8 @@ def run(
 
     def progress(outcome: object) -> None:
         out.info(outcome_line(outcome))
+        if getattr(outcome, "status", "") in ("ran", "skipped"):
+            out.detail(f"        manifest: {ws.manifest_path(getattr(outcome, 'stage', ''))}")
         if getattr(outcome, "stage", "") != "bench":  # bench's warnings are in its table
             for w in getattr(outcome, "warnings", []):
                 out.warn(w)

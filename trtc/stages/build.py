@@ -39,7 +39,8 @@ def build_artifact(onnx_path: Path, out_path: Path, spec: BuildSpec,
     with atomic_path(out_path) as staged:
         info = backend.build(onnx_path, staged, spec)
     elapsed = time.perf_counter() - start
-    metrics = {"backend": backend.name, "backend_choice": why, "precision": "fp32",
+    metrics = {"backend": backend.name, "backend_choice": why,
+               "precision": info.get("precision", "fp32"),
                "build_time_s": round(elapsed, 3), "artifact_bytes": out_path.stat().st_size,
                "settings": info.get("settings", {})}
     return StageResult("build", {"artifact": out_path}, metrics, device=info.get("device", {}))
