@@ -36,6 +36,24 @@ def _count(n: int) -> str:
     return str(n)
 
 
+def plan_table(plan: dict[str, Any]) -> Table:
+    """Key/value table of a dry-run plan (nested settings flattened as a.b)."""
+    table = Table(title="build plan (dry run: nothing is built)", title_justify="left",
+                  show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value")
+
+    def add(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                add(f"{prefix}.{k}" if prefix else k, v)
+        else:
+            table.add_row(prefix, "default" if value is None else str(value))
+
+    add("", plan)
+    return table
+
+
 def outcomes_table(outcomes: list[Any]) -> Table:
     table = Table(title="stages", title_justify="left")
     for col in ("stage", "status", "why", "time"):

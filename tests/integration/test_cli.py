@@ -178,8 +178,20 @@ def test_build_dry_run_writes_nothing(cli, conv_onnx: Path, tmp_path: Path, ws: 
     out = tmp_path / "out.ort.onnx"
     settings = ok_json(cli("build", conv_onnx, "-o", out, "--dry-run", "--workspace", ws,
                            "--json"))
-    assert settings["build"]["backend"] == "auto"
+    assert settings["settings"]["backend"] == "auto"
+    assert settings["backend"] == "onnxruntime"  # auto, with no TensorRT here
+    assert settings["output"] == str(out)
     assert not out.exists()
+
+
+def test_build_dry_run_for_tensorrt_works_without_it(cli, conv_onnx: Path, tmp_path: Path,
+                                                     ws: Path) -> None:
+    out = tmp_path / "out.engine"
+    plan = ok_json(cli("build", conv_onnx, "-o", out, "--backend", "tensorrt", "--dry-run",
+                       "--workspace", ws, "--json"))
+    assert plan["backend"] == "tensorrt" and plan["available_here"] is False
+    assert "TensorRT is not installed" in plan["backend_choice"]
+    assert not out.exists() and not ws.exists()
 
 
 # --------------------------------------------------------------------------- export

@@ -19,7 +19,8 @@ from trtc.cli.common import (
     run_one_stage,
 )
 from trtc.errors import UsageError
-from trtc.recipe import override, to_data
+from trtc.recipe import override
+from trtc.report import plan_table
 
 
 def build(
@@ -46,9 +47,13 @@ def build(
     recipe = override(recipe, "build", backend=backend, device=device,
                       optimization_level=optimization_level, threads=threads)
     if dry_run:
-        settings = {"build": to_data(recipe.build), "input": target}
-        out.show(settings)
-        out.result(settings)
+        from trtc.stages.build import plan_build
+
+        plan = plan_build(recipe.build)
+        plan.update(input=target, output=str(output) if output else
+                    f"{workspace}/{recipe.name}/build/ (recipe mode)")
+        out.show(plan_table(plan))
+        out.result(plan)
         return
     if is_recipe(target):
         if output is not None:

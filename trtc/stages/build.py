@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
-from trtc.recipe import BuildSpec, Recipe
+from trtc.recipe import BuildSpec, Recipe, to_data
 from trtc.stages import StageResult
 from trtc.workspace import atomic_path
 
@@ -17,6 +18,20 @@ def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
     backend, why = resolve_backend(recipe.build.backend, recipe.build)
     return build_artifact(inputs["model"], out_dir / backend.artifact_name, recipe.build,
                           backend_name=backend.name, why=why)
+
+
+def plan_build(spec: BuildSpec) -> dict[str, Any]:
+    """Resolve the backend and settings without building (``--dry-run``; works anywhere)."""
+    from trtc.backends import resolve_backend
+    from trtc.errors import DependencyError
+
+    try:
+        backend, why = resolve_backend(spec.backend, spec)
+        name, available = backend.name, True
+    except DependencyError as exc:
+        name, why, available = spec.backend, f"not available here: {exc.message}", False
+    return {"backend": name, "backend_choice": why, "available_here": available,
+            "settings": to_data(spec)}
 
 
 def build_artifact(onnx_path: Path, out_path: Path, spec: BuildSpec,
