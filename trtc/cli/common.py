@@ -52,6 +52,8 @@ class Output:
         if not self.console.is_terminal:  # piped or logged: 80 columns would truncate tables
             self.console.width = max(self.console.width, 120)
         self.err = Console(stderr=True)
+        if not self.err.is_terminal:
+            self.err.width = max(self.err.width, 120)
 
     def show(self, renderable: Any) -> None:
         if not self.json and not self.quiet:
