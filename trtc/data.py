@@ -217,19 +217,3 @@ def array_dataset(arrays: Mapping[str, np.ndarray], inputs: Sequence[InputInfo],
     return Dataset(feeds, label_batches if labels is not None else None,
                    f"{source} ({n} samples, batch {batch}{note})")
 
-
-def check_feed(feed: Mapping[str, np.ndarray], inputs: Sequence[InputInfo], where: str) -> None:
-    """Check a feed's names, ranks, static dims and dtypes against the model's inputs."""
-    names = {i.name for i in inputs}
-    for info in inputs:
-        if info.name not in feed:
-            raise DataError(f"{where}: missing input '{info.name}'")
-        arr = feed[info.name]
-        if arr.dtype != np.dtype(info.dtype):
-            raise DataError(f"{where}: input '{info.name}' is {arr.dtype}, the model wants "
-                            f"{info.dtype}")
-        _check_shape(info, arr.shape, where)
-    for name in feed:
-        if name not in names:
-            raise DataError(f"{where}: '{name}' is not an input of the model",
-                            f"inputs are: {', '.join(sorted(names))}")

@@ -131,8 +131,8 @@ def run_stage(recipe: Recipe, stage: str, ws: Workspace, *, force: bool = False,
     record = StageRecord(stage=stage, spec=spec, inputs={k: str(v) for k, v in inputs.items()},
                          outputs={k: str(v) for k, v in result.outputs.items()},
                          metrics=result.metrics, device=result.device, wall_time_s=elapsed)
-    ws.write_manifest(record)
-    return StageOutcome(stage, "ran", reason, ws.read_manifest(stage), result.warnings, elapsed)
+    manifest = ws.write_manifest(record)
+    return StageOutcome(stage, "ran", reason, manifest, result.warnings, elapsed)
 
 
 def _missing_input(recipe: Recipe, stage: str, role: str, path: Path) -> Exception:

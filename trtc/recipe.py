@@ -358,14 +358,13 @@ def _convert(value: Any, tp: Any, where: str, source: str) -> Any:  # noqa: C901
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
-        errors = []
         for arg in args:
             if arg is type(None):
                 continue
             try:
                 return _convert(value, arg, where, source)
-            except RecipeError as exc:
-                errors.append(exc)
+            except RecipeError:
+                continue  # try the next member; the error below names them all
         raise _fail(source, where, f"expected {_type_name(tp)}, got {type(value).__name__} "
                     f"{value!r}")
     if origin is tuple:

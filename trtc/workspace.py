@@ -142,8 +142,8 @@ class Workspace:
                 return f"output {role} modified: {path}"
         return None
 
-    def write_manifest(self, record: StageRecord) -> Path:
-        """Write the stage's manifest, last and atomically."""
+    def write_manifest(self, record: StageRecord) -> dict[str, Any]:
+        """Write the stage's manifest, last and atomically; return what was written."""
         data = {
             "manifest_version": MANIFEST_VERSION,
             "stage": record.stage,
@@ -162,9 +162,8 @@ class Workspace:
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "metrics": record.metrics,
         }
-        path = self.manifest_path(record.stage)
-        write_json(path, data)
-        return path
+        write_json(self.manifest_path(record.stage), data)
+        return data
 
     def invalidate(self, stage: str) -> None:
         """Remove a stage's manifest so a half-finished run is never taken as complete."""

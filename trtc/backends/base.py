@@ -37,8 +37,9 @@ class Backend(Protocol):
     def infer_fn(self, artifact: Path, threads: int | None) -> Callable[[Feed], Any]:
         """Return a function running one inference on a feed dict (for benchmarking)."""
 
-    def input_specs(self, artifact: Path) -> dict[str, tuple[str, tuple[int | str, ...]]]:
-        """Return {input name: (dtype, shape with named dynamic dims)}."""
+    def io_specs(self, artifact: Path) -> tuple[dict[str, tuple[str, tuple[int | str, ...]]],
+                                                list[str]]:
+        """Return ({input name: (dtype, shape with named dynamic dims)}, output names)."""
 
 
 def get_backend(name: str) -> Backend:

@@ -107,8 +107,10 @@ class OnnxRuntimeBackend:
 
         return infer
 
-    def input_specs(self, artifact: Path) -> dict[str, tuple[str, tuple[int | str, ...]]]:
+    def io_specs(self, artifact: Path) -> tuple[dict[str, tuple[str, tuple[int | str, ...]]],
+                                                list[str]]:
         from trtc.graph.inspect import summarize_model
 
         summary = summarize_model(artifact)
-        return {t.name: (t.dtype, t.shape) for t in summary.inputs}
+        return ({t.name: (t.dtype, t.shape) for t in summary.inputs},
+                [t.name for t in summary.outputs])

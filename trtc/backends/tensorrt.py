@@ -59,6 +59,7 @@ class TensorRTBackend:
         self.check_available()
         raise AssertionError("unreachable")
 
-    def input_specs(self, artifact: Path) -> dict[str, tuple[str, tuple[int | str, ...]]]:
+    def io_specs(self, artifact: Path) -> tuple[dict[str, tuple[str, tuple[int | str, ...]]],
+                                                list[str]]:
         self.check_available()
         raise AssertionError("unreachable")

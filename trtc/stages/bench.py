@@ -107,7 +107,8 @@ def benchmark(artifact: Path, spec: BenchSpec, baseline: ModelSpec | None = None
     from trtc.data import InputInfo, random_dataset
 
     backend = backend_for_artifact(artifact)
-    infos = [InputInfo(n, d, s) for n, (d, s) in backend.input_specs(artifact).items()]
+    inputs, _ = backend.io_specs(artifact)
+    infos = [InputInfo(n, d, s) for n, (d, s) in inputs.items()]
     threads = spec.threads or default_threads()
     infer = backend.infer_fn(artifact, threads)
     torch_model = None
@@ -115,6 +116,7 @@ def benchmark(artifact: Path, spec: BenchSpec, baseline: ModelSpec | None = None
         from trtc.backends import torch as torch_backend
 
         torch_model = torch_backend.load_model(baseline)
+        torch_infer = torch_backend.infer_fn(torch_model, [i.name for i in infos])
     results: list[dict[str, Any]] = []
     warnings: list[str] = []
     noisy: list[str] = []
@@ -131,15 +133,10 @@ def benchmark(artifact: Path, spec: BenchSpec, baseline: ModelSpec | None = None
         shapes = {n: format_shape(list(a.shape)) for n, a in feed.items()}
         runs: dict[str, Callable[[], Any]] = {backend.name: partial(infer, feed)}
         if torch_model is not None:
-            from trtc.backends import torch as torch_backend
-
-            torch_infer = torch_backend.infer_fn(torch_model, [i.name for i in infos])
             runs["pytorch"] = partial(torch_infer, feed)
         row: dict[str, Any] = {"batch": batch, "shapes": shapes}
         for name, fn in runs.items():
             if name == "pytorch":
-                from trtc.backends import torch as torch_backend
-
                 with torch_backend.torch_threads(threads):
                     lat, wall = measure(fn, spec.warmup_ms, spec.duration_s, spec.min_iterations)
             else:

@@ -115,21 +115,21 @@ def verify_artifact(candidate: Path, reference: Reference, spec: VerifySpec,
     from polygraphy.comparator import Comparator, CompareFunc
     from polygraphy.logger import G_LOGGER
 
-    from trtc.backends import backend_for_artifact
+    from trtc.backends import backend_for_artifact, get_backend
     from trtc.data import InputInfo
 
     # Polygraphy prints its log to stdout, where it would corrupt `--json`; trtc reports
     # every mismatch itself, and Polygraphy's critical errors still raise (and go to stderr).
     G_LOGGER.module_severity = G_LOGGER.CRITICAL
     backend = backend_for_artifact(candidate)
-    infos = [InputInfo(n, d, s) for n, (d, s) in backend.input_specs(candidate).items()]
+    inputs, outputs = backend.io_specs(candidate)
+    infos = [InputInfo(n, d, s) for n, (d, s) in inputs.items()]
     dataset = load_dataset(spec, infos)
     if spec.metric == "top1" and dataset.labels is None:
         raise DataError(f"verify.metric top1: {spec.data.source} has no "
                         f"'{spec.data.labels_key}' array", "add labels, or set metric: none")
 
     cand_runner = backend.runner(candidate, name="candidate")
-    outputs = _output_names(candidate)
     if reference.model is not None:
         from trtc.backends import torch as torch_backend
 
@@ -142,7 +142,7 @@ def verify_artifact(candidate: Path, reference: Reference, spec: VerifySpec,
         from trtc.backends.onnxruntime import make_session
 
         assert reference.onnx_path is not None
-        ref_outputs = _output_names(reference.onnx_path)
+        _, ref_outputs = get_backend("onnxruntime").io_specs(reference.onnx_path)
         missing = [o for o in outputs if o not in ref_outputs]
         if missing:
             raise UsageError(f"reference {reference.onnx_path} has no output(s) "
@@ -211,8 +211,3 @@ def top1_metric(cand_logits: list[np.ndarray], ref_logits: list[np.ndarray],
             "max_drop": max_drop, "agreement": float((cand == ref).mean()),
             "samples": int(truth.size), "passed": drop <= max_drop + 1e-12}
 
-
-def _output_names(path: Path) -> list[str]:
-    from trtc.graph.inspect import summarize_model
-
-    return [o.name for o in summarize_model(path).outputs]
