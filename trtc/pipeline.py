@@ -16,6 +16,7 @@ from typing import Any
 
 from trtc.errors import UsageError
 from trtc.recipe import STAGES, Recipe
+from trtc.usercode import ref_file
 from trtc.workspace import StageRecord, Workspace, read_json
 
 
@@ -48,8 +49,8 @@ def _file_inputs(recipe: Recipe) -> dict[str, str]:
     src = recipe.model.source
     if src.startswith("onnx:"):
         files["source_onnx"] = src[len("onnx:"):]
-    elif src.startswith("python:") and src.rsplit(":", 1)[0].endswith(".py"):
-        files["factory"] = src[len("python:"):].rsplit(":", 1)[0]
+    elif (factory := ref_file(src)) is not None:
+        files["factory"] = factory
     return files
 
 
@@ -71,8 +72,8 @@ def stage_inputs(recipe: Recipe, ws: Workspace, stage: str) -> dict[str, Path]:
         data = recipe.verify.data.source
         if data.startswith("npz:"):
             inputs["data"] = Path(data[4:])
-        elif data.startswith("python:") and data.rsplit(":", 1)[0].endswith(".py"):
-            inputs["data_loader"] = Path(data[len("python:"):].rsplit(":", 1)[0])
+        elif (loader := ref_file(data)) is not None:
+            inputs["data_loader"] = Path(loader)
         return inputs
     if stage == "bench":
         inputs = {"artifact": artifact}

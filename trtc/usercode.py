@@ -12,6 +12,20 @@ from typing import Any
 from trtc.errors import TrtcError, UsageError
 
 
+def split_ref(ref: str) -> tuple[str, str]:
+    """Split ``python:<module or file.py>:<function>`` into (target, function)."""
+    target, _, func_name = ref[len("python:"):].rpartition(":")
+    return target, func_name
+
+
+def ref_file(ref: str) -> str | None:
+    """The file a ``python:file.py:fn`` reference runs, or None (not python:, or a module)."""
+    if not ref.startswith("python:"):
+        return None
+    target, _ = split_ref(ref)
+    return target if target.endswith(".py") else None
+
+
 def load_callable(ref: str, what: str,
                   error: type[TrtcError] = UsageError) -> Callable[..., Any]:
     """Import ``python:<module or /path/file.py>:<function>`` (runs user code).
@@ -22,7 +36,7 @@ def load_callable(ref: str, what: str,
         error: the error class (exit code) for a missing file, failing import or
             missing function: ModelError for model factories, DataError for loaders.
     """
-    target, _, func_name = ref[len("python:"):].rpartition(":")
+    target, func_name = split_ref(ref)
     try:
         if target.endswith(".py"):
             if not Path(target).is_file():

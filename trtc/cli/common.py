@@ -40,6 +40,13 @@ ShapesOpt = Annotated[str | None, typer.Option(
     "--shapes", help="trtexec-style shapes for dynamic inputs: 'x:1x3x640x640,y:1x128'.")]
 
 
+def _console(stderr: bool) -> Console:
+    console = Console(stderr=stderr, soft_wrap=False)
+    if not console.is_terminal:  # piped or logged: 80 columns would truncate tables
+        console.width = max(console.width, 120)
+    return console
+
+
 class Output:
     """Where a command's results go: rich to stdout for people, JSON for machines."""
 
@@ -48,12 +55,8 @@ class Output:
         SETTINGS.json = self.json = json_out or SETTINGS.json
         SETTINGS.quiet = self.quiet = quiet or SETTINGS.quiet
         SETTINGS.verbose = self.verbose = verbose or SETTINGS.verbose
-        self.console = Console(soft_wrap=False)
-        if not self.console.is_terminal:  # piped or logged: 80 columns would truncate tables
-            self.console.width = max(self.console.width, 120)
-        self.err = Console(stderr=True)
-        if not self.err.is_terminal:
-            self.err.width = max(self.err.width, 120)
+        self.console = _console(stderr=False)
+        self.err = _console(stderr=True)
 
     def show(self, renderable: Any) -> None:
         if not self.json and not self.quiet:
