@@ -59,9 +59,9 @@ def stage_inputs(recipe: Recipe, ws: Workspace, stage: str) -> dict[str, Path]:
     model_files = {k: Path(v) for k, v in _file_inputs(recipe).items()}
     if stage == "export":
         return model_files
-    exported = upstream_model(recipe, ws)
-    if stage == "build":
-        return {"model": exported}
+    if stage in ("prune", "quantize", "build"):
+        return {"model": upstream_model(recipe, ws, stage)}
+    exported = exported_model(recipe, ws)
     artifact = _artifact(ws)
     if stage == "verify":
         inputs = {"candidate": artifact}
@@ -83,14 +83,28 @@ def stage_inputs(recipe: Recipe, ws: Workspace, stage: str) -> dict[str, Path]:
     raise UsageError(f"unknown stage {stage!r}", f"stages are: {', '.join(STAGES)}")
 
 
-def upstream_model(recipe: Recipe, ws: Workspace) -> Path:
-    """The ONNX model later stages read: the nearest earlier enabled stage's output.
+#: Stages that rewrite the ONNX model (``<stage>/model.onnx``), in pipeline order.
+MODEL_STAGES = ("prune", "quantize")
+
+
+def exported_model(recipe: Recipe, ws: Workspace) -> Path:
+    """The exported full-precision, dense model (verify's ``reference: export``).
 
     With export disabled, an ``onnx:`` source is read as it is.
     """
     if not recipe.export.enabled and recipe.model.source.startswith("onnx:"):
         return Path(recipe.model.source[len("onnx:"):])
     return ws.stage_dir("export") / "model.onnx"
+
+
+def upstream_model(recipe: Recipe, ws: Workspace, stage: str = "build") -> Path:
+    """The ONNX model ``stage`` reads: the nearest earlier enabled stage's output."""
+    earlier = MODEL_STAGES[: MODEL_STAGES.index(stage)] if stage in MODEL_STAGES \
+        else MODEL_STAGES
+    for name in reversed(earlier):
+        if getattr(recipe, name).enabled:
+            return ws.stage_dir(name) / "model.onnx"
+    return exported_model(recipe, ws)
 
 
 def _artifact(ws: Workspace) -> Path:
@@ -162,7 +176,12 @@ def run_recipe(recipe: Recipe, ws: Workspace, *, until: str | None = None,
     """Run every enabled stage in order (up to ``until``); return what happened to each."""
     if until is not None and until not in STAGES:
         raise UsageError(f"--until {until!r} is not a stage", f"stages are: {', '.join(STAGES)}")
-    stages = [only] if only else list(STAGES[: STAGES.index(until) + 1] if until else STAGES)
+    if only:
+        stages = [only]
+    else:
+        # Disabled stages are left out of a run (prune and quantize are off by default).
+        last = STAGES.index(until) if until else len(STAGES) - 1
+        stages = [s for s in recipe.enabled_stages() if STAGES.index(s) <= last]
     outcomes: list[StageOutcome] = []
     ran = False
     # A dry run only reads, and promises to write nothing: not even the lock file.

@@ -29,7 +29,7 @@ from trtc.errors import RecipeError, UsageError
 Dim = int | str
 Shape = tuple[Dim, ...]
 
-STAGES = ("export", "build", "verify", "bench")
+STAGES = ("export", "prune", "quantize", "build", "verify", "bench")
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,30 @@ class ExportSpec:
     parity_rtol: float = 1e-3
     parity_samples: int = 2
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class PruneSpec:
+    """Sparsify the exported ONNX: 2:4 structured, unstructured magnitude or whole channels.
+
+    Off by default; ``trtc prune`` and ``prune.enabled: true`` turn it on.
+    """
+
+    enabled: bool = False
+    method: Literal["2:4", "magnitude", "channel"] = "2:4"
+    ratio: float = 0.5
+
+
+@dataclass(frozen=True)
+class QuantizeSpec:
+    """Write reduced precision into the ONNX graph (Q/DQ for int8/fp8, casts for fp16/bf16).
+
+    Off by default; ``trtc quantize`` and ``quantize.enabled: true`` turn it on.
+    """
+
+    enabled: bool = False
+    precision: Literal["int8", "fp8", "fp16", "bf16"] = "int8"
+    target: Literal["tensorrt", "onnxruntime-cpu"] = "tensorrt"
 
 
 @dataclass(frozen=True)
@@ -152,6 +176,8 @@ class Recipe:
     name: str
     model: ModelSpec
     export: ExportSpec = field(default_factory=ExportSpec)
+    prune: PruneSpec = field(default_factory=PruneSpec)
+    quantize: QuantizeSpec = field(default_factory=QuantizeSpec)
     build: BuildSpec = field(default_factory=BuildSpec)
     verify: VerifySpec = field(default_factory=VerifySpec)
     bench: BenchSpec = field(default_factory=BenchSpec)

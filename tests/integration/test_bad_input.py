@@ -242,7 +242,7 @@ def test_verify_failure_in_a_recipe_writes_the_report_but_no_manifest(
 def test_until_an_unknown_stage(cli, onnx_recipe: Path, ws: Path) -> None:
     result = cli("run", onnx_recipe, "--workspace", ws, "--until", "quantise")
     assert_user_error(result, 2, "--until", "'quantise'")
-    assert "stages are: export, build, verify, bench" in result.stderr
+    assert "stages are: export, prune, quantize, build, verify, bench" in result.stderr
     assert not (ws / "conv" / "export").exists()
 
 

@@ -47,7 +47,7 @@ def test_run_writes_every_artifact_with_manifests(torch_recipe: Path, ws: Path) 
     proc = run_trtc("run", torch_recipe, "--workspace", ws)
     assert proc.returncode == 0, proc.stderr
     for stage in STAGES:
-        assert f"{stage:7} ran" in proc.stderr
+        assert f"{stage:8} ran" in proc.stderr
 
     root = ws / "tiny"
     for path in _artifact_paths(ws):
@@ -141,7 +141,7 @@ def test_dry_run_on_a_fresh_workspace_writes_nothing(cli, torch_recipe: Path,
     human = cli("run", torch_recipe, "--workspace", ws, "--dry-run")
     assert human.exit_code == 0, human.stderr
     for stage in STAGES:
-        assert f"{stage:7} would run" in human.stderr
+        assert f"{stage:8} would run" in human.stderr
     out = ok_json(cli("run", torch_recipe, "--workspace", ws, "--dry-run", "--json"))
     assert statuses(out) == dict.fromkeys(STAGES, "would run")
     assert not ws.exists(), sorted(str(p) for p in ws.rglob("*"))

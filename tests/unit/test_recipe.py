@@ -196,7 +196,7 @@ def test_unknown_deeply_nested_key() -> None:
 def test_unknown_key_without_close_match_lists_valid_keys() -> None:
     err = recipe_error(with_key(ONNX_MIN, "zzzz", 1))
     assert "zzzz: unknown key" in err.message
-    assert err.hint == "valid keys: name, model, export, build, verify, bench"
+    assert err.hint == "valid keys: name, model, export, prune, quantize, build, verify, bench"
     assert "path" not in (err.hint or "")  # internal field is not a recipe key
 
 
@@ -610,7 +610,8 @@ def test_json_schema_top_level() -> None:
     assert schema["type"] == "object"
     assert schema["additionalProperties"] is False
     assert schema["required"] == ["name", "model"]
-    assert set(schema["properties"]) == {"name", "model", "export", "build", "verify", "bench"}
+    assert set(schema["properties"]) == {"name", "model", "export", "prune", "quantize",
+                                         "build", "verify", "bench"}
     json.dumps(schema)  # plain JSON
 
 

@@ -12,7 +12,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from trtc import __version__
-from trtc.cli import bench, build, export, inspect, run, verify
+from trtc.cli import bench, build, export, inspect, prune, quantize, run, verify
 from trtc.cli.common import SETTINGS, JsonOpt, QuietOpt, VerboseOpt
 from trtc.errors import TrtcError
 
@@ -89,6 +89,8 @@ def root(
 
 
 app.command("export")(export.export)
+app.command("prune")(prune.prune)
+app.command("quantize")(quantize.quantize)
 app.command("build")(build.build)
 app.command("verify")(verify.verify)
 app.command("bench")(bench.bench)

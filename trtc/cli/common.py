@@ -102,6 +102,6 @@ def run_one_stage(recipe: Recipe, stage: str, workspace: Path, force: bool,
 
 
 def outcome_line(outcome: Any) -> str:
-    style = {"ran": "green", "skipped": "dim", "would run": "yellow"}.get(outcome.status, "")
+    style = {"ran": "green", "would run": "yellow"}.get(outcome.status, "dim")
     took = f" in {outcome.wall_time_s:.2f} s" if outcome.status == "ran" else ""
-    return f"[{style}]{outcome.stage:7} {outcome.status}[/]{took} ({escape(outcome.reason)})"
+    return f"[{style}]{outcome.stage:8} {outcome.status}[/]{took} ({escape(outcome.reason)})"
