@@ -167,6 +167,10 @@ class BenchSpec:
     cov_warn: float = 0.025
     seed: int = 0
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    #: TensorRT engines: replay the enqueue as a CUDA graph (trtexec --useCudaGraph).
+    cuda_graph: bool = True
+    #: TensorRT engines: streams kept busy at once, each with its own context (throughput).
+    streams: int = 1
 
 
 @dataclass(frozen=True)
@@ -459,6 +463,8 @@ def _check_semantics(recipe: Recipe, source: str) -> None:
             raise _fail(source, "bench.batch", f"batch sizes must be positive, got {b}")
     if recipe.bench.duration_s <= 0 or recipe.bench.min_iterations <= 0:
         raise _fail(source, "bench", "duration_s and min_iterations must be positive")
+    if recipe.bench.streams <= 0:
+        raise _fail(source, "bench.streams", f"must be positive, got {recipe.bench.streams}")
     if recipe.verify.data.batch <= 0 or recipe.verify.data.iterations <= 0:
         raise _fail(source, "verify.data", "batch and iterations must be positive")
     if recipe.verify.reference == "pytorch" and not recipe.is_pytorch:
