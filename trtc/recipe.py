@@ -99,19 +99,76 @@ class QuantizeSpec:
 
 
 @dataclass(frozen=True)
+class ShapeRangeSpec:
+    """One input's shapes in an optimization profile: min <= opt <= max, dim by dim."""
+
+    min: tuple[int, ...]
+    opt: tuple[int, ...]
+    max: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class BuildSpec:
     """Build the artifact a runtime executes.
 
     ``backend: auto`` picks TensorRT when it imports and a GPU is present, else
-    ONNX Runtime. Unset (None) fields are not sent to the backend, so its own
-    defaults apply.
+    ONNX Runtime. ``optimization_level`` and ``threads`` are ONNX Runtime's;
+    the keys after them are TensorRT's (flag = key with dashes, e.g.
+    ``--builder-optimization-level``). Unset (None) fields are not sent to the
+    backend, so its own defaults apply.
     """
 
     enabled: bool = True
     backend: Literal["auto", "onnxruntime", "tensorrt"] = "auto"
     device: Literal["cpu", "cuda"] = "cpu"
+    #: ONNX Runtime graph optimisation (TensorRT's own level is builder_optimization_level).
     optimization_level: Literal["disable", "basic", "extended", "all"] = "all"
     threads: int | None = None
+    #: TensorRT builder precision. fp32 keeps the ONNX types (TF32 per ``tf32``);
+    #: best = fp16 + int8. TensorRT 11 has no precision flags: use ``trtc quantize``.
+    precision: Literal["fp32", "fp16", "bf16", "int8", "fp8", "best"] = "fp32"
+    #: TF32 math for fp32 layers (TensorRT's default; trtexec --noTF32 turns it off).
+    tf32: bool = True
+    #: Strongly typed network (TensorRT >= 9); null = the version's default (on for 11).
+    strongly_typed: bool | None = None
+    #: int8 calibration data: .npz, an image folder, python:module:function or random.
+    int8_calib: str | None = None
+    int8_calib_samples: int = 512
+    #: Calibration cache file (read if present, else written); null = next to the engine.
+    int8_calib_cache: str | None = None
+    #: Optimization profiles: [{input: {min: [..], opt: [..], max: [..]}}, ...]; empty =
+    #: one profile from the recipe's inputs and the verify/bench shapes.
+    profiles: tuple[dict[str, ShapeRangeSpec], ...] = ()
+    #: Workspace memory-pool limit: bytes or a size such as 4GiB / 512MiB.
+    workspace: int | str | None = None
+    #: TensorRT builder optimization level 0-5 (TensorRT's default is 3).
+    builder_optimization_level: int | None = None
+    #: Timing cache file (loaded and saved); auto = in the workspace, keyed by GPU and
+    #: TensorRT version; null = none.
+    timing_cache: str | None = "auto"
+    #: Let the builder use 2:4 sparse kernels where the weights have that pattern.
+    sparsity: bool = False
+    refit: bool = False
+    #: Engine loads on newer TensorRT versions too (TensorRT >= 8.6, lean runtime).
+    version_compatible: bool = False
+    hardware_compatibility: Literal["none", "ampere+", "same-compute-capability"] = "none"
+    #: Plugin libraries (.so) to load for the build.
+    plugins: tuple[str, ...] = ()
+
+
+def resolve_build_paths(spec: BuildSpec, root: Path) -> BuildSpec:
+    """Make the build section's file paths absolute, relative to ``root`` (the recipe's dir)."""
+    def path(value: str | None) -> str | None:
+        if value is None or value in ("auto", "none", "off", "random"):
+            return value
+        if value.startswith("python:"):
+            return resolve_ref(value, root)
+        return str((root / value).resolve())
+
+    return dataclasses.replace(
+        spec, int8_calib=path(spec.int8_calib), int8_calib_cache=path(spec.int8_calib_cache),
+        timing_cache=path(spec.timing_cache),
+        plugins=tuple(str((root / p).resolve()) for p in spec.plugins))
 
 
 @dataclass(frozen=True)
@@ -290,7 +347,8 @@ def resolve_paths(recipe: Recipe) -> Recipe:
         recipe.verify,
         data=dataclasses.replace(recipe.verify.data,
                                  source=resolve_ref(recipe.verify.data.source, root)))
-    return dataclasses.replace(recipe, model=model, verify=verify)
+    return dataclasses.replace(recipe, model=model, verify=verify,
+                               build=resolve_build_paths(recipe.build, root))
 
 
 def resolve_ref(ref: str, root: Path) -> str:
