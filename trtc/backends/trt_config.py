@@ -208,7 +208,8 @@ def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
         onnx_inputs: {input name: (dtype, shape)}; dynamic dims are strings.
         version: the installed (or previewed) TensorRT version.
         model_has_qdq: the ONNX holds QuantizeLinear/DequantizeLinear nodes.
-        qdq_precision: "int8" or "fp8" when the Q/DQ model says which (trtc quantize).
+        qdq_precision: the precision ``trtc quantize`` recorded in the model's metadata
+            (int8, fp8, fp16, bf16; see qdq_precision()), or None.
         default_profile: min/opt/max per dynamic input used when the recipe gives
             no profile, or to fill inputs a profile leaves out (see default_profile()).
         timing_cache_dir: where ``timing_cache: auto`` keeps its keyed caches.
@@ -260,10 +261,14 @@ def _quantize_hint(precision: str) -> str:
 
 
 def _resolve_precision(spec: BuildSpec, feats: TrtFeatures, has_qdq: bool,
-                       qdq_precision: str | None, notes: list[str]
+                       model_precision: str | None, notes: list[str]
                        ) -> tuple[str, bool, str | None, tuple[str, ...], dict[str, Any] | None]:
-    """Return (precision, strongly_typed, int8_mode, builder flags, calibration)."""
-    precision = spec.precision
+    """Return (precision, strongly_typed, int8_mode, builder flags, calibration).
+
+    ``model_precision`` is what ``trtc quantize`` recorded in the model (int8,
+    fp8, fp16, bf16) or None.
+    """
+    precision: str = spec.precision
     v = feats.version
     if precision not in PRECISIONS:
         raise UsageError(f"build.precision: unknown precision {precision!r}",
@@ -274,13 +279,16 @@ def _resolve_precision(spec: BuildSpec, feats: TrtFeatures, has_qdq: bool,
     if precision == "fp8" and not feats.fp8:
         raise UsageError(f"build.precision: fp8 needs TensorRT 9 or newer (this is {v})",
                          "use --precision int8 (Q/DQ or calibration)")
-    qdq_kind = (qdq_precision or "int8") if has_qdq else None
-    if qdq_kind not in (None, "int8", "fp8"):
-        qdq_kind = "int8"
+    # What the Q/DQ nodes quantize to; a Q/DQ model without trtc metadata is int8.
+    qdq_kind = (model_precision if model_precision in ("int8", "fp8") else "int8") \
+        if has_qdq else None
+    if qdq_kind and precision in ("int8", "fp8") and precision != qdq_kind:
+        raise UsageError(f"build.precision: {precision}, but the model's Q/DQ nodes are "
+                         f"{qdq_kind}", f"use --precision {qdq_kind}, or re-quantize with "
+                         f"trtc quantize --precision {precision} --target tensorrt")
 
-    strongly_typed = spec.strongly_typed
-    if strongly_typed is None:
-        strongly_typed = feats.strongly_typed_only
+    strongly_typed = feats.strongly_typed_only if spec.strongly_typed is None \
+        else spec.strongly_typed
     if strongly_typed and not feats.strongly_typed:
         raise UsageError(f"build.strongly_typed: strongly typed networks need TensorRT 9 or "
                          f"newer (this is {v})",
@@ -291,8 +299,7 @@ def _resolve_precision(spec: BuildSpec, feats: TrtFeatures, has_qdq: bool,
                          "drop 'strongly_typed: false'")
 
     calib_data = spec.int8_calib
-    wants_int8 = precision in ("int8", "best")
-    if calib_data and not wants_int8:
+    if calib_data and precision not in ("int8", "best"):
         notes.append(f"build.int8_calib is ignored: precision is {precision}")
         calib_data = None
     if calib_data and has_qdq:
@@ -301,75 +308,75 @@ def _resolve_precision(spec: BuildSpec, feats: TrtFeatures, has_qdq: bool,
         calib_data = None
 
     if strongly_typed:
-        if precision in ("fp16", "bf16", "best"):
-            raise UsageError(
-                f"build.precision: {precision} is a weak-typing builder flag, and "
-                + (f"TensorRT {v} has none (removed in 11)" if feats.strongly_typed_only
-                   else "this network is strongly typed") + ": strongly typed networks "
-                "take precision from the ONNX tensor types",
-                _quantize_hint("fp16" if precision == "best" else precision))
-        if precision in ("int8", "fp8") and calib_data:
-            raise UsageError(
-                f"build.int8_calib: TensorRT {v} has no int8 calibrators"
-                if not feats.calibrators else
-                "build.int8_calib: calibration needs a weakly typed network "
-                "(strongly_typed is on)", _quantize_hint("int8"))
-        if precision in ("int8", "fp8") and not has_qdq:
-            raise UsageError(f"build.precision: {precision} on a strongly typed network needs "
-                             "Q/DQ nodes in the ONNX, and this model has none",
-                             _quantize_hint(precision))
-        if has_qdq and precision in ("int8", "fp8") and qdq_kind != precision:
-            raise UsageError(f"build.precision: {precision}, but the model's Q/DQ nodes are "
-                             f"{qdq_kind}", f"use --precision {qdq_kind} or re-quantize")
-        effective = qdq_kind if (has_qdq and precision == "fp32") else precision
-        return effective or "fp32", True, "qdq" if has_qdq else None, (), None
+        return _strongly_typed_precision(precision, feats, has_qdq, qdq_kind, model_precision,
+                                         calib_data)
 
-    # Weak typing (8.6, 10): precisions are builder flags the builder may use.
-    flags: list[str] = []
+    # Weak typing (8.6, 10): precisions are builder flags the builder *may* use.
+    flags: set[str] = set()
     int8_mode: str | None = None
     calibration: dict[str, Any] | None = None
+    effective: str = precision
     if precision in ("fp16", "best"):
-        flags.append("fp16")
+        flags.add("fp16")
     if precision == "bf16":
-        flags.append("bf16")
-    if precision == "fp8":
-        if qdq_kind != "fp8":
-            raise UsageError("build.precision: fp8 needs FP8 Q/DQ nodes in the ONNX (TensorRT "
-                             "has no fp8 calibration)" + (", and this model's are int8"
-                                                          if has_qdq else ""),
-                             _quantize_hint("fp8"))
-        flags.append("fp8")
-        int8_mode = "qdq"
-    elif has_qdq:
+        flags.add("bf16")
+    if precision == "fp8" and not has_qdq:
+        raise UsageError("build.precision: fp8 needs FP8 Q/DQ nodes in the ONNX (TensorRT has "
+                         "no fp8 calibration), and this model has none", _quantize_hint("fp8"))
+    if has_qdq:
         # Explicit quantization: the Q/DQ scales decide; the flag lets the builder use them.
-        if precision in ("bf16", "fp16") or precision == "fp32":
-            notes.append(f"the model has {qdq_kind} Q/DQ nodes: the {qdq_kind} builder flag "
-                         "is set so TensorRT can use them")
-        flags.append(qdq_kind or "int8")
+        flags.add(qdq_kind or "int8")
         int8_mode = "qdq"
-    elif wants_int8:
+        if precision == "fp32":
+            effective = qdq_kind or "int8"
+            notes.append(f"the model has {effective} Q/DQ nodes: the {effective} builder flag "
+                         "is set so TensorRT runs them quantized")
+    elif precision in ("int8", "best"):
         if not calib_data:
             raise UsageError(
                 f"build.precision: {precision} includes int8, which needs calibration data "
                 "(build.int8_calib / --int8-calib) or a Q/DQ model; this model has no Q/DQ "
                 "nodes",
-                "pass --int8-calib calib.npz (or an image folder), or use "
-                "trtc quantize --target tensorrt; for fp16 alone use --precision fp16")
-        if not feats.calibrators:  # pragma: no cover - weak typing implies calibrators
-            raise UsageError(f"build.int8_calib: TensorRT {v} has no int8 calibrators",
-                             _quantize_hint("int8"))
+                "pass --int8-calib calib.npz (or an image folder), or use trtc quantize "
+                "--target tensorrt; for fp16 alone use --precision fp16")
         if spec.int8_calib_samples <= 0:
             raise UsageError(f"build.int8_calib_samples must be positive, got "
                              f"{spec.int8_calib_samples}")
-        flags.append("int8")
+        flags.add("int8")
         int8_mode = "calibration"
         calibration = {"data": calib_data, "samples": spec.int8_calib_samples,
                        "cache": spec.int8_calib_cache}
-    effective = precision
-    if precision == "fp32" and has_qdq:
-        effective = qdq_kind or "int8"
     order = ("fp16", "bf16", "int8", "fp8")
     return effective, False, int8_mode, tuple(f for f in order if f in flags), calibration
+
+
+def _strongly_typed_precision(precision: str, feats: TrtFeatures, has_qdq: bool,
+                              qdq_kind: str | None, model_precision: str | None,
+                              calib_data: str | None
+                              ) -> tuple[str, bool, str | None, tuple[str, ...], None]:
+    """Strongly typed networks have no precision flags: the ONNX types are the precision."""
+    v = feats.version
+    why = (f"TensorRT {v} has no precision builder flags (weak typing was removed in 11)"
+           if feats.strongly_typed_only else "the network is strongly typed")
+    if precision in ("fp16", "bf16") and model_precision != precision:
+        raise UsageError(f"build.precision: {precision} cannot be a builder flag: {why}; the "
+                         "precision must be in the ONNX tensor types", _quantize_hint(precision))
+    if precision == "best":
+        raise UsageError(f"build.precision: best cannot be a builder flag: {why}",
+                         _quantize_hint("int8"))
+    if calib_data:
+        raise UsageError(
+            f"build.int8_calib: TensorRT {v} has no int8 calibrators" if not feats.calibrators
+            else "build.int8_calib: int8 calibration needs a weakly typed network "
+                 "(strongly_typed is on)", _quantize_hint("int8"))
+    if precision in ("int8", "fp8") and not has_qdq:
+        raise UsageError(f"build.precision: {precision}: {why}, so it needs Q/DQ nodes in the "
+                         "ONNX, and this model has none", _quantize_hint(precision))
+    effective = precision
+    if precision == "fp32":
+        effective = qdq_kind or (model_precision if model_precision in ("fp16", "bf16")
+                                 else "fp32")
+    return effective, True, "qdq" if has_qdq else None, (), None
 
 
 def _resolve_timing_cache(value: str | None, cache_dir: str | None) -> tuple[str | None, bool]:
@@ -552,6 +559,9 @@ def resolve_profiles(profiles: Sequence[Mapping[str, ShapeRange]], onnx_inputs: 
         resolved.append(ProfileSpec(shapes))
     if not dynamic:
         return ()
+    if not profiles and notes is not None:
+        notes.append(f"no build.profiles given: one profile from the recipe's shapes "
+                     f"({format_profile(resolved[0])}); pass --profile for other shapes")
     return tuple(resolved)
 
 
@@ -602,7 +612,9 @@ def _check_shared_dims(where: str, shapes: Mapping[str, ShapeRange],
     for name, rng in shapes.items():
         model_shape = onnx_inputs[name][1]
         for i, d in enumerate(model_shape):
-            if not isinstance(d, str) or d in ("?", "") or i >= len(rng[0]):
+            # '?' and 'dimN' are placeholders for unnamed dims, not a shared name.
+            if not isinstance(d, str) or d in ("?", "") or re.fullmatch(r"dim\d+", d) \
+                    or i >= len(rng[0]):
                 continue
             values = (rng[0][i], rng[1][i], rng[2][i])
             if d in seen and seen[d][1] != values:
