@@ -88,6 +88,73 @@ def inspect_renderable(summary: dict[str, Any]) -> Group:
     return Group(io, facts, ops)
 
 
+def engine_renderable(summary: dict[str, Any], show_layers: bool = False) -> Group:
+    """``trtc inspect ENGINE``: the sidecar (what it was built with), I/O and layer counts."""
+    side = summary.get("sidecar") or {}
+    gpu = side.get("gpu") or {}
+    facts = Table(title=f"{summary['engine']}", title_justify="left", show_header=False)
+    facts.add_column("", style="bold")
+    facts.add_column("")
+    facts.add_row("size", _size(summary["bytes"]))
+    for label, value in (("TensorRT", side.get("tensorrt_version")),
+                         ("GPU", f"{gpu.get('name')} (compute capability "
+                                 f"{gpu.get('compute_capability')})" if gpu else None),
+                         ("precision", side.get("precision")),
+                         ("builder flags", ", ".join(side.get("precision_flags") or []) or
+                          ("-" if side else None)),
+                         ("TF32", side.get("tf32")), ("int8", side.get("int8_mode")),
+                         ("strongly typed", side.get("strongly_typed")),
+                         ("version compatible", side.get("version_compatible")),
+                         ("hardware compatibility", side.get("hardware_compatibility"))):
+        if value is not None:
+            facts.add_row(label, str(value))
+    here = summary.get("here") or {}
+    if here:
+        facts.add_row("loads here", Text("yes" + (f" ({here['reason']})" if here["reason"]
+                                                  else ""), "green") if here["loadable_here"]
+                      else Text(f"no: {here['reason']}", "bold red"))
+    parts: list[Any] = [facts]
+    io = side.get("io") or {}
+    if io:
+        table = Table(title="I/O", title_justify="left")
+        for col in ("", "name", "dtype", "shape"):
+            table.add_column(col)
+        for kind in ("inputs", "outputs"):
+            for name, t in (io.get(kind) or {}).items():
+                table.add_row(kind[:-1], name, t["dtype"], "x".join(str(d) for d in t["shape"]))
+        parts.append(table)
+        for i, prof in enumerate(io.get("profiles") or []):
+            parts.append(Text(f"profile {i}: " + "; ".join(
+                f"{n} min {'x'.join(map(str, r[0]))} opt {'x'.join(map(str, r[1]))} "
+                f"max {'x'.join(map(str, r[2]))}" for n, r in prof.items())))
+    layer_summary = summary.get("layer_summary")
+    if layer_summary:
+        parts.append(Text(f"{layer_summary['layers']} layers; by output precision: " + ", ".join(
+            f"{k} {v}" for k, v in layer_summary["by_output_precision"].items())))
+        kinds = Table(title="layers by type", title_justify="left")
+        kinds.add_column("type")
+        kinds.add_column("count", justify="right")
+        for kind, n in layer_summary["by_type"].items():
+            kinds.add_row(kind, str(n))
+        parts.append(kinds)
+    if show_layers and summary.get("layers"):
+        layers = Table(title="layers", title_justify="left")
+        for col in ("name", "type", "tactic / kernel", "output"):
+            layers.add_column(col, overflow="fold")
+        for layer in summary["layers"]:
+            if isinstance(layer, dict):
+                outs = layer.get("Outputs") or [{}]
+                layers.add_row(str(layer.get("Name", "")), str(layer.get("LayerType", "")),
+                               str(layer.get("TacticName") or layer.get("Tactic") or ""),
+                               str(outs[0].get("Format/Datatype", "")))
+            else:
+                layers.add_row(str(layer), "", "", "")
+        parts.append(layers)
+    for note in summary.get("notes") or []:
+        parts.append(Text(f"note: {note}", style="yellow"))
+    return Group(*parts)
+
+
 def verify_renderable(report: dict[str, Any]) -> Group:
     table = Table(title=f"verify: {report['candidate']} vs {report['reference']}",
                   title_justify="left", caption=f"data: {report['data']}", caption_justify="left")
@@ -111,22 +178,31 @@ def verify_renderable(report: dict[str, Any]) -> Group:
 
 
 def bench_renderable(report: dict[str, Any]) -> Group:
-    table = Table(title=f"bench: {report['artifact']} ({report['threads']} threads; "
-                        "latency in ms)", title_justify="left")
+    how = (f"{report['threads']} threads" if report.get("threads") else
+           f"{report.get('device', {}).get('name', 'GPU')}, GPU compute time, "
+           f"CUDA graph {'on' if report['method'].get('cuda_graph') else 'off'}, "
+           f"{report['method'].get('streams', 1)} stream(s)")
+    table = Table(title=f"bench: {report['artifact']} ({how}; latency in ms)",
+                  title_justify="left")
     for col in ("batch", "runtime", "median", "p90", "p99", "max", "CoV", "samples/s",
                 "speedup"):
         table.add_column(col, justify="left" if col in ("runtime",) else "right",
                          no_wrap=True)
     for row in report["results"]:
-        for name in (report["backend"], "pytorch"):
+        gpu = "pytorch_fp32" in row
+        names = (report["backend"], "pytorch_fp32", "pytorch_fp16") if gpu else \
+            (report["backend"], "pytorch")
+        for name in names:
             if name not in row:
                 continue
             s = row[name]
             speed = ""
             if name == report["backend"] and "speedup_vs_pytorch" in row:
                 speed = f"{row['speedup_vs_pytorch']:.2f}x"
-            elif name == "pytorch":
+            elif name in ("pytorch", "pytorch_fp32"):
                 speed = "1.00x"
+            elif name == "pytorch_fp16":
+                speed = f"{row['pytorch_fp32']['median_ms'] / s['median_ms']:.2f}x"
             table.add_row(str(row["batch"]), name, _ms(s["median_ms"]), _ms(s["p90_ms"]),
                           _ms(s["p99_ms"]), _ms(s["max_ms"]), f"{s['cov'] * 100:.1f}%",
                           f"{s['throughput_samples_s']:.0f}", speed)

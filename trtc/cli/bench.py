@@ -49,6 +49,11 @@ def bench(
     threads: Annotated[int | None, typer.Option(help="Threads for every runtime "
                                                 "(default: all usable cores).")] = None,
     baseline: Annotated[str | None, typer.Option(help="auto, pytorch or none.")] = None,
+    cuda_graph: Annotated[bool | None, typer.Option(
+        "--cuda-graph/--no-cuda-graph", help="TensorRT: replay the engine as a CUDA graph "
+        "(default: on, where the engine allows it).")] = None,
+    streams: Annotated[int | None, typer.Option(help="TensorRT: streams run at once, each "
+                                                "with its own context (throughput).")] = None,
     workspace: WorkspaceOpt = Path("build"),
     force: ForceOpt = False,
     json_out: JsonOpt = False,
@@ -61,7 +66,8 @@ def bench(
     parsed = parse_shapes(shapes)
     recipe = override(recipe, "bench", batch=_batches(batch), duration_s=duration,
                       warmup_ms=warmup, min_iterations=iterations, threads=threads,
-                      baseline=baseline, shapes=parsed or None)
+                      baseline=baseline, shapes=parsed or None, cuda_graph=cuda_graph,
+                      streams=streams)
     from trtc.report import bench_renderable
 
     if is_recipe(target):

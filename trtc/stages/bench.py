@@ -107,6 +107,8 @@ def benchmark(artifact: Path, spec: BenchSpec, baseline: ModelSpec | None = None
     from trtc.data import InputInfo, random_dataset
 
     backend = backend_for_artifact(artifact)
+    if backend.name == "tensorrt":
+        return benchmark_gpu(artifact, spec, baseline)
     inputs, _ = backend.io_specs(artifact)
     infos = [InputInfo(n, d, s) for n, (d, s) in inputs.items()]
     threads = spec.threads or default_threads()
@@ -155,5 +157,83 @@ def benchmark(artifact: Path, spec: BenchSpec, baseline: ModelSpec | None = None
     return {"artifact": str(artifact), "backend": backend.name, "threads": threads,
             "method": {"warmup_ms": spec.warmup_ms, "duration_s": spec.duration_s,
                        "min_iterations": spec.min_iterations, "timer": "time.perf_counter",
+                       "inputs": f"random (seed {spec.seed})"},
+            "results": results, "warnings": warnings}
+
+
+def _batches(spec: BenchSpec, first_input: str | None, warnings: list[str]) -> tuple[int, ...]:
+    """The batch sizes to run: ``spec.batch``, or the one ``--shapes`` fixes for input 0."""
+    if first_input and first_input in spec.shapes and spec.shapes[first_input]:
+        # --shapes fixes the first input's dim 0: that is the batch actually run and counted.
+        shaped = int(spec.shapes[first_input][0])
+        if set(spec.batch) - {1, shaped}:
+            warnings.append(f"--shapes sets {first_input} to batch {shaped}; "
+                            f"batch sizes {list(spec.batch)} were not used")
+        return (shaped,)
+    return tuple(spec.batch)
+
+
+def benchmark_gpu(artifact: Path, spec: BenchSpec, baseline: ModelSpec | None = None
+                  ) -> dict[str, Any]:
+    """A TensorRT engine timed as trtexec does, with PyTorch eager on the same GPU.
+
+    GPU compute time (CUDA events around the enqueue or graph launch) is the
+    headline latency, H2D/D2H are reported beside it, and throughput is measured
+    with every stream busy, copies included. The PyTorch baseline runs eagerly on
+    the same GPU in fp32 and fp16 with its inputs already on the device, timed by
+    torch.cuda events, so the speedup compares GPU time with GPU time.
+    """
+    from trtc.backends.cuda_harness import HarnessConfig, gpu_info, torch_cuda_baseline
+    from trtc.backends.tensorrt import TensorRTBackend, read_sidecar
+    from trtc.data import InputInfo, random_dataset
+
+    backend = TensorRTBackend()
+    inputs, _ = backend.io_specs(artifact)
+    infos = [InputInfo(n, d, s) for n, (d, s) in inputs.items()]
+    cuda_graph = bool(getattr(spec, "cuda_graph", True))
+    streams = int(getattr(spec, "streams", 1))
+    config = HarnessConfig(warmup_ms=spec.warmup_ms, duration_s=spec.duration_s,
+                           min_iterations=spec.min_iterations, cuda_graph=cuda_graph)
+    torch_model = None
+    if baseline is not None:
+        from trtc.backends import torch as torch_backend
+
+        torch_model = torch_backend.load_model(baseline)
+    warnings: list[str] = []
+    noisy: list[str] = []
+    results: list[dict[str, Any]] = []
+    for batch in _batches(spec, infos[0].name if infos else None, warnings):
+        feed = random_dataset(infos, spec.shapes, batch, 1, spec.seed).feeds[0]
+        row: dict[str, Any] = {"batch": batch,
+                               "shapes": {n: format_shape(list(a.shape)) for n, a in feed.items()}}
+        stats = backend.bench(artifact, feed, config, streams)
+        stats.pop("samples", None)
+        for note in stats.get("notes", []):
+            if note not in warnings:
+                warnings.append(note)
+        row["tensorrt"] = stats
+        if torch_model is not None:
+            row.update(torch_cuda_baseline(torch_model, feed, [i.name for i in infos],
+                                           ("fp32", "fp16"), spec.warmup_ms, spec.duration_s,
+                                           spec.min_iterations))
+            row["pytorch"] = row["pytorch_fp32"]
+            row["speedup_vs_pytorch"] = row["pytorch_fp32"]["median_ms"] / stats["median_ms"]
+            row["speedup_vs_pytorch_fp16"] = (row["pytorch_fp16"]["median_ms"]
+                                              / stats["median_ms"])
+        for name in ("tensorrt", "pytorch_fp32", "pytorch_fp16"):
+            if name in row and row[name]["cov"] > spec.cov_warn:
+                noisy.append(f"batch {batch} {name} {row[name]['cov'] * 100:.1f}%")
+        results.append(row)
+    if noisy:
+        warnings.append(f"latency varies run to run (CoV above {spec.cov_warn * 100:.1f}%: "
+                        f"{', '.join(noisy)}); compare medians, not means")
+    side = read_sidecar(artifact) or {}
+    return {"artifact": str(artifact), "backend": "tensorrt", "threads": None,
+            "device": gpu_info(0).to_dict(), "engine": {k: side[k] for k in side
+                                                         if k != "io"},
+            "method": {"warmup_ms": spec.warmup_ms, "duration_s": spec.duration_s,
+                       "min_iterations": spec.min_iterations, "timer": "cuda events",
+                       "cuda_graph": cuda_graph, "streams": streams,
+                       "latency": "GPU compute time (trtexec's 'GPU Compute Time')",
                        "inputs": f"random (seed {spec.seed})"},
             "results": results, "warnings": warnings}

@@ -42,11 +42,19 @@ def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
 
 
 def _precision_of(artifact: Path) -> str:
+    """The artifact's precision: its build manifest, else a TensorRT engine's sidecar."""
     manifest = artifact.parent / "manifest.json"
     try:
         return str(json.loads(manifest.read_text())["metrics"]["precision"])
     except (OSError, KeyError, ValueError):
-        return "fp32"
+        pass
+    from trtc.backends.tensorrt import read_sidecar
+
+    side = read_sidecar(artifact) or {}
+    precision = str(side.get("precision") or "fp32")
+    if precision == "fp32" and side.get("tf32") and not side.get("strongly_typed"):
+        return "tf32"  # TensorRT's fp32 engines use TF32 math unless built with --no-tf32
+    return precision
 
 
 def _summary(report: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +114,7 @@ def load_dataset(spec: VerifySpec, inputs: list[Any]) -> Any:
 
 
 def verify_artifact(candidate: Path, reference: Reference, spec: VerifySpec,
-                    precision: str = "fp32") -> dict[str, Any]:
+                    precision: str | None = None) -> dict[str, Any]:
     """Run candidate and reference on the same data and compare every output.
 
     Returns the report (``passed`` False when an output or the task metric
@@ -121,6 +129,8 @@ def verify_artifact(candidate: Path, reference: Reference, spec: VerifySpec,
     # Polygraphy prints its log to stdout, where it would corrupt `--json`; trtc reports
     # every mismatch itself, and Polygraphy's critical errors still raise (and go to stderr).
     G_LOGGER.module_severity = G_LOGGER.CRITICAL
+    if precision is None:
+        precision = _precision_of(candidate)
     backend = backend_for_artifact(candidate)
     inputs, outputs = backend.io_specs(candidate)
     infos = [InputInfo(n, d, s) for n, (d, s) in inputs.items()]
