@@ -154,6 +154,8 @@ class BuildSpec:
     hardware_compatibility: Literal["none", "ampere+", "same-compute-capability"] = "none"
     #: Plugin libraries (.so) to load for the build.
     plugins: tuple[str, ...] = ()
+    #: Before a TensorRT build, run ONNX Runtime (CPU) at every profile corner.
+    preflight: bool = True
 
 
 def resolve_build_paths(spec: BuildSpec, root: Path) -> BuildSpec:

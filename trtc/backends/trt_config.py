@@ -428,6 +428,15 @@ def parse_size(text: str | int, where: str = "--workspace") -> int:
     return value
 
 
+def is_size(text: str) -> bool:
+    """Return whether ``text`` reads as a size ('4GiB', '512M', '1073741824')."""
+    try:
+        parse_size(text)
+    except UsageError:
+        return False
+    return True
+
+
 def format_size(n: int) -> str:
     """Return '4GiB' / '512MiB' / '1000B' for bytes (exact when possible)."""
     for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
@@ -988,7 +997,7 @@ def compatibility_verdict(sidecar: Mapping[str, Any], *, gpu_name: str,
 __all__ = [
     "HARDWARE_LEVELS", "PRECISIONS", "ProfileSpec", "TrtBuildSettings", "TrtFeatures",
     "check_gpu", "check_qdq_target", "compatibility_verdict", "default_profile", "features",
-    "format_profile", "format_size", "normalize_version", "parse_profile", "parse_size",
+    "format_profile", "format_size", "is_size", "normalize_version", "parse_profile", "parse_size",
     "parse_version", "plan_trt_build", "profile_corners", "profile_to_data", "qdq_precision",
     "qdq_target", "resolve_profiles", "settings_to_data", "sidecar", "timing_cache_file",
     "timing_cache_key", "trtexec_command",

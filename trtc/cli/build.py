@@ -1,11 +1,12 @@
-"""trtc build: make the artifact a runtime executes (ONNX Runtime now; TensorRT next)."""
+"""trtc build: make the artifact a runtime executes (a TensorRT engine or an ONNX Runtime model)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from trtc.cli.common import (
     ForceOpt,
@@ -13,7 +14,6 @@ from trtc.cli.common import (
     Output,
     QuietOpt,
     VerboseOpt,
-    WorkspaceOpt,
     is_recipe,
     load_target,
     run_one_stage,
@@ -23,48 +23,191 @@ from trtc.recipe import override
 from trtc.report import plan_table
 
 
+def split_workspace(values: list[str] | None) -> tuple[str | None, Path]:
+    """Sort ``--workspace`` values into (TensorRT workspace size, artifact root directory).
+
+    ``--workspace 4GiB`` is TensorRT's workspace memory pool (as in the issue's
+    interface and trtexec); any other value is the directory artifacts go to.
+    Both can be given by repeating the flag.
+
+    Raises:
+        UsageError: two sizes or two directories, or a bare number that looks like MiB.
+    """
+    from trtc.backends.trt_config import is_size
+
+    size: str | None = None
+    root: Path | None = None
+    for value in values or []:
+        if is_size(value):
+            if size is not None:
+                raise UsageError(f"--workspace given two sizes ({size}, {value})")
+            if value.strip().isdigit() and int(value) < (1 << 20):
+                raise UsageError(f"--workspace {value}: a bare number is bytes here",
+                                 f"write the unit: --workspace {value}MiB (trtexec's old "
+                                 "--workspace=N was MiB)")
+            size = value.strip()
+        else:
+            if root is not None:
+                raise UsageError(f"--workspace given two directories ({root}, {value})")
+            root = Path(value)
+    return size, root or Path("build")
+
+
 def build(
     target: Annotated[str, typer.Argument(help="A recipe (.yaml) or an ONNX model.")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Artifact path "
-                                                "(flags mode).")] = None,
+                                                "(flags mode): OUT.engine or OUT.ort.onnx.")
+                      ] = None,
     backend: Annotated[str | None, typer.Option(help="auto, onnxruntime or tensorrt.")] = None,
+    precision: Annotated[str | None, typer.Option(
+        help="TensorRT precision: fp32, fp16, bf16, int8, fp8 or best (fp16+int8).")] = None,
+    profile: Annotated[list[str] | None, typer.Option(
+        "--profile", help="TensorRT optimization profile 'input:MIN,OPT,MAX' "
+        "(e.g. 'input:1x3x224x224,8x3x224x224,32x3x224x224'; several inputs joined by "
+        "';'). Repeat for several profiles.")] = None,
+    workspace: Annotated[list[str] | None, typer.Option(
+        "--workspace", help="A size (4GiB, 512MiB): TensorRT's workspace memory pool. "
+        "A directory: the artifact root (WORKSPACE/<recipe-name>/<stage>/; default build). "
+        "Repeat to give both.")] = None,
+    timing_cache: Annotated[str | None, typer.Option(
+        help="TensorRT timing cache file, loaded and saved ('auto': in the workspace, keyed "
+        "by GPU and TensorRT version; 'none': off).")] = None,
+    tf32: Annotated[bool | None, typer.Option("--tf32/--no-tf32", help="TF32 math for fp32 "
+                                              "layers (TensorRT's default: on).")] = None,
+    strongly_typed: Annotated[bool | None, typer.Option(
+        "--strongly-typed/--no-strongly-typed",
+        help="Strongly typed TensorRT network: precision from the ONNX types (>= 9; "
+        "always on 11).")] = None,
+    int8_calib: Annotated[str | None, typer.Option(
+        help="int8 calibration data: .npz, image folder, python:module:function or "
+        "random (TensorRT 8.6 / 10).")] = None,
+    int8_calib_samples: Annotated[int | None, typer.Option(
+        help="Calibration samples (default 512).")] = None,
+    int8_calib_cache: Annotated[str | None, typer.Option(
+        help="Calibration cache file (read if present, else written).")] = None,
+    builder_optimization_level: Annotated[int | None, typer.Option(
+        "--builder-optimization-level", "--opt-level",
+        help="TensorRT builder optimization level 0-5 (TensorRT's default 3).")] = None,
+    sparsity: Annotated[bool | None, typer.Option(
+        "--sparsity/--no-sparsity", help="Allow TensorRT's 2:4 sparse kernels.")] = None,
+    refit: Annotated[bool | None, typer.Option("--refit/--no-refit",
+                                               help="Build a refittable engine.")] = None,
+    version_compatible: Annotated[bool | None, typer.Option(
+        "--version-compatible/--no-version-compatible",
+        help="Engine that loads on newer TensorRT versions too (>= 8.6).")] = None,
+    hardware_compatibility: Annotated[str | None, typer.Option(
+        help="none, ampere+ or same-compute-capability (TensorRT >= 10.10).")] = None,
+    plugins: Annotated[list[str] | None, typer.Option(
+        "--plugins", help="TensorRT plugin library (.so) to load; repeatable.")] = None,
+    preflight: Annotated[bool | None, typer.Option(
+        "--preflight/--no-preflight", help="Run ONNX Runtime at every profile corner before "
+        "a TensorRT build (default on).")] = None,
+    trt_version: Annotated[str | None, typer.Option(
+        help="With --dry-run where TensorRT is not installed: preview the settings and "
+        "trtexec line for this version (8.6, 10, 11).")] = None,
     device: Annotated[str | None, typer.Option(help="ONNX Runtime provider: cpu or cuda.")
                       ] = None,
     optimization_level: Annotated[str | None, typer.Option(
-        help="ONNX Runtime graph optimisation: disable, basic, extended or all.")] = None,
-    threads: Annotated[int | None, typer.Option(help="Intra-op threads.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved settings; "
-                                          "build nothing.")] = False,
-    workspace: WorkspaceOpt = Path("build"),
+        help="ONNX Runtime graph optimisation: disable, basic, extended or all "
+        "(TensorRT's level is --opt-level).")] = None,
+    threads: Annotated[int | None, typer.Option(help="ONNX Runtime intra-op threads.")
+                       ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved settings "
+                                          "(and the trtexec line); build nothing.")] = False,
     force: ForceOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Build an optimised artifact from an ONNX model."""
+    """Build an optimised artifact (TensorRT engine or ONNX Runtime model) from ONNX."""
     out = Output(json_out, quiet, verbose)
+    trt_workspace, root = split_workspace(workspace)
+    if optimization_level is not None and optimization_level.strip().isdigit():
+        raise UsageError(f"--optimization-level {optimization_level}: that is ONNX Runtime's "
+                         "level (disable, basic, extended, all)",
+                         f"for TensorRT's builder level use --opt-level {optimization_level}")
+    if trt_version is not None and not dry_run:
+        raise UsageError("--trt-version previews settings: use it with --dry-run",
+                         "a real build uses the installed TensorRT")
     recipe = load_target(target)
-    recipe = override(recipe, "build", backend=backend, device=device,
-                      optimization_level=optimization_level, threads=threads)
+    recipe = override(
+        recipe, "build", backend=backend, device=device, optimization_level=optimization_level,
+        threads=threads, precision=precision, tf32=tf32, strongly_typed=strongly_typed,
+        int8_calib=int8_calib, int8_calib_samples=int8_calib_samples,
+        int8_calib_cache=int8_calib_cache, profiles=_profiles(profile),
+        workspace=trt_workspace, builder_optimization_level=builder_optimization_level,
+        timing_cache=timing_cache, sparsity=sparsity, refit=refit,
+        version_compatible=version_compatible, hardware_compatibility=hardware_compatibility,
+        plugins=plugins or None, preflight=preflight)
     if dry_run:
-        from trtc.stages.build import plan_build
-
-        plan = plan_build(recipe.build)
-        plan.update(input=target, output=str(output) if output else
-                    f"{workspace}/{recipe.name}/build/ (recipe mode)")
-        out.show(plan_table(plan))
-        out.result(plan)
+        _dry_run(target, output, recipe, root, trt_version, out)
         return
     if is_recipe(target):
         if output is not None:
             raise UsageError("-o/--output is for flags mode; a recipe writes to the workspace")
-        out.result(run_one_stage(recipe, "build", workspace, force, out).to_dict())
+        outcome = run_one_stage(recipe, "build", root, force, out)
+        for w in outcome.warnings:
+            out.warn(w)
+        _show_trtexec((outcome.manifest or {}).get("metrics", {}), out)
+        out.result(outcome.to_dict())
         return
     if output is None:
-        raise UsageError("flags mode needs -o OUT (e.g. -o model.ort.onnx or -o model.engine)")
+        raise UsageError("flags mode needs -o OUT (e.g. -o model.engine or -o model.ort.onnx)")
     from trtc.stages.build import build_artifact
 
-    result = build_artifact(Path(target), output, recipe.build)
+    result = build_artifact(Path(target), output, recipe.build, recipe=recipe, verbose=verbose)
+    for w in result.warnings:
+        out.warn(w)
     out.info(f"[green]built[/] {output} with {result.metrics['backend_choice']} in "
              f"{result.metrics['build_time_s']:.2f} s")
-    out.result({"output": str(output), "metrics": result.metrics})
+    _show_trtexec(result.metrics, out)
+    out.result({"output": str(output), "metrics": result.metrics,
+                "warnings": result.warnings})
+
+
+def _profiles(texts: list[str] | None) -> list[Any] | None:
+    if not texts:
+        return None
+    from trtc.backends.trt_config import parse_profile, profile_to_data
+
+    return [profile_to_data(parse_profile(t)) for t in texts]
+
+
+def _show_trtexec(metrics: dict[str, Any], out: Output) -> None:
+    line = (metrics.get("settings") or {}).get("trtexec")
+    if line and out.verbose and not out.json:
+        out.err.print(Text(f"trtexec equivalent: {line}"), highlight=False)
+
+
+def _dry_run(target: str, output: Path | None, recipe: Any, root: Path,
+             trt_version: str | None, out: Output) -> None:
+    from trtc.stages.build import plan_build
+
+    if is_recipe(target):
+        from trtc.pipeline import upstream_model, workspace_for
+
+        ws = workspace_for(recipe, root)
+        onnx_path = upstream_model(recipe, ws)
+        engine = str(ws.stage_dir("build") / "model.engine")
+        where = f"{root}/{recipe.name}/build/ (recipe mode)"
+    else:
+        onnx_path = Path(target)
+        engine = str(output) if output else "model.engine"
+        where = str(output) if output else "(give -o OUT)"
+    plan = plan_build(recipe.build, onnx_path=onnx_path, recipe=recipe,
+                      trt_version=trt_version, output=engine)
+    plan.update(input=target, output=where)
+    shown = dict(plan)
+    if "tensorrt" in plan:  # the resolved TensorRT settings replace the raw recipe section
+        shown = {k: v for k, v in plan.items() if k not in ("settings", "trtexec")}
+        shown["tensorrt"] = {k: v for k, v in plan["tensorrt"].items() if k != "notes"}
+    out.show(plan_table(shown))
+    if "trtexec" in plan:
+        for note in plan["tensorrt"].get("notes", []):
+            out.warn(note)
+        if not out.json and not out.quiet:
+            out.console.print(f"trtexec equivalent (TensorRT {plan['tensorrt']['version']}):",
+                              highlight=False)
+            # One unwrapped line, so that it can be copied into a shell.
+            out.console.print(Text(plan["trtexec"]), soft_wrap=True, highlight=False)
+    out.result(plan)

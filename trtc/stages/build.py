@@ -1,14 +1,41 @@
-"""build: turn the stage's input ONNX into the artifact a runtime executes."""
+"""build: turn the stage's input ONNX into the artifact a runtime executes.
+
+ONNX Runtime builds an offline-optimised ``model.ort.onnx``; TensorRT builds
+``model.engine`` (+ ``model.engine.json`` sidecar, ``model.layers.json``).
+Every TensorRT decision is made by the pure :func:`trt_config.plan_trt_build`
+here, before anything slow: the version gates, the profiles (checked against
+the model and then *run* on ONNX Runtime at every corner, the shape
+preflight), and the Q/DQ target check. The adapter only translates.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from trtc.errors import UsageError
 from trtc.recipe import BuildSpec, Recipe, to_data
 from trtc.stages import StageResult
 from trtc.workspace import atomic_path
+
+if TYPE_CHECKING:
+    from trtc.backends.trt_config import OnnxInputs, ProfileSpec, ShapeRange, TrtBuildSettings
+
+#: Corners with more elements than this (all inputs together) are not preflighted:
+#: ONNX Runtime on a CPU would need too much memory and time.
+PREFLIGHT_MAX_ELEMENTS = 1 << 28
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the build needs to know about the ONNX model before choosing settings."""
+
+    inputs: dict[str, tuple[str, tuple[int | str, ...]]]
+    has_qdq: bool = False
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
@@ -17,11 +44,128 @@ def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
 
     backend, why = resolve_backend(recipe.build.backend, recipe.build)
     return build_artifact(inputs["model"], out_dir / backend.artifact_name, recipe.build,
-                          backend_name=backend.name, why=why)
+                          backend_name=backend.name, why=why, recipe=recipe)
 
 
-def plan_build(spec: BuildSpec) -> dict[str, Any]:
-    """Resolve the backend and settings without building (``--dry-run``; works anywhere)."""
+def model_facts(onnx_path: Path) -> ModelFacts:
+    """Read the model's inputs, whether it holds Q/DQ nodes, and its metadata_props."""
+    from trtc.backends.tensorrt import onnx_facts  # pure ONNX reading; no tensorrt import
+
+    inputs, has_qdq, metadata = onnx_facts(onnx_path)
+    return ModelFacts(dict(inputs), has_qdq, dict(metadata))
+
+
+def recipe_default_profile(recipe: Recipe | None, onnx_inputs: OnnxInputs
+                           ) -> dict[str, ShapeRange]:
+    """The profile used when the recipe gives none: the shapes verify and bench will run."""
+    from trtc.backends.trt_config import default_profile
+
+    if recipe is None:
+        return dict(default_profile(onnx_inputs))
+    batches = sorted({*recipe.bench.batch, recipe.verify.data.batch})
+    shapes = [s for s in (recipe.bench.shapes, recipe.verify.data.shapes) if s]
+    return dict(default_profile(onnx_inputs, batches=batches, dims=recipe.export.example_dims,
+                                shapes=shapes))
+
+
+def plan_trt_settings(spec: BuildSpec, facts: ModelFacts, version: str, *,
+                      recipe: Recipe | None = None,
+                      timing_cache_dir: str | None = None) -> TrtBuildSettings:
+    """Resolve the recipe into TensorRT settings (validates; touches no GPU)."""
+    from trtc.backends.trt_config import plan_trt_build, qdq_precision
+
+    return plan_trt_build(spec, facts.inputs, version, model_has_qdq=facts.has_qdq,
+                          qdq_precision=qdq_precision(facts.metadata),
+                          default_profile=recipe_default_profile(recipe, facts.inputs),
+                          timing_cache_dir=timing_cache_dir)
+
+
+def preflight_shapes(onnx_path: Path, onnx_inputs: OnnxInputs,
+                     profiles: Sequence[ProfileSpec]) -> list[str]:
+    """Run the model on ONNX Runtime (CPU) at every profile corner before a TensorRT build.
+
+    A profile the model cannot run (a reshape that needs a fixed batch, a
+    spatial size too small for the strides) otherwise fails minutes into the
+    TensorRT build, or at inference. The opt corner runs first; when another
+    corner fails, the inputs whose shape differs from opt are named.
+
+    Returns warnings (corners skipped, or the preflight skipped because ONNX
+    Runtime cannot load the model, e.g. TensorRT plugin ops).
+
+    Raises:
+        UsageError: naming the profile corner, input and shape that fails.
+    """
+    import numpy as np
+
+    from trtc.backends import get_backend
+    from trtc.backends.trt_config import profile_corners
+    from trtc.errors import ModelError
+
+    corners = profile_corners(profiles)
+    if not corners:
+        return []
+    try:
+        infer = get_backend("onnxruntime").infer_fn(onnx_path, threads=None)
+    except ModelError as exc:
+        return [f"shape preflight skipped: {exc.message}"]
+    warnings: list[str] = []
+    # Run opt corners first: a failure at min/max then names what differs from a good run.
+    order = sorted(corners, key=lambda c: not c[0].endswith(" opt"))
+    good: dict[int, dict[str, tuple[int, ...]]] = {}
+    for label, shapes in order:
+        if sum(int(np.prod(s)) for s in shapes.values()) > PREFLIGHT_MAX_ELEMENTS:
+            warnings.append(f"shape preflight: {label} skipped (too large to run on a CPU)")
+            continue
+        feed = {name: np.zeros(shape, dtype=_np_dtype(onnx_inputs[name][0]))
+                for name, shape in shapes.items()}
+        for name, (dtype, shape) in onnx_inputs.items():
+            if name not in feed:  # static inputs are left out of profiles
+                fixed = tuple(d if isinstance(d, int) and d > 0 else 1 for d in shape)
+                feed[name] = np.zeros(fixed, dtype=_np_dtype(dtype))
+        index = int(label.split()[1])
+        try:
+            infer(feed)
+        except Exception as exc:  # ORT raises its own Fail/InvalidArgument/... classes
+            raise _preflight_error(label, shapes, good.get(index), exc) from None
+        if label.endswith(" opt"):
+            good[index] = shapes
+    return warnings
+
+
+def _np_dtype(name: str) -> Any:
+    import numpy as np
+
+    try:
+        return np.dtype(name)
+    except TypeError:
+        return np.float32
+
+
+def _preflight_error(label: str, shapes: Mapping[str, tuple[int, ...]],
+                     good: Mapping[str, tuple[int, ...]] | None,
+                     exc: BaseException) -> UsageError:
+    from trtc.recipe import format_shape
+
+    culprits = [n for n in shapes if good is None or good.get(n) != shapes[n]] or list(shapes)
+    where = ", ".join(f"{n}:{format_shape(shapes[n])}" for n in culprits)
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if len(first) > 300:
+        first = first[:300] + "..."
+    return UsageError(f"shape preflight: the model fails at {label} ({where}) on ONNX Runtime "
+                      f"(CPU), so TensorRT would too: {first}",
+                      "narrow that profile (--profile NAME:MIN,OPT,MAX) to shapes the model "
+                      "supports, or pass --no-preflight to build anyway")
+
+
+def plan_build(spec: BuildSpec, *, onnx_path: Path | None = None, recipe: Recipe | None = None,
+               trt_version: str | None = None, output: str | None = None) -> dict[str, Any]:
+    """Resolve the backend and settings without building (``--dry-run``; works anywhere).
+
+    For TensorRT the settings are resolved for the installed version, else for
+    ``trt_version``, else for the newest version trtc knows; the trtexec line is
+    rendered for that version. The model's inputs come from ``onnx_path`` when
+    it exists, else from the recipe's ``model.inputs``.
+    """
     from trtc.backends import resolve_backend
     from trtc.errors import DependencyError
 
@@ -30,19 +174,89 @@ def plan_build(spec: BuildSpec) -> dict[str, Any]:
         name, available = backend.name, True
     except DependencyError as exc:
         name, why, available = spec.backend, f"not available here: {exc.message}", False
-    return {"backend": name, "backend_choice": why, "available_here": available,
-            "settings": to_data(spec)}
+    plan: dict[str, Any] = {"backend": name, "backend_choice": why,
+                            "available_here": available, "settings": to_data(spec)}
+    if name != "tensorrt":
+        return plan
+    from trtc.backends.tensorrt import tensorrt_version
+    from trtc.backends.trt_config import (
+        NEWEST_SUPPORTED,
+        normalize_version,
+        settings_to_data,
+        trtexec_command,
+    )
+
+    installed = tensorrt_version()
+    if trt_version and installed and normalize_version(trt_version) != \
+            normalize_version(installed):
+        raise UsageError(f"--trt-version {trt_version}: TensorRT {installed} is installed here",
+                         "--trt-version previews another version only where TensorRT is "
+                         "not installed")
+    version = normalize_version(installed or trt_version or NEWEST_SUPPORTED)
+    facts = _facts_for_plan(onnx_path, recipe)
+    try:
+        settings = plan_trt_settings(spec, facts, version, recipe=recipe,
+                                     timing_cache_dir=_auto_cache_dir(output))
+    except UsageError as exc:
+        if installed or trt_version:
+            raise
+        # Not installed: the preview assumed the newest version; say so and how to pick.
+        raise UsageError(f"{exc.message} (TensorRT is not installed here: the dry run "
+                         f"previews {version}, the newest trtc knows)",
+                         f"{exc.hint}; or preview another version: --trt-version 10 / 8.6"
+                         if exc.hint else "preview another version: --trt-version 10 / 8.6"
+                         ) from None
+    engine = output or "model.engine"
+    plan["tensorrt"] = {
+        "version": version,
+        "version_source": "installed" if installed else
+        ("--trt-version" if trt_version else "newest supported (TensorRT not installed)"),
+        "model_inputs": {n: list(s) for n, (_, s) in facts.inputs.items()},
+        "model_has_qdq": facts.has_qdq,
+        **settings_to_data(settings),
+    }
+    plan["trtexec"] = trtexec_command(settings, str(onnx_path or "model.onnx"), engine)
+    return plan
+
+
+def _facts_for_plan(onnx_path: Path | None, recipe: Recipe | None) -> ModelFacts:
+    if onnx_path is not None and onnx_path.is_file():
+        facts = model_facts(onnx_path)
+        from trtc.backends.trt_config import check_qdq_target
+
+        check_qdq_target(facts.metadata, "tensorrt", str(onnx_path))
+        return facts
+    if recipe is not None and recipe.model.inputs:
+        return ModelFacts({i.name: (i.dtype, tuple(i.shape)) for i in recipe.model.inputs})
+    if onnx_path is not None:
+        from trtc.errors import ModelError
+
+        raise ModelError(f"model file not found: {onnx_path}", "check the path")
+    raise UsageError("the dry run needs the model's inputs: run export first, or list "
+                     "model.inputs in the recipe")
+
+
+def _auto_cache_dir(engine_path: str | Path | None) -> str | None:
+    if engine_path is None:
+        return None
+    from trtc.backends.tensorrt import default_timing_cache_dir
+
+    return str(default_timing_cache_dir(Path(engine_path)))
 
 
 def build_artifact(onnx_path: Path, out_path: Path, spec: BuildSpec,
-                   backend_name: str | None = None, why: str | None = None) -> StageResult:
+                   backend_name: str | None = None, why: str | None = None, *,
+                   recipe: Recipe | None = None, verbose: bool = False) -> StageResult:
     """Build ``out_path`` from ``onnx_path``; nothing is written when the build fails.
 
     Raises:
         DependencyError: the backend cannot run here (e.g. no TensorRT).
+        UsageError: a setting the backend or TensorRT version cannot do, a profile
+            that does not fit the model, or a Q/DQ model quantized for the other backend.
         ModelError: the runtime rejects the model.
     """
     from trtc.backends import get_backend, resolve_backend
+    from trtc.backends.trt_config import check_qdq_target
     from trtc.graph.cleanup import load_onnx
 
     if backend_name is None:
@@ -50,12 +264,68 @@ def build_artifact(onnx_path: Path, out_path: Path, spec: BuildSpec,
     else:
         backend = get_backend(backend_name)
     load_onnx(onnx_path)  # a clear error for a missing/corrupt file before the runtime's own
+    facts = model_facts(onnx_path)
+    check_qdq_target(facts.metadata, backend.name, str(onnx_path))
+    warnings: list[str] = []
+    if spec.backend == "auto" and backend.name != "tensorrt":
+        warnings.append(f"backend auto chose {backend.name}: {why}")
+    if backend.name == "tensorrt":
+        return _build_tensorrt(backend, onnx_path, out_path, spec, facts, why, recipe,
+                               verbose, warnings)
+    precision = _onnxruntime_precision(spec, facts, warnings)
     start = time.perf_counter()
     with atomic_path(out_path) as staged:
         info = backend.build(onnx_path, staged, spec)
     elapsed = time.perf_counter() - start
     metrics = {"backend": backend.name, "backend_choice": why,
-               "precision": info.get("precision", "fp32"),
+               "precision": info.get("precision", precision),
                "build_time_s": round(elapsed, 3), "artifact_bytes": out_path.stat().st_size,
                "settings": info.get("settings", {})}
-    return StageResult("build", {"artifact": out_path}, metrics, device=info.get("device", {}))
+    return StageResult("build", {"artifact": out_path}, metrics, device=info.get("device", {}),
+                       warnings=warnings)
+
+
+def _onnxruntime_precision(spec: BuildSpec, facts: ModelFacts, warnings: list[str]) -> str:
+    """ONNX Runtime runs the model's own types: precision is what the model holds.
+
+    ``precision`` is a TensorRT builder setting. Asked of ONNX Runtime directly it
+    is refused; when ``auto`` fell back to ONNX Runtime it is reported, not applied.
+    """
+    from trtc.backends.trt_config import qdq_precision
+
+    held = qdq_precision(facts.metadata) or ("int8" if facts.has_qdq else "fp32")
+    if spec.precision in ("fp32", held):
+        return held
+    message = (f"build.precision {spec.precision} is a TensorRT builder setting; ONNX Runtime "
+               f"runs the model's own types ({held})")
+    hint = (f"write it into the model: trtc quantize MODEL.onnx -o OUT.onnx --precision "
+            f"{spec.precision} --target onnxruntime-cpu, then build OUT.onnx")
+    if spec.backend == "onnxruntime":
+        raise UsageError(message, hint)
+    warnings.append(f"{message}: built as {held}")
+    return held
+
+
+def _build_tensorrt(backend: Any, onnx_path: Path, out_path: Path, spec: BuildSpec,
+                    facts: ModelFacts, why: str | None, recipe: Recipe | None, verbose: bool,
+                    warnings: list[str]) -> StageResult:
+    from trtc.backends.tensorrt import tensorrt_version
+
+    version = tensorrt_version() or ""
+    settings = plan_trt_settings(spec, facts, version, recipe=recipe,
+                                 timing_cache_dir=_auto_cache_dir(out_path))
+    warnings.extend(settings.notes)
+    if spec.preflight:
+        warnings.extend(preflight_shapes(onnx_path, facts.inputs, settings.profiles))
+    start = time.perf_counter()
+    with atomic_path(out_path) as staged:
+        info = backend.build(onnx_path, staged, spec, settings=settings, verbose=verbose)
+    elapsed = time.perf_counter() - start
+    extra = backend.after_build(out_path, info)
+    warnings.extend(w for w in info.get("warnings", []) if w not in warnings)
+    metrics = {"backend": backend.name, "backend_choice": why,
+               "precision": info.get("precision", settings.precision),
+               "build_time_s": round(elapsed, 3), "artifact_bytes": out_path.stat().st_size,
+               "settings": info.get("settings", {})}
+    return StageResult("build", {"artifact": out_path, **extra}, metrics,
+                       device=info.get("device", {}), warnings=warnings)
