@@ -134,7 +134,8 @@ class BuildSpec:
     #: int8 calibration data: .npz, an image folder, python:module:function or random.
     int8_calib: str | None = None
     int8_calib_samples: int = 512
-    #: Calibration cache file (read if present, else written); null = next to the engine.
+    #: Calibration cache file (read if present, else written); null = written fresh next
+    #: to the engine (ENGINE.calib.cache).
     int8_calib_cache: str | None = None
     #: Optimization profiles: [{input: {min: [..], opt: [..], max: [..]}}, ...]; empty =
     #: one profile from the recipe's inputs and the verify/bench shapes.

@@ -295,3 +295,43 @@ def test_preflight_is_skipped_with_a_warning_when_ort_cannot_load(tmp_path: Path
     prof = ProfileSpec({"x": ((1, 4), (2, 4), (4, 4))})
     warnings = preflight_shapes(path, {"x": ("float32", ("batch", 4))}, [prof])
     assert len(warnings) == 1 and warnings[0].startswith("shape preflight skipped")
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _calibrated(**build: object) -> object:
+    from trtc.backends.trt_config import plan_trt_build
+    from trtc.recipe import parse_recipe
+
+    spec = parse_recipe({"name": "t", "model": {"source": "onnx:m.onnx"},
+                         "build": {"precision": "int8", **build}}).build
+    return plan_trt_build(spec, {"x": ("float32", (1, 4))}, "8.6")
+
+
+def test_missing_calibration_data_and_plugins_fail_before_the_build(tmp_path: Path) -> None:
+    from trtc.errors import DataError
+    from trtc.stages.build import check_build_files
+
+    with pytest.raises(DataError, match="build.int8_calib: calibration data not found"):
+        check_build_files(_calibrated(int8_calib=str(tmp_path / "none.npz")))
+    check_build_files(_calibrated(int8_calib="random"))
+    np.savez(tmp_path / "c.npz", x=np.zeros((2, 4), np.float32))
+    check_build_files(_calibrated(int8_calib=str(tmp_path / "c.npz")))
+    with pytest.raises(UsageError, match="build.plugins: plugin library not found"):
+        check_build_files(_calibrated(int8_calib="random", plugins=[str(tmp_path / "p.so")]))
+
+
+def test_default_calibration_cache_is_next_to_the_engine_and_fresh(tmp_path: Path) -> None:
+    from trtc.backends.trt_config import trtexec_command
+    from trtc.stages.build import with_calibration_cache
+
+    engine = tmp_path / "model.engine"
+    stale = tmp_path / "model.engine.calib.cache"
+    stale.write_text("scales from other data")
+    settings = with_calibration_cache(_calibrated(int8_calib="random"), engine)
+    assert settings.calibration["cache"] == str(stale) and not stale.exists()
+    assert f"--calib={stale}" in trtexec_command(settings, "m.onnx", str(engine))
+    # A cache the user named is theirs to reuse.
+    named = _calibrated(int8_calib="random", int8_calib_cache=str(tmp_path / "mine.cache"))
+    assert with_calibration_cache(named, engine) is named

@@ -314,6 +314,8 @@ def _build_tensorrt(backend: Any, onnx_path: Path, out_path: Path, spec: BuildSp
     version = tensorrt_version() or ""
     settings = plan_trt_settings(spec, facts, version, recipe=recipe,
                                  timing_cache_dir=_auto_cache_dir(out_path))
+    check_build_files(settings)
+    settings = with_calibration_cache(settings, out_path)
     warnings.extend(settings.notes)
     if spec.preflight:
         warnings.extend(preflight_shapes(onnx_path, facts.inputs, settings.profiles))
@@ -322,6 +324,9 @@ def _build_tensorrt(backend: Any, onnx_path: Path, out_path: Path, spec: BuildSp
         info = backend.build(onnx_path, staged, spec, settings=settings, verbose=verbose)
     elapsed = time.perf_counter() - start
     extra = backend.after_build(out_path, info)
+    cache = (settings.calibration or {}).get("cache")
+    if cache and Path(cache).is_file():
+        extra.setdefault("calibration_cache", Path(cache))
     warnings.extend(w for w in info.get("warnings", []) if w not in warnings)
     metrics = {"backend": backend.name, "backend_choice": why,
                "precision": info.get("precision", settings.precision),
@@ -329,3 +334,45 @@ def _build_tensorrt(backend: Any, onnx_path: Path, out_path: Path, spec: BuildSp
                "settings": info.get("settings", {})}
     return StageResult("build", {"artifact": out_path, **extra}, metrics,
                        device=info.get("device", {}), warnings=warnings)
+
+
+def check_build_files(settings: TrtBuildSettings) -> None:
+    """Fail before the slow build when a file the settings name is missing.
+
+    Raises:
+        DataError: the int8 calibration data is missing.
+        UsageError: a plugin library is missing.
+    """
+    from trtc.errors import DataError
+
+    calib = settings.calibration or {}
+    data = str(calib.get("data") or "")
+    if data and data != "random" and not data.startswith("python:"):
+        path = Path(data[4:] if data.startswith("npz:") else data)
+        if not path.exists():
+            raise DataError(f"build.int8_calib: calibration data not found: {path}",
+                            "give an .npz file, an image folder, python:module:function or "
+                            "random (paths are relative to the recipe)")
+    for plugin in settings.plugins:
+        if not Path(plugin).is_file():
+            raise UsageError(f"build.plugins: plugin library not found: {plugin}",
+                             "give the path of the plugin's .so file")
+
+
+def with_calibration_cache(settings: TrtBuildSettings, engine_path: Path) -> TrtBuildSettings:
+    """Give an int8 calibration without a cache file one next to the engine, made fresh.
+
+    The cache makes the build reproducible with trtexec (``--calib=CACHE``). A
+    cache the user did not name is deleted first: TensorRT would otherwise reuse
+    scales calibrated on other data.
+    """
+    import dataclasses
+
+    if settings.int8_mode != "calibration" or not settings.calibration or \
+            settings.calibration.get("cache"):
+        return settings
+    cache = engine_path.with_name(engine_path.name + ".calib.cache")
+    cache.unlink(missing_ok=True)
+    return dataclasses.replace(settings, calibration={**settings.calibration,
+                                                      "cache": str(cache)})
+
