@@ -381,8 +381,9 @@ def test_bad_workspace_level_and_hardware_are_refused() -> None:
         plan("8.6", builder_optimization_level=6)
     with pytest.raises(UsageError, match="needs a newer TensorRT"):
         plan("8.6", hardware_compatibility="same-compute-capability")
-    with pytest.raises(UsageError, match="refit and build.version_compatible"):
-        plan("10", refit=True, version_compatible=True)
+    both = plan("10", refit=True, version_compatible=True)
+    assert both.refit and both.version_compatible
+    assert any("cannot be refitted" in n for n in both.notes)
 
 
 def test_timing_cache_auto_file_and_off() -> None:
@@ -619,3 +620,23 @@ def test_flag_overrides_validate_like_the_recipe() -> None:
     assert dataclasses.asdict(recipe.build)["profiles"][0]["input"]["max"] == (4, 3)
     with pytest.raises(UsageError, match="build.precision"):
         override(recipe, "build", precision="fp64")
+
+
+def test_recipe_build_paths_resolve_against_the_recipe(tmp_path: Any) -> None:
+    from trtc.recipe import load_recipe
+
+    (tmp_path / "cfg").mkdir()
+    path = tmp_path / "cfg" / "r.yaml"
+    path.write_text("name: r\nmodel: {source: onnx:m.onnx}\nbuild:\n"
+                    "  int8_calib: calib/images\n  int8_calib_cache: c.cache\n"
+                    "  timing_cache: tc.cache\n  plugins: [libp.so]\n")
+    build = load_recipe(path).build
+    root = (tmp_path / "cfg").resolve()
+    assert build.int8_calib == str(root / "calib" / "images")
+    assert build.int8_calib_cache == str(root / "c.cache")
+    assert build.timing_cache == str(root / "tc.cache")
+    assert build.plugins == (str(root / "libp.so"),)
+    path.write_text("name: r\nmodel: {source: onnx:m.onnx}\nbuild:\n"
+                    "  int8_calib: random\n  timing_cache: auto\n")
+    build = load_recipe(path).build
+    assert (build.int8_calib, build.timing_cache) == ("random", "auto")

@@ -237,10 +237,9 @@ def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
                          f"{feats.version}", f"use one of: {', '.join(feats.hardware_levels)}")
     timing_cache, keyed = _resolve_timing_cache(spec.timing_cache, timing_cache_dir)
     if spec.version_compatible and spec.refit:
-        # Lean-runtime engines cannot be refitted (TensorRT docs, version compatibility).
-        raise UsageError("build.refit and build.version_compatible cannot both be on",
-                         "version-compatible engines run on the lean runtime, which cannot "
-                         "refit; turn one of them off")
+        # NVIDIA's version-compatibility article: the lean runtime cannot refit engines.
+        notes.append("build.refit with build.version_compatible: an engine loaded by the "
+                     "lean or dispatch runtime cannot be refitted there")
     return TrtBuildSettings(
         precision=precision, tf32=spec.tf32, strongly_typed=strongly_typed,
         int8_mode=int8_mode, calibration=calibration, profiles=profiles,
