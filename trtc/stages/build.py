@@ -268,7 +268,11 @@ def build_artifact(onnx_path: Path, out_path: Path, spec: BuildSpec,
     check_qdq_target(facts.metadata, backend.name, str(onnx_path))
     warnings: list[str] = []
     if spec.backend == "auto" and backend.name != "tensorrt":
-        warnings.append(f"backend auto chose {backend.name}: {why}")
+        reason = str(why or "")
+        prefix = f"{backend.name} (auto: "
+        if reason.startswith(prefix) and reason.endswith(")"):
+            reason = reason[len(prefix):-1]
+        warnings.append(f"backend auto chose {backend.name}, not TensorRT: {reason}")
     if backend.name == "tensorrt":
         return _build_tensorrt(backend, onnx_path, out_path, spec, facts, why, recipe,
                                verbose, warnings)
