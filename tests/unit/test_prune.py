@@ -221,7 +221,7 @@ def test_2_4_prunes_every_eligible_layer_in_tensorrts_layout(tmp_path: Path) -> 
 def test_2_4_excluded_layer_stays_dense(tmp_path: Path) -> None:
     src = sparsity_model(tmp_path / "m.onnx")
     report = prune_model(src, tmp_path / "s.onnx", PruneSpec(method="2:4", exclude=("gemm_t",)))
-    assert {l.name: l.reason for l in report.layers}["gemm_t"] == "excluded"
+    assert {x.name: x.reason for x in report.layers}["gemm_t"] == "excluded"
     assert np.array_equal(_weights(src)["w_gemm_t"], _weights(tmp_path / "s.onnx")["w_gemm_t"])
 
 
@@ -286,7 +286,7 @@ def test_channel_pruning_cuts_flops_by_the_expected_amount(tmp_path: Path) -> No
 
     assert summarize_model(src).flops == flops(K1, K2) == report.before["flops"]
     assert summarize_model(dst).flops == flops(K1 // 2, K2 // 2) == report.after["flops"]
-    per_layer = {l.name: (l.flops_before, l.flops_after) for l in report.layers}
+    per_layer = {x.name: (x.flops_before, x.flops_after) for x in report.layers}
     assert per_layer["conv2"] == (2 * K2 * HW * HW * K1 * 9, 2 * 6 * HW * HW * 8 * 9)
     assert report.after["params"] < report.before["params"]
     assert report.after["size_bytes"] < report.before["size_bytes"]
@@ -357,3 +357,19 @@ def test_missing_and_corrupt_models_are_model_errors(tmp_path: Path) -> None:
     bad.write_bytes(b"\x08\x07garbage" * 10)
     with pytest.raises(ModelError, match="bad.onnx"):
         prune_model(bad, tmp_path / "p.onnx", PruneSpec())
+
+
+@pytest.mark.parametrize("op,why", [("Concat", "Concat 'join'"), ("Mul", "Mul 'join'")])
+def test_channels_into_concat_or_an_unknown_op_are_left_alone(tmp_path: Path, op: str,
+                                                              why: str) -> None:
+    rng = np.random.default_rng(8)
+    attrs = {"axis": 1} if op == "Concat" else {}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1] * 4),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node(op, ["r", "x"], ["j"], name="join", **attrs),
+             helper.make_node("Conv", ["j", "w2"], ["y"], name="conv2")]
+    joined = 16 if op == "Concat" else 8
+    src = _save(tmp_path / "m.onnx", nodes, [_vi("x", [1, 8, 4, 4])], [_vi("y", [1, 4, 2, 2])],
+                {"w": _f32(rng, 8, 8, 3, 3), "w2": _f32(rng, 4, joined, 3, 3)})
+    with pytest.raises(ModelError, match=f"nothing to prune with --method channel.*{why}"):
+        prune_model(src, tmp_path / "p.onnx", PruneSpec(method="channel", ratio=0.5))
