@@ -373,3 +373,24 @@ def test_channels_into_concat_or_an_unknown_op_are_left_alone(tmp_path: Path, op
                 {"w": _f32(rng, 8, 8, 3, 3), "w2": _f32(rng, 4, joined, 3, 3)})
     with pytest.raises(ModelError, match=f"nothing to prune with --method channel.*{why}"):
         prune_model(src, tmp_path / "p.onnx", PruneSpec(method="channel", ratio=0.5))
+
+
+def test_gemm_chain_without_flatten_and_excluded_readers(tmp_path: Path) -> None:
+    """x -> Gemm(transB=0) -> Relu -> MatMul -> y: dead hidden units go, output unchanged."""
+    rng = np.random.default_rng(9)
+    w1, b1, w2 = _f32(rng, 6, 8), _f32(rng, 8), _f32(rng, 8, 3)
+    w1[:, [2, 5]], b1[[2, 5]] = 0, 0
+    nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], name="fc1"),
+             helper.make_node("Relu", ["h"], ["r"], name="relu"),
+             helper.make_node("MatMul", ["r", "w2"], ["y"], name="fc2")]
+    src = _save(tmp_path / "m.onnx", nodes, [_vi("x", ["batch", 6])], [_vi("y", ["batch", 3])],
+                {"w1": w1, "b1": b1, "w2": w2})
+    dst = tmp_path / "p.onnx"
+    prune_model(src, dst, PruneSpec(method="channel", ratio=0.25))
+    after = _weights(dst)
+    assert after["w1"].shape == (6, 6) and after["b1"].shape == (6,) and after["w2"].shape == (6, 3)
+    x = _x(4, 6)
+    np.testing.assert_allclose(_run(dst, x), _run(src, x), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ModelError, match="reader fc2 is excluded"):
+        prune_model(src, tmp_path / "q.onnx",
+                    PruneSpec(method="channel", ratio=0.25, exclude=("fc2",)))

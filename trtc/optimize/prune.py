@@ -693,6 +693,10 @@ def prune_channels(graph: Any, ratio: float, multiple: int, exclude: set[str],
         count = filters.shape[0]
         keep = channels_to_keep(filters, ratio, multiple)
         consumers = [c.name for c in chain.convs] + [u.name for u, *_ in chain.flat]
+        if excluded := [name for name in consumers if name in exclude]:
+            reports.append(ChainReport(node.name, consumers, count, count, "skipped",
+                                       f"reader {excluded[0]} is excluded"))
+            continue
         status, reason = ("pruned", "") if keep.size < count else \
             ("skipped", f"{count} channels: nothing left to cut at this ratio")
         reports.append(ChainReport(node.name, consumers, count, int(keep.size), status, reason))
