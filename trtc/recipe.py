@@ -79,11 +79,19 @@ class PruneSpec:
     """Sparsify the exported ONNX: 2:4 structured, unstructured magnitude or whole channels.
 
     Off by default; ``trtc prune`` and ``prune.enabled: true`` turn it on.
+    ``2:4`` zeroes 2 of every 4 weights along the input channels (a speedup only on
+    TensorRT sparse tensor cores); ``magnitude`` zeroes the smallest ``ratio`` of each
+    layer's weights (smaller compressed size, no speedup); ``channel`` removes
+    ``ratio`` of the output channels of Conv->...->Conv/Gemm chains (fewer FLOPs
+    everywhere). ``ratio`` is ignored by ``2:4``. ``exclude`` names layers (ONNX node
+    names) to leave dense; ``channel_multiple`` rounds kept channel counts up.
     """
 
     enabled: bool = False
     method: Literal["2:4", "magnitude", "channel"] = "2:4"
     ratio: float = 0.5
+    exclude: tuple[str, ...] = ()
+    channel_multiple: int = 1
 
 
 @dataclass(frozen=True)
@@ -526,6 +534,12 @@ def _check_semantics(recipe: Recipe, source: str) -> None:
         raise _fail(source, "bench", "duration_s and min_iterations must be positive")
     if recipe.bench.streams <= 0:
         raise _fail(source, "bench.streams", f"must be positive, got {recipe.bench.streams}")
+    if recipe.prune.method != "2:4" and not 0.0 < recipe.prune.ratio < 1.0:
+        raise _fail(source, "prune.ratio", f"must be between 0 and 1 (exclusive) for method "
+                    f"{recipe.prune.method}; got {recipe.prune.ratio:g}",
+                    "e.g. ratio: 0.3 removes 30 % of the channels / weights")
+    if recipe.prune.channel_multiple <= 0:
+        raise _fail(source, "prune.channel_multiple", "must be a positive integer")
     if recipe.verify.data.batch <= 0 or recipe.verify.data.iterations <= 0:
         raise _fail(source, "verify.data", "batch and iterations must be positive")
     if recipe.verify.reference == "pytorch" and not recipe.is_pytorch:

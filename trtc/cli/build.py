@@ -62,11 +62,13 @@ def build(
     precision: Annotated[str | None, typer.Option(
         help="TensorRT precision: fp32, fp16, bf16, int8, fp8 or best (fp16+int8).")] = None,
     profile: Annotated[list[str] | None, typer.Option(
-        "--profile", help="TensorRT optimization profile 'input:MIN,OPT,MAX' "
+        "--profile", metavar="NAME:MIN,OPT,MAX",
+        help="TensorRT optimization profile 'input:MIN,OPT,MAX' "
         "(e.g. 'input:1x3x224x224,8x3x224x224,32x3x224x224'; several inputs joined by "
         "';'). Repeat for several profiles.")] = None,
     workspace: Annotated[list[str] | None, typer.Option(
-        "--workspace", help="A size (4GiB, 512MiB): TensorRT's workspace memory pool. "
+        "--workspace", metavar="SIZE|DIR",
+        help="A size (4GiB, 512MiB): TensorRT's workspace memory pool. "
         "A directory: the artifact root (WORKSPACE/<recipe-name>/<stage>/; default build). "
         "Repeat to give both.")] = None,
     timing_cache: Annotated[str | None, typer.Option(
@@ -98,7 +100,8 @@ def build(
     hardware_compatibility: Annotated[str | None, typer.Option(
         help="none, ampere+ or same-compute-capability (TensorRT >= 10.10).")] = None,
     plugins: Annotated[list[str] | None, typer.Option(
-        "--plugins", help="TensorRT plugin library (.so) to load; repeatable.")] = None,
+        "--plugins", metavar="LIB.so",
+        help="TensorRT plugin library (.so) to load; repeatable.")] = None,
     preflight: Annotated[bool | None, typer.Option(
         "--preflight/--no-preflight", help="Run ONNX Runtime at every profile corner before "
         "a TensorRT build (default on).")] = None,
@@ -200,7 +203,9 @@ def _dry_run(target: str, output: Path | None, recipe: Any, root: Path,
     shown = dict(plan)
     if "tensorrt" in plan:  # the resolved TensorRT settings replace the raw recipe section
         shown = {k: v for k, v in plan.items() if k not in ("settings", "trtexec")}
-        shown["tensorrt"] = {k: v for k, v in plan["tensorrt"].items() if k != "notes"}
+        # Resolved settings: None means "off", not "the backend's default".
+        shown["tensorrt"] = {k: "none" if v is None else v
+                             for k, v in plan["tensorrt"].items() if k != "notes"}
     out.show(plan_table(shown))
     if "trtexec" in plan:
         for note in plan["tensorrt"].get("notes", []):

@@ -1,13 +1,17 @@
-"""prune: placeholder until the optimisation stage lands (issue 4)."""
+"""prune: sparsify or shrink the upstream ONNX model (2:4, magnitude or whole channels)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from trtc.errors import UsageError
 from trtc.recipe import Recipe
 from trtc.stages import StageResult
 
 
 def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
-    raise UsageError("the prune stage is not implemented yet", "set prune.enabled: false")
+    """Prune ``inputs['model']`` into ``out_dir/model.onnx`` as ``recipe.prune`` says."""
+    from trtc.optimize.prune import prune_model
+
+    out = out_dir / "model.onnx"
+    report = prune_model(inputs["model"], out, recipe.prune)
+    return StageResult("prune", {"model": out}, report.to_dict())

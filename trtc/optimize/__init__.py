@@ -1,0 +1,1 @@
+"""Model optimisation on ONNX: pruning and quantization."""
