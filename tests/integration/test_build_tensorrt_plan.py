@@ -238,6 +238,15 @@ def test_onnxruntime_build_refuses_a_tensorrt_qdq_model(cli, tmp_path: Path) -> 
     assert not out.exists()
 
 
+def test_auto_fallback_builds_a_tensorrt_qdq_model_with_a_warning(cli, tmp_path: Path) -> None:
+    model = make_qdq_model(tmp_path / "q.onnx", "tensorrt")
+    out = tmp_path / "q.ort.onnx"
+    built = ok_json(cli("build", model, "-o", out, "--backend", "auto", "--json"))
+    assert out.is_file() and built["metrics"]["precision"] == "int8"
+    assert any("quantized for tensorrt" in w and "without the int8 speed-up" in w
+               for w in built["warnings"])
+
+
 def test_tensorrt_build_refuses_an_onnxruntime_qdq_model(cli, tmp_path: Path) -> None:
     model = make_qdq_model(tmp_path / "q.onnx", "onnxruntime-cpu")
     result = cli("build", model, "-o", tmp_path / "q.engine", "--backend", "tensorrt",
