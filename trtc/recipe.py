@@ -217,8 +217,14 @@ class VerifySpec:
     atol: float | None = None
     rtol: float | None = None
     per_output: dict[str, ToleranceSpec] = field(default_factory=dict)
-    metric: Literal["none", "top1"] = "none"
+    metric: Literal["none", "top1", "cosine"] = "none"
     max_drop: float = 0.01
+    # cosine: the mean per-sample cosine similarity of the first output must reach this.
+    min_cosine: float = 0.99
+    # Element-wise tolerances gate the result (on), are only reported (off), or gate unless
+    # the model was changed on purpose by prune/quantize (auto: then the metric gates, and
+    # with metric none a cosine check with min_cosine).
+    elementwise: Literal["auto", "on", "off"] = "auto"
 
 
 @dataclass(frozen=True)

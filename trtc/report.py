@@ -166,15 +166,27 @@ def verify_renderable(report: dict[str, Any]) -> Group:
                       f"{s['cosine']:.6f}", f"{s['atol']:g}", f"{s['rtol']:g}",
                       Text("pass", "green") if s["passed"] else Text("FAIL", "bold red"))
     parts: list[Any] = [table]
+    if not report.get("elementwise_gates", True):
+        parts.append(Text(f"element-wise tolerances reported, not gating: the model was "
+                          f"changed on purpose ({', '.join(report.get('changed_by') or [])})",
+                          style="dim"))
     metric = report.get("metric")
     if metric:
-        parts.append(Text(
-            f"top-1 accuracy on {metric['samples']} labelled samples: candidate "
+        parts.append(Text(metric_line(metric),
+                          style="green" if metric["passed"] else "bold red"))
+    return Group(*parts)
+
+
+def metric_line(metric: dict[str, Any]) -> str:
+    """One line for verify's task metric (top-1 drop or cosine similarity)."""
+    if metric.get("name") == "cosine":
+        return (f"cosine similarity on {metric['samples']} samples: mean {metric['mean']:.4f}, "
+                f"min {metric['min']:.4f} (required mean >= {metric['min_cosine']:g}), "
+                f"top-1 agreement {_pct(metric['agreement'])}")
+    return (f"top-1 accuracy on {metric['samples']} labelled samples: candidate "
             f"{_pct(metric['candidate'])}, reference {_pct(metric['reference'])}, drop "
             f"{metric['drop'] * 100:.2f} points (max {metric['max_drop'] * 100:.2f}), "
-            f"agreement {_pct(metric['agreement'])}",
-            style="green" if metric["passed"] else "bold red"))
-    return Group(*parts)
+            f"agreement {_pct(metric['agreement'])}")
 
 
 def bench_renderable(report: dict[str, Any]) -> Group:
@@ -256,9 +268,7 @@ def summary_markdown(collected: dict[str, Any], name: str) -> str:
                          f" | {s['cosine']:.6f} | {'pass' if s['passed'] else 'FAIL'} |")
         metric = vr.get("metric")
         if metric:
-            lines += ["", f"Top-1 accuracy ({metric['samples']} samples): candidate "
-                      f"{_pct(metric['candidate'])}, reference {_pct(metric['reference'])}, "
-                      f"agreement {_pct(metric['agreement'])}."]
+            lines += ["", metric_line(metric) + "."]
     br = collected.get("bench_report")
     if br:
         lines += ["", "## bench", "", f"{br['backend']}, {br['threads']} threads, warm-up "

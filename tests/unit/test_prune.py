@@ -394,3 +394,16 @@ def test_gemm_chain_without_flatten_and_excluded_readers(tmp_path: Path) -> None
     with pytest.raises(ModelError, match="reader fc2 is excluded"):
         prune_model(src, tmp_path / "q.onnx",
                     PruneSpec(method="channel", ratio=0.25, exclude=("fc2",)))
+
+
+def test_pruned_model_says_so_in_its_metadata(tmp_path: Path) -> None:
+    import onnx
+
+    from trtc.stages.verify import changed_on_purpose
+
+    src = chain_model(tmp_path / "m.onnx")
+    dst = tmp_path / "p.onnx"
+    prune_model(src, dst, PruneSpec(enabled=True, method="channel", ratio=0.5))
+    props = {p.key: p.value for p in onnx.load(str(dst)).metadata_props}
+    assert props["trtc.prune.method"] == "channel" and props["trtc.prune.ratio"] == "0.5"
+    assert changed_on_purpose(dst) == ["prune"]

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from trtc.errors import UsageError
 from trtc.recipe import ToleranceSpec, VerifySpec
-from trtc.stages.verify import error_stats, tolerances, top1_metric
+from trtc.stages.verify import (
+    changed_on_purpose,
+    cosine_metric,
+    error_stats,
+    gates,
+    tolerances,
+    top1_metric,
+)
 
 # --------------------------------------------------------------------------- error_stats
 
@@ -192,3 +201,52 @@ def test_top1_labels_shape_and_extra_logit_dims() -> None:
     assert m["candidate"] == 0.75
     assert m["reference"] == 0.75
     assert m["samples"] == 4
+
+
+# ------------------------------------------------------------------ gates for changed models
+
+def test_gates_dense_model_uses_tolerances_and_the_recipe_metric() -> None:
+    assert gates(VerifySpec(), None) == (True, "none")
+    assert gates(VerifySpec(metric="top1"), []) == (True, "top1")
+
+
+def test_gates_pruned_or_quantized_model_is_judged_by_the_metric() -> None:
+    # Tolerances stop gating; with no metric set, cosine similarity decides.
+    assert gates(VerifySpec(), ["quantize"]) == (False, "cosine")
+    assert gates(VerifySpec(metric="top1"), ["prune", "quantize"]) == (False, "top1")
+
+
+def test_gates_explicit_elementwise_wins() -> None:
+    assert gates(VerifySpec(elementwise="on"), ["quantize"]) == (True, "none")
+    assert gates(VerifySpec(elementwise="off"), None) == (False, "none")
+
+
+def test_cosine_metric_per_sample() -> None:
+    ref = [np.array([[1.0, 0.0], [0.0, 1.0]])]
+    cand = [np.array([[1.0, 0.0], [1.0, 1.0]])]   # second sample at 45 degrees
+    m = cosine_metric(cand, ref, min_cosine=0.9)
+    assert m["samples"] == 2
+    assert m["min"] == pytest.approx(np.sqrt(0.5))
+    assert m["mean"] == pytest.approx((1 + np.sqrt(0.5)) / 2)
+    assert m["passed"] is False   # mean 0.854 < 0.9
+    assert m["agreement"] == 0.5  # argmax of [1, 1] is 0, the reference says 1
+    assert cosine_metric(cand, ref, min_cosine=0.85)["passed"] is True
+
+
+def test_cosine_metric_zero_rows_count_as_equal_only_when_equal() -> None:
+    ref = [np.zeros((2, 3))]
+    m = cosine_metric([np.zeros((1, 3)), np.ones((1, 3))], ref, min_cosine=0.5)
+    assert m["min"] == 0.0 and m["mean"] == 0.5
+
+
+def test_changed_on_purpose_reads_trtc_metadata(conv_onnx: Path, tmp_path: Path) -> None:
+    import onnx
+
+    path = conv_onnx
+    assert changed_on_purpose(path) == []
+    model = onnx.load(str(path))
+    onnx.helper.set_model_props(model, {"trtc.quantize.target": "tensorrt",
+                                        "trtc.prune.method": "2:4", "other": "x"})
+    onnx.save(model, str(path))
+    assert changed_on_purpose(path) == ["prune", "quantize"]
+    assert changed_on_purpose(tmp_path / "m.engine") == []

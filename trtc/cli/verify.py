@@ -38,9 +38,15 @@ def verify(
     iterations: Annotated[int | None, typer.Option(help="Random feeds to compare.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for random feeds.")] = None,
     shapes: ShapesOpt = None,
-    metric: Annotated[str | None, typer.Option(help="none or top1 (labelled data).")] = None,
+    metric: Annotated[str | None, typer.Option(
+        help="none, top1 (labelled data) or cosine.")] = None,
     max_drop: Annotated[float | None, typer.Option(help="Allowed top-1 drop (0.01 = 1 point).")
                         ] = None,
+    min_cosine: Annotated[float | None, typer.Option(
+        help="Lowest mean per-sample cosine similarity (metric cosine).")] = None,
+    elementwise: Annotated[str | None, typer.Option(
+        help="auto, on or off: do atol/rtol gate? auto: not for pruned/quantized models, "
+             "where the metric (default cosine) decides.")] = None,
     workspace: WorkspaceOpt = Path("build"),
     force: ForceOpt = False,
     json_out: JsonOpt = False,
@@ -58,7 +64,8 @@ def verify(
     if changes:
         recipe = dataclasses.replace(recipe, verify=dataclasses.replace(
             recipe.verify, data=dataclasses.replace(data_spec, **changes)))
-    recipe = override(recipe, "verify", atol=atol, rtol=rtol, metric=metric, max_drop=max_drop)
+    recipe = override(recipe, "verify", atol=atol, rtol=rtol, metric=metric, max_drop=max_drop,
+                      min_cosine=min_cosine, elementwise=elementwise)
     from trtc.report import verify_renderable
 
     if is_recipe(target):

@@ -219,6 +219,7 @@ def prune_model(src: str | Path, dst: str | Path, spec: PruneSpec) -> PruneRepor
         ModelError: the model cannot be read, has nothing eligible for the method, or
             the pruned graph fails the ONNX checker.
     """
+    import onnx
     import onnx_graphsurgeon as gs
 
     from trtc.graph.cleanup import check_and_infer, load_onnx, save_onnx
@@ -248,6 +249,12 @@ def prune_model(src: str | Path, dst: str | Path, spec: PruneSpec) -> PruneRepor
     _forget_shapes(graph)
     pruned = gs.export_onnx(graph.cleanup().toposort())
     pruned.ir_version = model.ir_version
+    # Keep the source's metadata and say what was done: verify reads this to judge a
+    # pruned model by its task metric rather than by FP32 tolerances.
+    props = {p.key: p.value for p in model.metadata_props}
+    props.update({"trtc.prune.method": spec.method,
+                  "trtc.prune.ratio": "" if spec.method == "2:4" else f"{spec.ratio:g}"})
+    onnx.helper.set_model_props(pruned, props)
     pruned = check_and_infer(pruned, f"{dst} (pruned)")
     with atomic_path(dst) as staged:
         save_onnx(pruned, staged)

@@ -31,7 +31,9 @@ def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
     reference = (Reference(model=recipe.model) if recipe.verify.reference == "pytorch"
                  else Reference(onnx_path=inputs["reference"]))
     precision = _precision_of(inputs["candidate"])
-    report = verify_artifact(inputs["candidate"], reference, recipe.verify, precision)
+    changed = [s for s in ("prune", "quantize") if getattr(recipe, s).enabled]
+    report = verify_artifact(inputs["candidate"], reference, recipe.verify, precision,
+                             changed_by=changed or None)
     report_path = out_dir / "report.json"
     write_json(report_path, report)
     if not report["passed"]:
@@ -103,7 +105,7 @@ def load_dataset(spec: VerifySpec, inputs: list[Any]) -> Any:
     from trtc import data
 
     if spec.data.source == "random":
-        if spec.metric != "none":
+        if spec.metric == "top1":
             raise UsageError(f"verify.metric: {spec.metric} needs labelled data",
                              "set verify.data.source to an .npz or python: loader with labels")
         return data.random_dataset(inputs, spec.data.shapes, spec.data.batch,
@@ -113,12 +115,60 @@ def load_dataset(spec: VerifySpec, inputs: list[Any]) -> Any:
                               spec.data.source)
 
 
+def changed_on_purpose(candidate: Path) -> list[str]:
+    """The trtc stages that rewrote an ONNX candidate (``trtc.prune.*`` / ``trtc.quantize.*``
+    metadata); engines and other files report none."""
+    if candidate.suffix.lower() != ".onnx":
+        return []
+    import onnx
+
+    try:
+        model = onnx.load(str(candidate), load_external_data=False)
+    except Exception:  # noqa: BLE001 - the runner reports an unreadable model properly
+        return []
+    stages = {p.key.split(".")[1] for p in model.metadata_props
+              if p.key.startswith(("trtc.prune.", "trtc.quantize."))}
+    return sorted(stages)
+
+
+def gates(spec: VerifySpec, changed_by: list[str] | None) -> tuple[bool, str]:
+    """Decide what fails verify: (element-wise tolerances gate?, metric that gates).
+
+    A pruned or quantized model differs from its dense FP32 reference by design, so with
+    ``elementwise: auto`` its tolerances are reported, and the task metric (top-1 drop, or
+    cosine similarity when no metric is set) decides.
+    """
+    approximate = bool(changed_by)
+    elementwise = spec.elementwise == "on" or (spec.elementwise == "auto" and not approximate)
+    metric = spec.metric
+    if metric == "none" and approximate and spec.elementwise == "auto":
+        metric = "cosine"
+    return elementwise, metric
+
+
+def cosine_metric(cand_out: list[np.ndarray], ref_out: list[np.ndarray],
+                  min_cosine: float) -> dict[str, Any]:
+    """Per-sample cosine similarity of candidate and reference outputs (first axis = batch)."""
+    a = np.concatenate([np.asarray(x, np.float64).reshape(len(x), -1) for x in cand_out])
+    b = np.concatenate([np.asarray(x, np.float64).reshape(len(x), -1) for x in ref_out])
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    cos = np.where(norms > 0, (a * b).sum(1) / np.maximum(norms, np.finfo(np.float64).tiny),
+                   np.all(a == b, axis=1).astype(np.float64))
+    mean = float(cos.mean())
+    return {"name": "cosine", "mean": mean, "min": float(cos.min()), "min_cosine": min_cosine,
+            "agreement": float((a.argmax(1) == b.argmax(1)).mean()), "samples": int(len(cos)),
+            "passed": mean >= min_cosine}
+
+
 def verify_artifact(candidate: Path, reference: Reference, spec: VerifySpec,
-                    precision: str | None = None) -> dict[str, Any]:
+                    precision: str | None = None,
+                    changed_by: list[str] | None = None) -> dict[str, Any]:
     """Run candidate and reference on the same data and compare every output.
 
-    Returns the report (``passed`` False when an output or the task metric
-    fails); raises only for unusable inputs (missing files, mismatching data).
+    ``changed_by`` names the stages that changed the model on purpose (prune, quantize);
+    None reads it from an ONNX candidate's metadata. Returns the report (``passed`` False
+    when a gating check fails); raises only for unusable inputs (missing files,
+    mismatching data).
     """
     from polygraphy.comparator import Comparator, CompareFunc
     from polygraphy.logger import G_LOGGER
@@ -131,11 +181,14 @@ def verify_artifact(candidate: Path, reference: Reference, spec: VerifySpec,
     G_LOGGER.module_severity = G_LOGGER.CRITICAL
     if precision is None:
         precision = _precision_of(candidate)
+    if changed_by is None:
+        changed_by = changed_on_purpose(candidate)
+    elementwise_gates, metric_name = gates(spec, changed_by)
     backend = backend_for_artifact(candidate)
     inputs, outputs = backend.io_specs(candidate)
     infos = [InputInfo(n, d, s) for n, (d, s) in inputs.items()]
     dataset = load_dataset(spec, infos)
-    if spec.metric == "top1" and dataset.labels is None:
+    if metric_name == "top1" and dataset.labels is None:
         raise DataError(f"verify.metric top1: {spec.data.source} has no "
                         f"'{spec.data.labels_key}' array", "add labels, or set metric: none")
 
@@ -182,7 +235,7 @@ def verify_artifact(candidate: Path, reference: Reference, spec: VerifySpec,
         passed = all(bool(it[name]) for it in per_iteration if name in it)
         stats.update(tols[name], passed=passed)
         report_outputs[name] = stats
-        if not passed:
+        if not passed and elementwise_gates:
             failures.append(f"output '{name}' differs by up to {stats['max_abs']:.3g} abs / "
                             f"{stats['max_rel']:.3g} rel (atol {tols[name]['atol']:g}, "
                             f"rtol {tols[name]['rtol']:g})")
@@ -191,8 +244,17 @@ def verify_artifact(candidate: Path, reference: Reference, spec: VerifySpec,
         "candidate": str(candidate), "candidate_backend": backend.name,
         "reference": reference.describe(), "precision": precision,
         "data": dataset.description, "samples": dataset.samples, "outputs": report_outputs,
+        "changed_by": changed_by, "elementwise_gates": elementwise_gates,
     }
-    if spec.metric == "top1":
+    if metric_name == "cosine":
+        metric = cosine_metric([it[outputs[0]] for it in cand_iters],
+                               [it[outputs[0]] for it in ref_iters], spec.min_cosine)
+        metric["output"] = outputs[0]
+        report["metric"] = metric
+        if not metric["passed"]:
+            failures.append(f"output '{outputs[0]}': mean cosine similarity "
+                            f"{metric['mean']:.4f} is below min_cosine {spec.min_cosine:g}")
+    if metric_name == "top1":
         assert dataset.labels is not None
         metric = top1_metric([it[outputs[0]] for it in cand_iters],
                              [it[outputs[0]] for it in ref_iters], dataset.labels, spec.max_drop)
