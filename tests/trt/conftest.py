@@ -57,3 +57,13 @@ def fp16_engine(cli: Invoke, tiny_onnx: Path, trt_dir: Path, timing_cache: Path)
     ok_json(cli("build", tiny_onnx, "-o", out, "--backend", "tensorrt", "--precision", "fp16",
                 "--profile", PROFILE, "--timing-cache", timing_cache, "--json"))
     return out
+
+
+@pytest.fixture(scope="session")
+def static_engine(cli: Invoke, trt_dir: Path, timing_cache: Path) -> Path:
+    """The tiny model with a fixed batch of 2: no profiles, any number of contexts."""
+    model = make_conv_model(trt_dir / "tiny_b2.onnx", batch=2)
+    out = trt_dir / "tiny_b2.engine"
+    ok_json(cli("build", model, "-o", out, "--backend", "tensorrt", "--timing-cache",
+                timing_cache, "--json"))
+    return out

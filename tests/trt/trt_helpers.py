@@ -17,7 +17,7 @@ Invoke = Callable[..., Result]
 PROFILE = "x:1x3x8x8,4x3x8x8,8x3x8x8"
 
 
-def make_conv_model(path: Path) -> Path:
+def make_conv_model(path: Path, **kwargs: Any) -> Path:
     """tests/conftest.py's tiny conv model (x[batch,3,8,8] -> y[batch,10]), loaded by path.
 
     (Both conftest modules are named ``conftest``; importing it by name is ambiguous.)
@@ -29,7 +29,7 @@ def make_conv_model(path: Path) -> Path:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return Path(module.make_conv_model(path))
+    return Path(module.make_conv_model(path, **kwargs))
 
 
 def ok_json(result: Result) -> Any:

@@ -150,6 +150,30 @@ def choose_profile(profiles: Sequence[Mapping[str, Sequence[Sequence[int]]]],
                      "run with a batch/shape inside a profile, or rebuild with a wider --profile")
 
 
+def context_profiles(profiles: Sequence[Mapping[str, Sequence[Sequence[int]]]],
+                     shapes: Mapping[str, Sequence[int]], streams: int) -> list[int | None]:
+    """The optimization profile of each stream's execution context (None: static engine).
+
+    A profile serves one execution context at a time, so ``streams`` contexts of an
+    engine with dynamic inputs need that many profiles covering the shapes.
+
+    Raises:
+        UsageError: too few profiles cover the shapes for ``streams`` contexts.
+    """
+    if not profiles:
+        return [None] * streams
+    choose_profile(profiles, shapes)  # names the input and the ranges when none fits
+    fitting = [i for i, p in enumerate(profiles)
+               if all(_within(shapes[n], rng) for n, rng in p.items() if n in shapes)]
+    if len(fitting) < streams:
+        raise UsageError(f"--streams {streams} needs {streams} optimization profiles covering "
+                         f"{', '.join(f'{n} {_fmt(s)}' for n, s in shapes.items())}; the engine "
+                         f"has {len(fitting)} (a profile serves one execution context at a "
+                         "time)", f"use --streams {max(len(fitting), 1)}, build an engine with "
+                         f"{streams} identical --profile flags, or a static-shape engine")
+    return list[int | None](fitting[:streams])
+
+
 def _within(shape: Sequence[int], rng: Sequence[Sequence[int]]) -> bool:
     lo, _, hi = rng
     return len(shape) == len(lo) and all(a <= s <= b for s, a, b in zip(shape, lo, hi))
@@ -198,7 +222,20 @@ def default_timing_cache_dir(out_path: Path) -> Path:
 # --------------------------------------------------------------------------- machine
 
 
+def polygraphy_to_stderr() -> None:
+    """Send Polygraphy's log (and TensorRT's, which goes through it) to stderr.
+
+    Polygraphy prints to stdout, where it would corrupt ``--json``; through Python's
+    logging system, warnings and errors reach stderr instead.
+    """
+    from polygraphy.logger import G_LOGGER
+
+    G_LOGGER.colors = False  # else Polygraphy prints a note about the 'colored' module
+    G_LOGGER.use_python_logging_system = True
+
+
 def _trt() -> Any:
+    polygraphy_to_stderr()
     try:
         import tensorrt
     except ImportError:
@@ -599,7 +636,7 @@ class TensorRTBackend:
                    ) -> list[Slot]:
         """One execution context + pinned/device buffers per stream, shapes bound to ``feed``."""
         trt = _trt()
-        from trtc.backends.cuda_harness import Binding, CudaError, Slot
+        from trtc.backends.cuda_harness import Binding, CudaError, Slot, check, cudart
 
         io = engine_io(engine)
         shapes = {n: tuple(int(d) for d in a.shape) for n, a in feed.items()}
@@ -607,15 +644,20 @@ class TensorRTBackend:
         if missing:
             raise UsageError(f"no data for engine input(s) {', '.join(missing)}",
                              "pass --shapes for every dynamic input")
-        profile = choose_profile(io["profiles"], shapes)
+        profiles = context_profiles(io["profiles"], shapes, streams)
         slots: list[Slot] = []
-        for _ in range(streams):
+        for index, profile in enumerate(profiles):
             context = engine.create_execution_context()
             if context is None:
                 raise CudaError("TensorRT could not create an execution context (out of "
                                 "GPU memory?)", "use fewer --streams or a smaller batch")
-            if profile:
-                context.set_optimization_profile_async(profile, 0)
+            # The first context of an engine gets profile 0 by itself; TensorRT 8.6
+            # leaves every later one without a profile until one is set.
+            if profile is not None and (index > 0 or profile != 0):
+                if not context.set_optimization_profile_async(profile, 0):
+                    raise CudaError(f"TensorRT refused optimization profile {profile}",
+                                    "rerun with --verbose for TensorRT's log")
+                check(cudart().cudaStreamSynchronize(0), "cudaStreamSynchronize")
             bindings: list[Binding] = []
             for name, arr in feed.items():
                 if name not in io["inputs"]:
