@@ -72,14 +72,16 @@ def test_bad_flags(cli, conv_onnx: Path, tmp_path: Path) -> None:
     assert not out.exists()
 
 
-def _prune_recipe(write_recipe: Callable[..., Path], conv_onnx: Path, **prune: object) -> Path:
+def _prune_recipe(write_recipe: Callable[..., Path], conv_onnx: Path, min_cosine: float = 0.0,
+                  **prune: object) -> Path:
     return write_recipe({
         "name": "conv",
         "model": {"source": f"onnx:{conv_onnx.name}"},
         "prune": prune,
         "build": {"backend": "onnxruntime"},
-        # A pruned model is not the dense one: compare loosely, the point is the wiring.
-        "verify": {"atol": 1000.0, "rtol": 1000.0, "data": {"batch": 2, "iterations": 1}},
+        # A pruned model is judged by cosine similarity with the dense one (tolerances are
+        # only reported); this random tiny model loses a lot, so most tests accept anything.
+        "verify": {"min_cosine": min_cosine, "data": {"batch": 2, "iterations": 1}},
         "bench": {"batch": [1], "warmup_ms": 5, "duration_s": 0.05, "min_iterations": 3,
                   "baseline": "none"},
     }, name="conv.yaml")
@@ -111,6 +113,19 @@ def test_run_with_prune_enabled_builds_the_pruned_model(
     assert build["inputs"]["model"]["path"] == str(root / "prune" / "model.onnx")
     assert build["inputs"]["model"]["sha256"] == prune["outputs"]["model"]["sha256"]
     assert _weight(root / "prune" / "model.onnx", "w").shape[0] == 2
+    report = json.loads((root / "verify" / "report.json").read_text())
+    assert report["changed_by"] == ["prune"] and report["elementwise_gates"] is False
+    assert report["metric"]["name"] == "cosine" and report["metric"]["min_cosine"] == 0.0
+
+
+def test_verify_fails_a_pruned_model_on_cosine_not_on_tolerances(
+        cli, conv_onnx: Path, write_recipe: Callable[..., Path], ws: Path) -> None:
+    recipe = _prune_recipe(write_recipe, conv_onnx, min_cosine=0.999, enabled=True,
+                           method="channel", ratio=0.5)
+    result = cli("run", recipe, "--workspace", ws, "--until", "verify")
+    message = assert_user_error(result, 1, "output 'y'", "cosine similarity",
+                                "below min_cosine 0.999")
+    assert "atol" not in message
 
 
 def test_recipe_ratio_out_of_range_names_the_key(cli, conv_onnx: Path,

@@ -39,7 +39,10 @@ def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
     if not report["passed"]:
         raise VerificationError(report["failures"][0] + (
             f" (+{len(report['failures']) - 1} more)" if len(report["failures"]) > 1 else ""),
-            f"see {report_path}; loosen verify.atol/rtol or per_output only if expected")
+            f"see {report_path}; " + ("loosen verify.atol/rtol or per_output only if expected"
+                                      if report["elementwise_gates"] else
+                                      "prune/quantize less (or exclude layers), or relax "
+                                      "verify.min_cosine / max_drop only if expected"))
     return StageResult("verify", {"report": report_path}, _summary(report))
 
 
