@@ -58,7 +58,7 @@ def test_digits_demo_recipe_end_to_end(cli, tmp_path: Path, ws: Path) -> None:
     assert [row["batch"] for row in bench["results"]] == [1, 8]
     assert all(row["speedup_vs_pytorch"] > 0 for row in bench["results"])
     report = (ws / "digits" / "report.md").read_text()
-    assert "Top-1 accuracy (360 samples)" in report and "| 8 | pytorch |" in report
+    assert "top-1 accuracy on 360 labelled samples" in report and "| 8 | pytorch |" in report
 
     again = ok_json(cli("run", copy, "--workspace", ws, "--json"))
     assert set(statuses(again).values()) == {"skipped"}
