@@ -67,7 +67,10 @@ def json_of(proc: subprocess.CompletedProcess) -> Any:
 
 def base_recipe(args: argparse.Namespace) -> dict[str, Any]:
     data = yaml.safe_load(BASE_RECIPE.read_text())
-    data["export"]["cleanup"] = args.cleanup
+    # TensorRT 8.6 parses ONNX opsets up to 17; the TorchScript exporter writes the
+    # classic Flatten/Gemm graph its parser knows (the recipe's dynamo/opset-18 export
+    # fails to parse there: a Reshape with allowzero).
+    data["export"].update(cleanup=args.cleanup, opset=args.opset, exporter=args.exporter)
     data["verify"] = {"enabled": False}  # accuracy: flags-mode verify below, same for every row
     return data
 
@@ -344,6 +347,8 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=2)
     parser.add_argument("--cleanup", default="graphsurgeon",
                         help="export.cleanup (onnxslim may be missing on the GPU machine)")
+    parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument("--exporter", default="legacy")
     parser.add_argument("--cross-check", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--force", action="store_true", help="re-measure rows already done")
     parser.add_argument("--report-only", action="store_true")

@@ -29,7 +29,20 @@ def make_conv_model(path: Path, **kwargs: Any) -> Path:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return Path(module.make_conv_model(path, **kwargs))
+    module.make_conv_model(path, **kwargs)
+    return with_ir_version(path)
+
+
+#: ONNX IR version of the generated models: onnx 1.23 writes 14, which ONNX Runtime
+#: 1.30 (on the GPU machine) refuses; 10 is what opset 17 needs and every runtime reads.
+IR_VERSION = 10
+
+
+def with_ir_version(path: Path) -> Path:
+    model = onnx.load(str(path))
+    model.ir_version = IR_VERSION
+    onnx.save(model, str(path))
+    return path
 
 
 def ok_json(result: Result) -> Any:
@@ -41,15 +54,16 @@ def ok_json(result: Result) -> Any:
 def make_qdq_model(path: Path, seed: int = 0) -> Path:
     """x[batch,3,8,8] -> Q/DQ -> Conv (Q/DQ int8 weights, per channel) -> Relu -> y.
 
-    Symmetric int8 with zero points 0, biases in float: the form TensorRT's
-    ONNX parser accepts (what ``trtc quantize --target tensorrt`` writes).
+    Symmetric int8 with zero points 0, biases in float, and the weights as float
+    initializers behind a QuantizeLinear/DequantizeLinear pair: TensorRT 8.6's ONNX
+    parser refuses a Conv whose weights are an int8 initializer with only a
+    DequantizeLinear ("input tensor shape misaligns with the input kernel shape").
     """
     rng = np.random.default_rng(seed)
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32) * 0.3
     w_scale = (np.abs(w).reshape(4, -1).max(1) / 127.0).astype(np.float32)
-    w_q = np.clip(np.round(w / w_scale[:, None, None, None]), -127, 127).astype(np.int8)
     inits = [
-        numpy_helper.from_array(w_q, "w_q"),
+        numpy_helper.from_array(w, "w"),
         numpy_helper.from_array(w_scale, "w_scale"),
         numpy_helper.from_array(np.zeros(4, np.int8), "w_zp"),
         numpy_helper.from_array(np.array(4.0 / 127.0, np.float32), "x_scale"),
@@ -59,7 +73,8 @@ def make_qdq_model(path: Path, seed: int = 0) -> Path:
     nodes = [
         helper.make_node("QuantizeLinear", ["x", "x_scale", "x_zp"], ["xq"], name="qx"),
         helper.make_node("DequantizeLinear", ["xq", "x_scale", "x_zp"], ["xdq"], name="dqx"),
-        helper.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zp"], ["wdq"], name="dqw",
+        helper.make_node("QuantizeLinear", ["w", "w_scale", "w_zp"], ["wq"], name="qw", axis=0),
+        helper.make_node("DequantizeLinear", ["wq", "w_scale", "w_zp"], ["wdq"], name="dqw",
                          axis=0),
         helper.make_node("Conv", ["xdq", "wdq", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["c"], ["y"], name="relu"),
@@ -69,7 +84,8 @@ def make_qdq_model(path: Path, seed: int = 0) -> Path:
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, 8, 8])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4, 8, 8])],
         initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                              ir_version=IR_VERSION)
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path

@@ -492,17 +492,32 @@ def engine_io(engine: Any, onnx_inputs: Mapping[str, tuple[str, Sequence[int | s
 
 
 def inspect_layers(engine: Any) -> dict[str, Any]:
-    """The engine inspector's JSON for every layer (needs DETAILED profiling verbosity)."""
+    """The engine inspector's JSON for every layer (needs DETAILED profiling verbosity).
+
+    TensorRT 8.6 writes raw control characters inside JSON strings, hence
+    ``strict=False``; a layer that still does not parse is kept as text.
+    """
     trt = _trt()
+    fmt = trt.LayerInformationFormat.JSON
     inspector = engine.create_engine_inspector()
-    text = inspector.get_engine_information(trt.LayerInformationFormat.JSON)
+    info: dict[str, Any] = {}
     try:
-        info = json.loads(text)
+        parsed = json.loads(inspector.get_engine_information(fmt), strict=False)
+        if isinstance(parsed, dict):
+            info = parsed
     except ValueError:
-        info = {"raw": text}
-    if isinstance(info, dict):
-        info["summary"] = summarize_layers(info)
-    return dict(info) if isinstance(info, dict) else {"Layers": info}
+        pass
+    if not isinstance(info.get("Layers"), list):
+        layers: list[Any] = []
+        for i in range(int(engine.num_layers)):
+            text = inspector.get_layer_information(i, fmt)
+            try:
+                layers.append(json.loads(text, strict=False))
+            except ValueError:
+                layers.append(text)
+        info["Layers"] = layers
+    info["summary"] = summarize_layers(info)
+    return info
 
 
 def _io_specs_from(io: Mapping[str, Any]) -> IoSpecs:
