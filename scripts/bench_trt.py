@@ -224,11 +224,18 @@ def throughput_row(args: argparse.Namespace, exported: Path, qdq: Path | None
     """int8 at batch 256 on 2+ streams: the large-batch throughput."""
     variant = "int8-qdq" if qdq is not None else "int8-calib"
     batch = args.throughput_batch
-    # The float or Q/DQ ONNX as it is (export off): no PyTorch baseline in this row.
-    recipe = recipe_for(args, variant, batch, qdq if qdq is not None else exported)
+    # An optimization profile serves one execution context at a time, so N streams need
+    # a static-shape engine (the float model exported at batch 256) or N profiles (the
+    # Q/DQ model, whose batch is dynamic). No PyTorch baseline in this row.
+    recipe = recipe_for(args, variant, batch, qdq)
     data = yaml.safe_load(recipe.read_text())
     data["name"] = f"resnet50-trt-tput-{variant}"
     data["bench"].update(baseline="none", streams=args.streams)
+    if qdq is None:
+        data["model"]["inputs"][0]["shape"] = [batch, 3, 224, 224]
+        data["build"].pop("profiles", None)
+    else:
+        data["build"]["profiles"] = data["build"]["profiles"] * args.streams
     recipe.write_text(yaml.safe_dump(data, sort_keys=False))
     trtc("run", recipe, "--workspace", args.workspace, "--quiet")
     ws = args.workspace / data["name"]
