@@ -1,0 +1,1 @@
+"""Model optimization on CPU: INT8/FP8 Q/DQ and FP16/BF16 (quantize), calibration data."""
