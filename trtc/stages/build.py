@@ -49,13 +49,15 @@ def build_artifact(onnx_path: Path, out_path: Path, spec: BuildSpec,
         backend, why = resolve_backend(spec.backend, spec)
     else:
         backend = get_backend(backend_name)
-    load_onnx(onnx_path)  # a clear error for a missing/corrupt file before the runtime's own
+    model = load_onnx(onnx_path)  # a clear error for a missing/corrupt file before the runtime's
+    # A quantized model says its precision (trtc quantize writes it): verify's tolerances follow.
+    quantized = {p.key: p.value for p in model.metadata_props}.get("trtc.quantize.precision")
     start = time.perf_counter()
     with atomic_path(out_path) as staged:
         info = backend.build(onnx_path, staged, spec)
     elapsed = time.perf_counter() - start
     metrics = {"backend": backend.name, "backend_choice": why,
-               "precision": info.get("precision", "fp32"),
+               "precision": info.get("precision", quantized or "fp32"),
                "build_time_s": round(elapsed, 3), "artifact_bytes": out_path.stat().st_size,
                "settings": info.get("settings", {})}
     return StageResult("build", {"artifact": out_path}, metrics, device=info.get("device", {}))
