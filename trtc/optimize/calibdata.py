@@ -124,8 +124,7 @@ def calibration_batches(source: str, inputs: Mapping[str, tuple[str, tuple[int |
         arrays = load_arrays(source)
         feeds = _array_feeds(arrays, infos, samples, batch, source)
         label = source
-    for feed in feeds:
-        check_finite(feed, label)
+    check_finite(feeds, label)
     got = count_samples(feeds)
     if got == 0:
         raise DataError(f"{label}: no calibration samples", "provide at least one sample")
@@ -155,21 +154,33 @@ def fingerprint(source: str, feeds: Sequence[Feed]) -> str:
     return digest.hexdigest()
 
 
-def check_finite(feed: Mapping[str, np.ndarray], source: str) -> None:
-    """Raise DataError naming the input and the count of NaN / Inf values, if any.
+def check_finite(feeds: Sequence[Mapping[str, np.ndarray]], source: str) -> None:
+    """Raise DataError naming the input, the NaN / Inf counts and the first bad sample.
 
     A single NaN in calibration data turns a min/max range (and every scale
     derived from it) into NaN, which only shows up later as garbage outputs.
     """
-    for name, arr in feed.items():
-        if arr.dtype.kind not in "fc":
-            continue
-        nan = int(np.isnan(arr).sum())
-        inf = int(np.isinf(arr).sum())
-        if nan or inf:
-            raise DataError(f"{source}: input '{name}' has {nan} NaN and {inf} Inf values "
-                            f"(of {arr.size})", "clean the data (numpy.nan_to_num) or drop "
-                            "those samples; calibration ranges would be NaN/Inf")
+    names = list(feeds[0]) if feeds else []
+    for name in names:
+        nan = inf = bad = 0
+        first: int | None = None
+        offset = 0
+        for feed in feeds:
+            arr = feed[name]
+            if arr.dtype.kind in "fc":
+                per_sample = ~np.isfinite(arr.reshape(len(arr), -1) if arr.ndim else arr[None])
+                rows = np.flatnonzero(per_sample.any(axis=-1))
+                if rows.size:
+                    nan += int(np.isnan(arr).sum())
+                    inf += int(np.isinf(arr).sum())
+                    bad += rows.size
+                    first = offset + int(rows[0]) if first is None else first
+            offset += len(arr) if arr.ndim else 1
+        if first is not None:
+            raise DataError(f"{source}: input '{name}' has {nan} NaN and {inf} Inf values in "
+                            f"{bad} of {offset} samples (first: sample {first})",
+                            "clean the data (numpy.nan_to_num) or drop those samples; "
+                            "calibration ranges would be NaN/Inf")
 
 
 def _effective_batch(infos: Sequence[InputInfo], batch: int, warnings: list[str]) -> int:
