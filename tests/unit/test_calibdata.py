@@ -58,6 +58,20 @@ def test_random_respects_a_static_batch_dim_and_input_dtypes() -> None:
     assert two.feeds[0]["ids"].dtype == np.int64 and two.feeds[0]["a"].shape == (3, 4)
 
 
+def test_random_needs_shapes_for_dynamic_non_batch_dims() -> None:
+    tokens = {"ids": ("int64", ("batch", "seq"))}
+    with pytest.raises(DataError, match="input 'ids' has dynamic dim 'seq' at axis 1"):
+        calibration_batches("random", tokens, samples=2)
+    calib = calibration_batches("random", tokens, samples=2, shapes={"ids": (1, 5)})
+    assert [f["ids"].shape for f in calib.feeds] == [(1, 5), (1, 5)]
+
+
+def test_a_static_batch_dim_wins_over_the_asked_batch(npz: Path) -> None:
+    calib = calibration_batches(str(npz), {"x": ("float32", (2, 3, 8, 8))}, samples=4, batch=8)
+    assert [f["x"].shape[0] for f in calib.feeds] == [2, 2]
+    assert "static (2): calibrating in batches of 2, not 8" in calib.warnings[0]
+
+
 def test_bad_counts_are_usage_errors() -> None:
     with pytest.raises(UsageError):
         calibration_batches("random", IMAGE, samples=0)

@@ -167,8 +167,9 @@ def plan_kept(model: onnx.ModelProto, precision: str, *, block_ops: Sequence[str
             elif node.op_type in block_ops:
                 reasons.append(f"op type {node.op_type} is on the default {precision} block list")
             if not schema_accepts(node, opset, target):
-                reasons.append(f"{node.op_type} at opset {opset} does not accept {precision} "
-                               "(a later opset may)")
+                later = first_opset_accepting(node, opset, target)
+                reasons.append(f"{node.op_type} at opset {opset} does not accept {precision}"
+                               + (f" (opset {later} does: re-export with it)" if later else ""))
             if precision == "fp16":
                 reasons += overflow_reasons(node, ranges or {}, peaks)
             if reasons:
@@ -227,6 +228,15 @@ def schema_accepts(node: onnx.NodeProto, opset: int, target: str) -> bool:
         if "tensor(float)" in allowed:
             return target in allowed
     return True
+
+
+def first_opset_accepting(node: onnx.NodeProto, opset: int, target: str) -> int | None:
+    """The first opset after ``opset`` whose schema for the node accepts ``target``, if any."""
+    import onnx
+
+    latest = onnx.defs.onnx_opset_version()
+    return next((v for v in range(opset + 1, latest + 1) if schema_accepts(node, v, target)),
+                None)
 
 
 def opset_version(model: onnx.ModelProto) -> int:
