@@ -478,8 +478,8 @@ def quantize_qdq(model: Any, ranges_for: Callable[[str, Sequence[str]], Any],
                                  ranges, list(placement.nodes), list(excluded),
                                  list(placement.op_types), extra)
         out = quantizer.quantize_model()
-    if placement.float_add_inputs:
-        _unquantize_add_inputs(out, placement.float_add_inputs)
+    _restore_float_inputs(out, [*placement.float_add_inputs.items(),
+                                *((name, None) for name in excluded)])
     set_metadata(out, options.target, options.precision)
     return out
 
@@ -490,30 +490,52 @@ def _activation_names(model: Any, placement: Placement) -> list[str]:
                    if t})
 
 
-def _unquantize_add_inputs(model: Any, float_inputs: dict[str, int]) -> None:
-    """Bypass the Q/DQ pair ONNX Runtime put on an Add's conv-branch input (dedicated pairs)."""
+def _restore_float_inputs(model: Any, float_inputs: Iterable[tuple[str, int | None]]) -> None:
+    """Feed float tensors back to (node, input index | None = every input) past Q/DQ pairs.
+
+    ONNX Runtime quantizes a tensor once for all its readers, so a node left in
+    float (excluded, or an Add's conv branch) may still read the DequantizeLinear
+    output another node asked for; here it reads the original tensor again, and
+    Q/DQ nodes nobody reads any more are dropped.
+    """
     graph = model.graph
+    wanted: dict[str, set[int] | None] = {}
+    for name, index in float_inputs:
+        if index is None:
+            wanted[name] = None
+        elif wanted.get(name, set()) is not None:
+            wanted.setdefault(name, set()).add(index)  # type: ignore[union-attr]
     producer = {o: n for n in graph.node for o in n.output}
-    users: dict[str, int] = {}
-    for n in graph.node:
-        for i in n.input:
-            users[i] = users.get(i, 0) + 1
-    dead: list[Any] = []
     for node in graph.node:
-        if node.name not in float_inputs:
+        if node.name not in wanted:
             continue
-        index = float_inputs[node.name]
-        dq = producer.get(node.input[index])
-        if dq is None or dq.op_type != "DequantizeLinear":
-            continue
-        q = producer.get(dq.input[0])
-        if q is None or q.op_type != "QuantizeLinear" or users.get(dq.output[0], 0) != 1 or \
-                users.get(q.output[0], 0) != 1:
-            continue
-        node.input[index] = q.input[0]
-        dead += [dq, q]
-    for n in dead:
-        graph.node.remove(n)
+        indices = wanted[node.name]
+        for k, tensor in enumerate(node.input):
+            if indices is not None and k not in indices:
+                continue
+            dq = producer.get(tensor)
+            if dq is None or dq.op_type != "DequantizeLinear":
+                continue
+            qnode = producer.get(dq.input[0])
+            if qnode is not None and qnode.op_type == "QuantizeLinear":
+                node.input[k] = qnode.input[0]
+    _drop_unread(model)
+
+
+def _drop_unread(model: Any) -> None:
+    graph = model.graph
+    outputs = {o.name for o in graph.output}
+    changed = True
+    while changed:
+        read = {i for n in graph.node for i in n.input} | outputs
+        dead = [n for n in graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")
+                and not any(o in read for o in n.output)]
+        for n in dead:
+            graph.node.remove(n)
+        changed = bool(dead)
+    read = {i for n in graph.node for i in n.input} | outputs
+    for init in [i for i in graph.initializer if i.name not in read]:
+        graph.initializer.remove(init)
 
 
 def set_metadata(model: Any, target: str, precision: str) -> None:

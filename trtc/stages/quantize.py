@@ -120,8 +120,9 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
 
             def make(extra: tuple[str, ...]) -> Any:
                 converted, kept_nodes = convert_float(
-                    model, "bf16" if spec.precision == "bf16" else "fp16", keep_io_types=True, block_ops=spec.exclude_ops,
-                    block_nodes=(*spec.exclude_nodes, *extra), ranges=ranges)
+                    model, "bf16" if spec.precision == "bf16" else "fp16", keep_io_types=True,
+                    block_ops=spec.exclude_ops, block_nodes=(*spec.exclude_nodes, *extra),
+                    ranges=ranges)
                 kept[extra] = kept_nodes
                 q.set_metadata(converted, "any", spec.precision)
                 return converted
