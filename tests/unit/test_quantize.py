@@ -9,15 +9,13 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from conftest import make_conv_model
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import make_conv_model
 from trtc.errors import DataError, ModelError, UsageError
 from trtc.optimize import quantize as q
 from trtc.recipe import QuantizeSpec
 from trtc.stages.quantize import quantize_model
-
-WEIGHTED = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 
 
 def make_residual_model(path: Path, seed: int = 0) -> Path:

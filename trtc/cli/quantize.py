@@ -64,6 +64,12 @@ def quantize(
                            ] = None,
     calib_method: Annotated[str | None, typer.Option(help="minmax, entropy or percentile.")
                             ] = None,
+    calib_resize: Annotated[int | None, typer.Option(
+        help="Image folder: resize the shorter side to this many pixels (default 256).")
+    ] = None,
+    calib_crop: Annotated[int | None, typer.Option(
+        help="Image folder: center-crop to this size (default 224); mean/std/layout come "
+        "from the recipe's quantize.calib_preprocess.")] = None,
     exclude_nodes: Annotated[str | None, typer.Option(
         help="Comma-separated node names to keep in float.")] = None,
     exclude_ops: Annotated[str | None, typer.Option(
@@ -88,6 +94,13 @@ def quantize(
                       calib_batch=calib_batch, calib_method=calib_method,
                       exclude_nodes=_names(exclude_nodes), exclude_ops=_names(exclude_ops),
                       max_drop=max_drop)
+    if calib_resize is not None or calib_crop is not None:
+        import dataclasses
+
+        pre = recipe.quantize.calib_preprocess
+        pre = dataclasses.replace(pre, resize=calib_resize or pre.resize,
+                                  crop=calib_crop or pre.crop)
+        recipe = override(recipe, "quantize", calib_preprocess=pre)
     from trtc.optimize import quantize as quantize_lib
 
     if is_recipe(source):
