@@ -412,3 +412,19 @@ def test_onnxruntime_calibrates_through_the_reader(conv_onnx: Path, tmp_path: Pa
     assert seen == [1, 2]
     ops = {n.op_type for n in onnx.load(out).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
+
+
+@pytest.mark.parametrize("size", [(37, 23), (23, 37), (20, 20)])
+def test_image_preprocessing_matches_torchvision_eval_transforms(tmp_path: Path,
+                                                                  size: tuple[int, int]) -> None:
+    transforms = pytest.importorskip("torchvision.transforms")
+    rng = np.random.default_rng(0)
+    path = tmp_path / "noise.png"
+    Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+    pre = ImagePreprocess(resize=16, crop=12)
+    ours = calibration_batches(str(tmp_path), {"x": ("float32", ("n", 3, 12, 12))}, samples=1,
+                               preprocess=pre).feeds[0]["x"][0]
+    theirs = transforms.Compose([
+        transforms.Resize(16), transforms.CenterCrop(12), transforms.ToTensor(),
+        transforms.Normalize(pre.mean, pre.std)])(Image.open(path).convert("RGB")).numpy()
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)

@@ -400,8 +400,24 @@ def check_image_input(info: InputInfo, pre: ImagePreprocess) -> None:
                          "std must not be 0", "e.g. resize 256, crop 224")
 
 
+def resized_size(size: tuple[int, int], shorter: int) -> tuple[int, int]:
+    """(width, height) with the shorter side ``shorter``, the longer truncated as torchvision does.
+
+    Calibration must see the preprocessing the model was trained and will be
+    served with, and that is most often torchvision's Resize + CenterCrop.
+    """
+    w, h = size
+    if w <= h:
+        return shorter, int(shorter * h / w)
+    return int(shorter * w / h), shorter
+
+
 def load_image(path: Path, pre: ImagePreprocess) -> np.ndarray:
-    """Read one image and preprocess it into a float32 CHW / HWC array (no batch axis)."""
+    """Read one image and preprocess it into a float32 CHW / HWC array (no batch axis).
+
+    Resize (bilinear, antialiased) and center crop follow torchvision's
+    ``Resize(resize)`` + ``CenterCrop(crop)`` on PIL images.
+    """
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
@@ -410,11 +426,9 @@ def load_image(path: Path, pre: ImagePreprocess) -> np.ndarray:
     try:
         with Image.open(path) as opened:
             img = opened.convert(pre.color)
-        w, h = img.size
-        ratio = pre.resize / min(w, h)
-        size = (max(pre.resize, round(w * ratio)), max(pre.resize, round(h * ratio)))
+        size = resized_size(img.size, pre.resize)
         img = img.resize(size, Image.Resampling.BILINEAR)
-        left, top = (size[0] - pre.crop) // 2, (size[1] - pre.crop) // 2
+        left, top = (round((size[0] - pre.crop) / 2), round((size[1] - pre.crop) / 2))
         img = img.crop((left, top, left + pre.crop, top + pre.crop))
         pixels = np.asarray(img, dtype=np.float32)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:

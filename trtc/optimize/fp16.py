@@ -90,6 +90,11 @@ def convert_float(model: onnx.ModelProto, precision: Literal["fp16", "bf16"], *,
 
     if precision not in ("fp16", "bf16"):
         raise UsageError(f"precision must be fp16 or bf16, got {precision!r}")
+    if model.ByteSize() >= 2**31:
+        raise ModelError("fp16/bf16 conversion of models over 2 GB is not supported: ONNX "
+                         "shape inference and the checker work on in-memory protobufs",
+                         "convert a smaller model, or use TensorRT's own fp16 on a strongly "
+                         "typed network where the version allows")
     converted = onnx.ModelProto()
     converted.CopyFrom(model)
     name_unnamed_nodes(converted.graph)
