@@ -130,7 +130,7 @@ def quantize(
     for w in result.warnings:
         out.warn(w)
     out.info(f"[green]quantized[/] {output} ({recipe.quantize.precision}"
-             f"{', ' + recipe.quantize.target if result.metrics['target'] != 'any' else ''})")
+             f"{', ' + recipe.quantize.target if result.metrics['target'] else ''})")
     _show(out, result.metrics)
     out.result({"output": str(output), "metrics": result.metrics,
                 "warnings": result.warnings})

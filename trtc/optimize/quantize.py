@@ -538,13 +538,16 @@ def _drop_unread(model: Any) -> None:
         graph.initializer.remove(init)
 
 
-def set_metadata(model: Any, target: str, precision: str) -> None:
-    """Record target and precision in the model (build refuses a model made for another target)."""
-    props = {p.key: p for p in model.metadata_props}
+def set_metadata(model: Any, target: str | None, precision: str) -> None:
+    """Record target and precision in the model (build refuses a model made for another target).
+
+    ``target`` None (fp16/bf16: plain casts, no Q/DQ) leaves the target key out,
+    so every backend accepts the model.
+    """
+    for entry in [p for p in model.metadata_props if p.key in (META_TARGET, META_PRECISION)]:
+        model.metadata_props.remove(entry)
     for key, value in ((META_TARGET, target), (META_PRECISION, precision)):
-        if key in props:
-            props[key].value = value
-        else:
+        if value is not None:
             entry = model.metadata_props.add()
             entry.key, entry.value = key, value
 

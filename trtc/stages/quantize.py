@@ -76,7 +76,7 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
                          "or 'random' for a smoke test)")
     warnings: list[str] = []
     metrics: dict[str, Any] = {"precision": spec.precision,
-                               "target": spec.target if reduced_int else "any"}
+                               "target": spec.target if reduced_int else None}
     with tempfile.TemporaryDirectory(prefix="trtc-quantize-") as tmp:
         pre_path = Path(tmp) / "preprocessed.onnx"
         q.preprocess(model_path, pre_path)
@@ -124,7 +124,7 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
                     block_ops=spec.exclude_ops, block_nodes=(*spec.exclude_nodes, *extra),
                     ranges=ranges)
                 kept[extra] = kept_nodes
-                q.set_metadata(converted, "any", spec.precision)
+                q.set_metadata(converted, None, spec.precision)
                 return converted
 
             candidates = [n.name for n in model.graph.node
