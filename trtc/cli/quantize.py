@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,22 +29,30 @@ def _names(text: str | None) -> tuple[str, ...] | None:
     return tuple(t.strip() for t in text.split(",") if t.strip())
 
 
-def progress_bar(out: Output) -> Callable[[str, int], Any] | None:
-    """A rich progress bar on stderr (None under --quiet / --json)."""
-    if out.json or out.quiet:
-        return None
+class _Bar:
+    """A rich progress bar on stderr for one phase (a context manager yielding update)."""
 
-    @contextlib.contextmanager
-    def bar(description: str, total: int) -> Iterator[Callable[[int, int], None]]:
+    def __init__(self, out: Output, description: str, total: int) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-        with Progress("[progress.description]{task.description}", BarColumn(),
-                      MofNCompleteColumn(), TimeElapsedColumn(), console=out.err,
-                      transient=True) as progress:
-            task = progress.add_task(description, total=total or None)
-            yield lambda done, n: progress.update(task, completed=done, total=n or None)
+        self.progress = Progress("[progress.description]{task.description}", BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=out.err,
+                                 transient=True)
+        self.task = self.progress.add_task(description, total=total or None)
 
-    return bar
+    def __enter__(self) -> Callable[[int, int], None]:
+        self.progress.start()
+        return lambda done, n: self.progress.update(self.task, completed=done, total=n or None)
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+
+def progress_bar(out: Output) -> Callable[[str, int], Any] | None:
+    """A factory of rich progress bars on stderr (None under --quiet / --json)."""
+    if out.json or out.quiet:
+        return None
+    return lambda description, total: _Bar(out, description, total)
 
 
 def quantize(
