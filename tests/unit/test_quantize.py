@@ -312,3 +312,15 @@ def test_budget_uses_top1_on_labelled_data(tmp_path: Path) -> None:
     budget = result.metrics["budget"]
     assert budget["after"]["metric"] == "top1" and budget["after"]["reference"] == 1.0
     assert budget["met"] and budget["after"]["value"] == 1.0
+
+
+def test_unnamed_nodes_get_stable_names_that_can_be_excluded(tmp_path: Path,
+                                                             conv_onnx: Path) -> None:
+    model = onnx.load(str(conv_onnx))
+    for node in model.graph.node:
+        node.name = ""
+    src = tmp_path / "unnamed.onnx"
+    onnx.save(model, str(src))
+    out, metrics = _quantize(src, tmp_path, exclude_nodes=("Gemm_3",))
+    assert metrics["qdq"]["quantized_nodes"] == ["Conv_0"]
+    assert {n.name for n in out.graph.node} >= {"Conv_0", "Relu_1", "Flatten_2", "Gemm_3"}

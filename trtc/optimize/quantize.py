@@ -426,21 +426,49 @@ class QuantizeOptions:
     percentile: float = 99.999
 
 
-def preprocess(model_path: Path, out_path: Path) -> None:
-    """ONNX Runtime's quantization pre-processing: shape inference only.
+def preprocess(model_path: Path, out_path: Path) -> list[str]:
+    """Write the model ONNX Runtime's quantizer works on to ``out_path``; return warnings.
 
-    Graph optimisation is skipped so node names stay the user's (exclusions
-    name them); trtc's export already folded BatchNorm and constants.
+    ONNX Runtime's quantization pre-processing with shape inference only: graph
+    optimisation is skipped so node names stay the user's (exclusions name them;
+    trtc's export already folded BatchNorm and constants). Where it fails (e.g.
+    symbolic shape inference on an unusual op) the model is used as it is, with a
+    warning. Unnamed nodes get stable names (``<op>_<index>``) so that every node
+    can be excluded, ranked and reported.
     """
+    import onnx
     from onnxruntime.quantization import quant_pre_process
 
+    warnings: list[str] = []
     try:
         with _quiet_stdout():
             quant_pre_process(str(model_path), str(out_path), skip_optimization=True)
+        model = onnx.load(str(out_path))
     except Exception as exc:
-        raise ModelError(f"{model_path}: ONNX Runtime's quantization pre-processing failed: "
-                         f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}",
-                         "check the model with: trtc inspect MODEL.onnx") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        warnings.append(f"ONNX Runtime's quantization pre-processing failed ({first}); "
+                        "quantizing the model as it is")
+        from trtc.graph.cleanup import load_onnx
+
+        model = load_onnx(model_path)
+    if name_nodes(model) or not out_path.is_file():
+        onnx.save(model, str(out_path))
+    return warnings
+
+
+def name_nodes(model: Any) -> int:
+    """Give unnamed or duplicate-named nodes unique stable names; return how many changed."""
+    seen: set[str] = set()
+    changed = 0
+    for index, node in enumerate(model.graph.node):
+        if not node.name or node.name in seen:
+            base = node.name or f"{node.op_type}_{index}"
+            name, k = base, 1
+            while name in seen:
+                name, k = f"{base}_{k}", k + 1
+            node.name, changed = name, changed + 1
+        seen.add(node.name)
+    return changed
 
 
 def quantize_qdq(model: Any, ranges_for: Callable[[str, Sequence[str]], Any],

@@ -66,21 +66,21 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
     from trtc.optimize import quantize as q
     from trtc.optimize.sensitivity import meet_budget, run_outputs, score
 
-    original = load_onnx(model_path)
-    q.check_exclusions(original, spec.exclude_nodes, spec.exclude_ops)
+    load_onnx(model_path)  # a clear error for a missing/corrupt file first
     reduced_int = spec.precision in ("int8", "fp8")
     if reduced_int and not spec.calib_data:
         raise UsageError(f"quantize: {spec.precision} needs calibration data "
                          "(quantize.calib_data / --calib-data)",
                          "pass --calib-data calib.npz (or an image folder, python:mod:fn, "
                          "or 'random' for a smoke test)")
-    warnings: list[str] = []
     metrics: dict[str, Any] = {"precision": spec.precision,
                                "target": spec.target if reduced_int else None}
+    warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="trtc-quantize-") as tmp:
         pre_path = Path(tmp) / "preprocessed.onnx"
-        q.preprocess(model_path, pre_path)
+        warnings += q.preprocess(model_path, pre_path)
         model = onnx.load(str(pre_path))
+        q.check_exclusions(model, spec.exclude_nodes, spec.exclude_ops)
         if reduced_int:
             q.plan_placement(model, spec.target, spec.exclude_nodes, spec.exclude_ops)
         calib = None
