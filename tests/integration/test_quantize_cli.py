@@ -210,3 +210,40 @@ def test_recipe_key_errors_name_the_key(cli, quant_recipe: Path, ws: Path) -> No
     result = cli("quantize", quant_recipe, "--workspace", ws)
     assert_user_error(result, 2, "quantize.calib_methd")
     assert "quantize.calib_method" in result.stderr
+
+
+def test_image_folder_recipe_hashes_every_image(cli, quant_recipe: Path, tmp_path: Path,
+                                                ws: Path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 255, (10, 12, 3), dtype=np.uint8)).save(
+            folder / f"img{i}.png")
+    edit_recipe(quant_recipe, lambda r: r["quantize"].update(
+        calib_data="images", calib_preprocess={"resize": 8, "crop": 8, "mean": [0.5] * 3,
+                                               "std": [0.25] * 3}))
+    ok_json(cli("run", quant_recipe, "--workspace", ws, "--until", "quantize", "--json"))
+    manifest = json.loads((ws / "conv" / "quantize" / "manifest.json").read_text())
+    assert manifest["metrics"]["calibration"]["samples"] == 4
+    assert {k for k in manifest["inputs"] if k.startswith("calib_data/")} == \
+        {f"calib_data/img{i}.png" for i in range(4)}
+    Image.fromarray(np.zeros((10, 12, 3), np.uint8)).save(folder / "img2.png")
+    dry = ok_json(cli("run", quant_recipe, "--workspace", ws, "--until", "quantize",
+                      "--dry-run", "--json"))
+    reason = {s["stage"]: s["reason"] for s in dry["stages"]}["quantize"]
+    assert "img2.png" in reason
+
+
+def test_python_calibration_reader(cli, conv_onnx: Path, tmp_path: Path, ws: Path) -> None:
+    (tmp_path / "reader.py").write_text(
+        "import numpy as np\n\n"
+        "def calib():\n"
+        "    rng = np.random.default_rng(0)\n"
+        "    return {'x': rng.standard_normal((6, 3, 8, 8)).astype(np.float32)}\n")
+    data = ok_json(cli("quantize", conv_onnx, "-o", tmp_path / "q.onnx", "--calib-data",
+                       f"python:{tmp_path / 'reader.py'}:calib", "--workspace", ws, "--json"))
+    assert data["metrics"]["calibration"]["samples"] == 6
+    assert not any("random" in w for w in data["warnings"])
