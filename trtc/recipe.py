@@ -511,6 +511,10 @@ def _check_semantics(recipe: Recipe, source: str) -> None:
     if q.max_drop is not None and not 0 <= q.max_drop <= 1:
         raise _fail(source, "quantize.max_drop", f"must be between 0 and 1, got {q.max_drop}",
                     "0.01 allows a 1-point top-1 drop (or cosine >= 0.99)")
+    if q.precision == "fp8" and q.target != "tensorrt":
+        raise _fail(source, "quantize.precision", "fp8 Q/DQ is for target tensorrt "
+                    "(ONNX Runtime's CPU kernels have no float8 path)",
+                    "use precision int8 with target onnxruntime-cpu")
     if not 0 < q.calib_percentile <= 100:
         raise _fail(source, "quantize.calib_percentile", "must be in (0, 100]")
     if recipe.verify.reference == "pytorch" and not recipe.is_pytorch:

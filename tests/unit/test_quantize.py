@@ -324,3 +324,27 @@ def test_unnamed_nodes_get_stable_names_that_can_be_excluded(tmp_path: Path,
     out, metrics = _quantize(src, tmp_path, exclude_nodes=("Gemm_3",))
     assert metrics["qdq"]["quantized_nodes"] == ["Conv_0"]
     assert {n.name for n in out.graph.node} >= {"Conv_0", "Relu_1", "Flatten_2", "Gemm_3"}
+
+
+def test_bf16_that_onnxruntime_cpu_cannot_run_is_reported_not_measured(
+        tmp_path: Path, conv_onnx: Path) -> None:
+    result = quantize_model(conv_onnx, tmp_path / "b.onnx", QuantizeSpec(
+        enabled=True, precision="bf16", calib_data="random", calib_samples=2))
+    if "accuracy" in result.metrics:        # an ONNX Runtime with bf16 CPU kernels
+        assert result.metrics["accuracy"]["value"] > 0.9
+    else:
+        assert any("accuracy not measured" in w for w in result.warnings)
+        with pytest.raises(UsageError, match="max_drop"):
+            quantize_model(conv_onnx, tmp_path / "b2.onnx", QuantizeSpec(
+                enabled=True, precision="bf16", calib_data="random", calib_samples=2,
+                max_drop=0.1))
+    assert q.read_metadata(onnx.load(str(tmp_path / "b.onnx"))) == {q.META_PRECISION: "bf16"}
+
+
+def test_fp8_for_onnxruntime_cpu_is_a_recipe_error() -> None:
+    from trtc.errors import RecipeError
+    from trtc.recipe import parse_recipe
+
+    with pytest.raises(RecipeError, match="quantize.precision"):
+        parse_recipe({"name": "x", "model": {"source": "onnx:m.onnx"},
+                      "quantize": {"precision": "fp8", "target": "onnxruntime-cpu"}})

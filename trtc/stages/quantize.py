@@ -108,7 +108,7 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
                                         spec.exclude_nodes, spec.exclude_ops,
                                         spec.calib_percentile)
 
-            def make(extra: tuple[str, ...]) -> Any:
+            def build(extra: tuple[str, ...]) -> Any:
                 return q.quantize_qdq(model, book, options, extra)
 
             candidates = list(q.plan_placement(model, spec.target, spec.exclude_nodes,
@@ -118,7 +118,7 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
 
             ranges = q.plain_ranges(book("minmax")) if book is not None else None
 
-            def make(extra: tuple[str, ...]) -> Any:
+            def build(extra: tuple[str, ...]) -> Any:
                 converted, kept_nodes = convert_float(
                     model, "bf16" if spec.precision == "bf16" else "fp16", keep_io_types=True,
                     block_ops=spec.exclude_ops, block_nodes=(*spec.exclude_nodes, *extra),
@@ -131,11 +131,30 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
                           if n.name not in spec.exclude_nodes and
                           n.op_type not in spec.exclude_ops]
 
+        plain: dict[tuple[str, ...], Any] = {}
+
+        def make(extra: tuple[str, ...]) -> Any:
+            """The model with ``extra`` nodes left in float (the plain one is built once)."""
+            if extra:
+                return build(extra)
+            if () not in plain:
+                plain[()] = build(())
+            return plain[()]
+
         feeds, labels = _eval_data(spec, model_path, calib, eval_source, labels_key,
                                    eval_batch)
         if spec.max_drop is not None and not feeds:
             raise UsageError("quantize.max_drop needs data to measure accuracy on",
                              "pass --calib-data or --eval-data")
+        unrunnable = _cpu_cannot_run(make(()), feeds[:1]) if feeds else None
+        if unrunnable is not None:
+            if spec.max_drop is not None:
+                raise UsageError(f"quantize.max_drop: ONNX Runtime on CPU cannot run the "
+                                 f"{spec.precision} model to measure it ({unrunnable})",
+                                 "drop max_drop for this precision, or use int8 / fp16")
+            warnings.append(f"accuracy not measured: ONNX Runtime on CPU cannot run the "
+                            f"{spec.precision} model ({unrunnable})")
+            feeds = []
         if feeds:
             reference = run_outputs(model, feeds)
 
@@ -171,6 +190,18 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
         with atomic_path(out_path) as staged:
             onnx.save(out_model, str(staged))
     return StageResult("quantize", {"model": out_path}, metrics, warnings=warnings)
+
+
+def _cpu_cannot_run(model: Any, feeds: list[Any]) -> str | None:
+    """Why ONNX Runtime's CPU provider cannot run ``model`` (bf16 kernels...), or None."""
+    from trtc.optimize.sensitivity import run_outputs
+
+    try:
+        run_outputs(model, feeds)
+    except Exception as exc:  # ORT raises NotImplemented / Fail / InvalidGraph classes
+        text = str(exc).strip()
+        return " ".join(text.split())[:200] if text else type(exc).__name__
+    return None
 
 
 def _progress_factory() -> Callable[[str, int], Any] | None:
