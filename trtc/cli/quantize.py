@@ -108,15 +108,15 @@ def quantize(
         pre = dataclasses.replace(pre, resize=calib_resize or pre.resize,
                                   crop=calib_crop or pre.crop)
         recipe = override(recipe, "quantize", calib_preprocess=pre)
-    from trtc.optimize import quantize as quantize_lib
-
     if is_recipe(source):
         if output is not None:
             raise UsageError("-o/--output is for flags mode; a recipe writes to the workspace",
                              f"the model goes to {workspace}/{recipe.name}/quantize/model.onnx")
         if eval_data is not None:
             raise UsageError("--eval-data is for flags mode; a recipe uses verify.data")
-        quantize_lib.PROGRESS = progress_bar(out)
+        from trtc.optimize import progress
+
+        progress.FACTORY = progress_bar(out)
         outcome = run_one_stage(recipe, "quantize", workspace, force, out)
         for w in outcome.warnings:
             out.warn(w)

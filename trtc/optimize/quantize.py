@@ -56,9 +56,6 @@ _CACHE_FORMAT = 1
 
 Feed = dict[str, np.ndarray]
 Progress = Callable[[int, int], None]
-#: Set by the CLI: ``PROGRESS(description, total)`` -> a context manager yielding
-#: ``update(done, total)`` (a rich bar on stderr). Library code itself never prints.
-PROGRESS: Callable[[str, int], Any] | None = None
 
 
 # --------------------------------------------------------------------------- placement

@@ -205,9 +205,9 @@ def _cpu_cannot_run(model: Any, feeds: list[Any]) -> str | None:
 
 
 def _progress_factory() -> Callable[[str, int], Any] | None:
-    from trtc.optimize import quantize as q
+    from trtc.optimize import progress
 
-    return q.PROGRESS
+    return progress.FACTORY
 
 
 def _qdq_inputs(model: Any) -> list[str]:
