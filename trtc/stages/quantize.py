@@ -26,8 +26,10 @@ CACHE_DIR = "calibration-cache"
 
 def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
     """Quantize ``inputs['model']`` into ``out_dir/model.onnx``; write calibration.json."""
+    # The budget is measured on verify's data when it is real (top-1 with labels); without a
+    # budget, the reported accuracy is the cosine on the calibration data (verify reports top-1).
     eval_source, labels_key = None, recipe.verify.data.labels_key
-    if recipe.verify.data.source != "random":
+    if recipe.verify.data.source != "random" and recipe.quantize.max_drop is not None:
         eval_source = recipe.verify.data.source
     result = quantize_model(inputs["model"], out_dir / "model.onnx", recipe.quantize,
                             cache_dir=out_dir / CACHE_DIR, eval_source=eval_source,
@@ -102,35 +104,7 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
                 "cache_file": str(calibrated.cache_path) if calibrated.cache_path else None}
 
         kept: dict[tuple[str, ...], list[Any]] = {}
-        if reduced_int:
-            assert book is not None
-            options = q.QuantizeOptions(spec.precision, spec.target, spec.calib_method,
-                                        spec.exclude_nodes, spec.exclude_ops,
-                                        spec.calib_percentile)
-
-            def build(extra: tuple[str, ...]) -> Any:
-                return q.quantize_qdq(model, book, options, extra)
-
-            candidates = list(q.plan_placement(model, spec.target, spec.exclude_nodes,
-                                               spec.exclude_ops).nodes)
-        else:
-            from trtc.optimize.fp16 import convert_float
-
-            ranges = q.plain_ranges(book("minmax")) if book is not None else None
-
-            def build(extra: tuple[str, ...]) -> Any:
-                converted, kept_nodes = convert_float(
-                    model, "bf16" if spec.precision == "bf16" else "fp16", keep_io_types=True,
-                    block_ops=spec.exclude_ops, block_nodes=(*spec.exclude_nodes, *extra),
-                    ranges=ranges)
-                kept[extra] = kept_nodes
-                q.set_metadata(converted, None, spec.precision)
-                return converted
-
-            candidates = [n.name for n in model.graph.node
-                          if n.name not in spec.exclude_nodes and
-                          n.op_type not in spec.exclude_ops]
-
+        build, candidates = _builder(spec, model, book, kept)
         plain: dict[tuple[str, ...], Any] = {}
 
         def make(extra: tuple[str, ...]) -> Any:
@@ -190,6 +164,42 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
         with atomic_path(out_path) as staged:
             onnx.save(out_model, str(staged))
     return StageResult("quantize", {"model": out_path}, metrics, warnings=warnings)
+
+
+def _builder(spec: QuantizeSpec, model: Any, book: Any, kept: dict[tuple[str, ...], list[Any]]
+             ) -> tuple[Callable[[tuple[str, ...]], Any], list[str]]:
+    """``build(float_nodes)`` making the reduced-precision model, and the nodes it may leave out.
+
+    fp16/bf16 record their kept-FP32 nodes in ``kept`` (by the float_nodes asked for).
+    """
+    from trtc.optimize import quantize as q
+
+    if spec.precision in ("int8", "fp8"):
+        options = q.QuantizeOptions(spec.precision, spec.target, spec.calib_method,
+                                    spec.exclude_nodes, spec.exclude_ops, spec.calib_percentile)
+
+        def build_qdq(extra: tuple[str, ...]) -> Any:
+            return q.quantize_qdq(model, book, options, extra)
+
+        placement = q.plan_placement(model, spec.target, spec.exclude_nodes, spec.exclude_ops)
+        return build_qdq, list(placement.nodes)
+
+    from trtc.optimize.fp16 import convert_float
+
+    ranges = q.plain_ranges(book("minmax")) if book is not None else None
+
+    def build_float(extra: tuple[str, ...]) -> Any:
+        converted, kept_nodes = convert_float(
+            model, "bf16" if spec.precision == "bf16" else "fp16", keep_io_types=True,
+            block_ops=spec.exclude_ops, block_nodes=(*spec.exclude_nodes, *extra),
+            ranges=ranges)
+        kept[extra] = kept_nodes
+        q.set_metadata(converted, None, spec.precision)
+        return converted
+
+    return build_float, [n.name for n in model.graph.node
+                         if n.name not in spec.exclude_nodes and
+                         n.op_type not in spec.exclude_ops]
 
 
 def _cpu_cannot_run(model: Any, feeds: list[Any]) -> str | None:
