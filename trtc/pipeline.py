@@ -59,7 +59,9 @@ def stage_inputs(recipe: Recipe, ws: Workspace, stage: str) -> dict[str, Path]:
     model_files = {k: Path(v) for k, v in _file_inputs(recipe).items()}
     if stage == "export":
         return model_files
-    if stage in ("prune", "quantize", "build"):
+    if stage == "quantize":
+        return {"model": upstream_model(recipe, ws, stage), **_quantize_data(recipe)}
+    if stage in ("prune", "build"):
         return {"model": upstream_model(recipe, ws, stage)}
     exported = exported_model(recipe, ws)
     artifact = _artifact(ws)
@@ -81,6 +83,31 @@ def stage_inputs(recipe: Recipe, ws: Workspace, stage: str) -> dict[str, Path]:
             inputs.update({k: v for k, v in model_files.items() if k != "source_onnx"})
         return inputs
     raise UsageError(f"unknown stage {stage!r}", f"stages are: {', '.join(STAGES)}")
+
+
+def _quantize_data(recipe: Recipe) -> dict[str, Path]:
+    """Calibration / evaluation files whose edits make quantize stale (folders: every image)."""
+    files: dict[str, Path] = {}
+    source = recipe.quantize.calib_data
+    if source and source != "random":
+        if (loader := ref_file(source)) is not None:
+            files["calib_loader"] = Path(loader)
+        elif not source.startswith("python:"):
+            path = Path(source)
+            if path.is_dir():
+                from trtc.optimize.calibdata import image_files
+
+                for image in image_files(path):
+                    files[f"calib_data/{image.relative_to(path)}"] = image
+            else:
+                files["calib_data"] = path
+    data = recipe.verify.data.source
+    if recipe.quantize.max_drop is not None and data != "random":
+        if data.startswith("npz:"):
+            files["eval_data"] = Path(data[4:])
+        elif (loader := ref_file(data)) is not None:
+            files["eval_loader"] = Path(loader)
+    return files
 
 
 #: Stages that rewrite the ONNX model (``<stage>/model.onnx``), in pipeline order.
@@ -163,7 +190,10 @@ def _missing_input(recipe: Recipe, stage: str, role: str, path: Path) -> Excepti
     if role == "factory":
         return ModelError(f"model.source: python file not found: {path}",
                           "check the path (relative to the recipe file)")
-    if role in ("data", "data_loader"):
+    if role.startswith(("calib_data", "calib_loader")):
+        return DataError(f"quantize.calib_data: file not found: {path}",
+                         "check the path (relative to the recipe file)")
+    if role in ("data", "data_loader", "eval_data", "eval_loader"):
         return DataError(f"verify.data.source: file not found: {path}",
                          "check the path (relative to the recipe file)")
     return UsageError(f"{stage}: {role} not found: {path}",

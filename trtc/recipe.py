@@ -95,15 +95,45 @@ class PruneSpec:
 
 
 @dataclass(frozen=True)
+class CalibPreprocessSpec:
+    """How an image folder becomes calibration input (resize, center-crop, normalize)."""
+
+    resize: int = 256
+    crop: int = 224
+    mean: tuple[float, ...] = (0.485, 0.456, 0.406)
+    std: tuple[float, ...] = (0.229, 0.224, 0.225)
+    layout: Literal["NCHW", "NHWC"] = "NCHW"
+    scale: float = 1 / 255
+    color: Literal["RGB", "L"] = "RGB"
+
+
+@dataclass(frozen=True)
 class QuantizeSpec:
     """Write reduced precision into the ONNX graph (Q/DQ for int8/fp8, casts for fp16/bf16).
 
     Off by default; ``trtc quantize`` and ``quantize.enabled: true`` turn it on.
+    ``target`` picks the Q/DQ placement: ``tensorrt`` (symmetric int8, Q/DQ only
+    where TensorRT fuses them) or ``onnxruntime-cpu`` (uint8 activations).
+    ``calib_data``: ``random`` (seeded; a warning), an ``.npz``, an image folder
+    or ``python:<module or file.py>:<function>``; null = none (int8/fp8 need it).
+    ``max_drop``: accuracy budget (top-1 points as a fraction with labelled
+    ``verify.data``, else 1 - cosine vs FP32); null = no budget.
     """
 
     enabled: bool = False
     precision: Literal["int8", "fp8", "fp16", "bf16"] = "int8"
     target: Literal["tensorrt", "onnxruntime-cpu"] = "tensorrt"
+    calib_data: str | None = None
+    calib_samples: int = 64
+    calib_batch: int = 1
+    calib_method: Literal["minmax", "entropy", "percentile"] = "minmax"
+    calib_percentile: float = 99.999
+    calib_seed: int = 0
+    calib_preprocess: CalibPreprocessSpec = field(default_factory=CalibPreprocessSpec)
+    exclude_nodes: tuple[str, ...] = ()
+    exclude_ops: tuple[str, ...] = ()
+    max_drop: float | None = None
+    budget_step: int = 1
 
 
 @dataclass(frozen=True)
@@ -364,8 +394,21 @@ def resolve_paths(recipe: Recipe) -> Recipe:
         recipe.verify,
         data=dataclasses.replace(recipe.verify.data,
                                  source=resolve_ref(recipe.verify.data.source, root)))
-    return dataclasses.replace(recipe, model=model, verify=verify,
+    quantize = recipe.quantize
+    if quantize.calib_data:
+        quantize = dataclasses.replace(quantize, calib_data=resolve_data_path(
+            quantize.calib_data, root))
+    return dataclasses.replace(recipe, model=model, verify=verify, quantize=quantize,
                                build=resolve_build_paths(recipe.build, root))
+
+
+def resolve_data_path(ref: str, root: Path) -> str:
+    """Resolve a calibration source: ``random``, ``python:...``, or a file/folder path."""
+    if ref == "random" or ref.startswith("python:"):
+        return resolve_ref(ref, root)
+    if ref.startswith("npz:"):
+        ref = ref[len("npz:"):]
+    return str((root / ref).resolve())
 
 
 def resolve_ref(ref: str, root: Path) -> str:
@@ -548,6 +591,19 @@ def _check_semantics(recipe: Recipe, source: str) -> None:
         raise _fail(source, "prune.channel_multiple", "must be a positive integer")
     if recipe.verify.data.batch <= 0 or recipe.verify.data.iterations <= 0:
         raise _fail(source, "verify.data", "batch and iterations must be positive")
+    q = recipe.quantize
+    if q.calib_samples <= 0 or q.calib_batch <= 0 or q.budget_step <= 0:
+        raise _fail(source, "quantize", "calib_samples, calib_batch and budget_step must be "
+                    "positive")
+    if q.max_drop is not None and not 0 <= q.max_drop <= 1:
+        raise _fail(source, "quantize.max_drop", f"must be between 0 and 1, got {q.max_drop}",
+                    "0.01 allows a 1-point top-1 drop (or cosine >= 0.99)")
+    if q.precision == "fp8" and q.target != "tensorrt":
+        raise _fail(source, "quantize.precision", "fp8 Q/DQ is for target tensorrt "
+                    "(ONNX Runtime's CPU kernels have no float8 path)",
+                    "use precision int8 with target onnxruntime-cpu")
+    if not 0 < q.calib_percentile <= 100:
+        raise _fail(source, "quantize.calib_percentile", "must be in (0, 100]")
     if recipe.verify.reference == "pytorch" and not recipe.is_pytorch:
         raise _fail(source, "verify.reference", "'pytorch' needs a PyTorch model source",
                     "use reference: export for an onnx: model")

@@ -44,7 +44,9 @@ def test_heavy_runtimes_are_imported_only_inside_backend_functions(path: Path) -
     for module, at_top in _imports(path):
         root = module.split(".")[0]
         if root in {"tensorrt", "onnxruntime", "torch", "torchvision", "cuda"}:
-            assert rel.parts[0] == "backends", f"{rel} imports {module} outside trtc/backends"
+            # trtc/optimize rewrites ONNX graphs with onnxruntime's quantization/float16 tools.
+            allowed = {"backends", "optimize"} if root == "onnxruntime" else {"backends"}
+            assert rel.parts[0] in allowed, f"{rel} imports {module} outside trtc/backends"
             assert not at_top, f"{rel} imports {module} at module level"
         if root == "tensorrt":
             assert rel == Path("backends/tensorrt.py"), f"{rel} imports tensorrt"

@@ -1,16 +1,171 @@
-"""trtc quantize: placeholder until the optimisation stage lands (issue 4)."""
+"""trtc quantize: INT8/FP8 Q/DQ for TensorRT or ONNX Runtime, or FP16/BF16, within a budget."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
+from trtc.cli.common import (
+    ForceOpt,
+    JsonOpt,
+    Output,
+    QuietOpt,
+    VerboseOpt,
+    WorkspaceOpt,
+    is_recipe,
+    load_target,
+    run_one_stage,
+)
 from trtc.errors import UsageError
+from trtc.recipe import override
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+class _Bar:
+    """A rich progress bar on stderr for one phase (a context manager yielding update)."""
+
+    def __init__(self, out: Output, description: str, total: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        self.progress = Progress("[progress.description]{task.description}", BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=out.err,
+                                 transient=True)
+        self.task = self.progress.add_task(description, total=total or None)
+
+    def __enter__(self) -> Callable[[int, int], None]:
+        self.progress.start()
+        return lambda done, n: self.progress.update(self.task, completed=done, total=n or None)
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+
+def progress_bar(out: Output) -> Callable[[str, int], Any] | None:
+    """A factory of rich progress bars on stderr (None under --quiet / --json)."""
+    if out.json or out.quiet:
+        return None
+    return lambda description, total: _Bar(out, description, total)
 
 
 def quantize(
-    target: Annotated[str, typer.Argument(help="A recipe (.yaml) or an ONNX model.")],
+    source: Annotated[str, typer.Argument(help="A recipe (.yaml) or an ONNX model.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Quantized ONNX path "
+                                                "(flags mode).")] = None,
+    precision: Annotated[str | None, typer.Option(help="int8, fp8, fp16 or bf16.")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", help="Q/DQ placement: tensorrt (symmetric int8, Q/DQ where TensorRT fuses "
+        "them) or onnxruntime-cpu (uint8 activations).")] = None,
+    calib_data: Annotated[str | None, typer.Option(
+        help="Calibration data: an .npz, an image folder, python:MODULE:FUNCTION, or "
+        "'random' (a smoke test only).")] = None,
+    calib_samples: Annotated[int | None, typer.Option(help="Samples to calibrate on.")] = None,
+    calib_batch: Annotated[int | None, typer.Option(help="Samples per calibration batch.")
+                           ] = None,
+    calib_method: Annotated[str | None, typer.Option(help="minmax, entropy or percentile.")
+                            ] = None,
+    calib_resize: Annotated[int | None, typer.Option(
+        help="Image folder: resize the shorter side to this many pixels (default 256).")
+    ] = None,
+    calib_crop: Annotated[int | None, typer.Option(
+        help="Image folder: center-crop to this size (default 224); mean/std/layout come "
+        "from the recipe's quantize.calib_preprocess.")] = None,
+    exclude_nodes: Annotated[str | None, typer.Option(
+        help="Comma-separated node names to keep in float.")] = None,
+    exclude_ops: Annotated[str | None, typer.Option(
+        help="Comma-separated op types to keep in float (e.g. Add,Softmax).")] = None,
+    max_drop: Annotated[float | None, typer.Option(
+        help="Accuracy budget: allowed top-1 drop (labelled --eval-data) or 1 - cosine vs "
+        "FP32; missed -> the most harmful nodes go back to float.")] = None,
+    eval_data: Annotated[str | None, typer.Option(
+        help="Labelled data (.npz with 'labels', or python:) for the top-1 budget "
+        "(flags mode; default: cosine on the calibration data).")] = None,
+    workspace: WorkspaceOpt = Path("build"),
+    force: ForceOpt = False,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
-    """Not implemented yet."""
-    raise UsageError("trtc quantize is not implemented yet")
+    """Quantize an ONNX model: INT8/FP8 Q/DQ (calibrated) or FP16/BF16."""
+    out = Output(json_out, quiet, verbose)
+    recipe = load_target(source)
+    recipe = override(recipe, "quantize", enabled=True, precision=precision, target=target,
+                      calib_data=calib_data, calib_samples=calib_samples,
+                      calib_batch=calib_batch, calib_method=calib_method,
+                      exclude_nodes=_names(exclude_nodes), exclude_ops=_names(exclude_ops),
+                      max_drop=max_drop)
+    if calib_resize is not None or calib_crop is not None:
+        import dataclasses
+
+        pre = recipe.quantize.calib_preprocess
+        pre = dataclasses.replace(pre, resize=calib_resize or pre.resize,
+                                  crop=calib_crop or pre.crop)
+        recipe = override(recipe, "quantize", calib_preprocess=pre)
+    if is_recipe(source):
+        if output is not None:
+            raise UsageError("-o/--output is for flags mode; a recipe writes to the workspace",
+                             f"the model goes to {workspace}/{recipe.name}/quantize/model.onnx")
+        if eval_data is not None:
+            raise UsageError("--eval-data is for flags mode; a recipe uses verify.data")
+        from trtc.optimize import progress
+
+        progress.FACTORY = progress_bar(out)
+        outcome = run_one_stage(recipe, "quantize", workspace, force, out)
+        for w in outcome.warnings:
+            out.warn(w)
+        if outcome.manifest:
+            _show(out, outcome.manifest.get("metrics", {}))
+        out.result(outcome.to_dict())
+        return
+    if output is None:
+        raise UsageError("flags mode needs -o OUT.onnx",
+                         "e.g. trtc quantize model.onnx -o model.int8.onnx --calib-data "
+                         "calib.npz")
+    from trtc.stages.quantize import CACHE_DIR, quantize_model
+
+    result = quantize_model(Path(source), output, recipe.quantize,
+                            cache_dir=workspace / recipe.name / "quantize" / CACHE_DIR,
+                            eval_source=eval_data, progress=progress_bar(out))
+    result.metrics.pop("calibration_ranges", None)
+    for w in result.warnings:
+        out.warn(w)
+    out.info(f"[green]quantized[/] {output} ({recipe.quantize.precision}"
+             f"{', ' + recipe.quantize.target if result.metrics['target'] else ''})")
+    _show(out, result.metrics)
+    out.result({"output": str(output), "metrics": result.metrics,
+                "warnings": result.warnings})
+
+
+def _show(out: Output, metrics: dict[str, Any]) -> None:
+    """One line per fact a user acts on: calibration, Q/DQ, accuracy, budget, kept nodes."""
+    from rich.markup import escape
+
+    calib = metrics.get("calibration")
+    if calib:
+        out.info(f"calibration: {calib['method']} on {calib['samples']} samples from "
+                 f"{escape(str(calib['source']))} (cache {calib['cache']}, "
+                 f"{calib['calibration_runs']} calibration runs)")
+    qdq = metrics.get("qdq")
+    if qdq:
+        out.info(f"Q/DQ: {qdq['quantize_linear']} QuantizeLinear, {qdq['dequantize_linear']} "
+                 f"DequantizeLinear; {len(qdq['quantized_nodes'])} nodes quantized")
+    acc = metrics.get("accuracy")
+    if acc:
+        out.info(f"accuracy: {acc['metric']} {acc['value']:.4f} (FP32 {acc['reference']:.4f}, "
+                 f"drop {acc['drop']:.4f})")
+    budget = metrics.get("budget")
+    if budget and budget.get("float_nodes"):
+        out.info(f"budget {budget['max_drop']:g}: {budget['before']['drop']:.4f} -> "
+                 f"{budget['after']['drop']:.4f} with {len(budget['float_nodes'])} node(s) in "
+                 f"float: {escape(', '.join(budget['float_nodes']))}")
+    for kept in metrics.get("kept_fp32", []):
+        out.info(f"kept in fp32: {escape(str(kept.get('name')))} "
+                 f"({escape(str(kept.get('op_type', '')))}): "
+                 f"{escape(str(kept.get('reason', '')))}")

@@ -31,10 +31,13 @@ def run(
     verbose: VerboseOpt = False,
 ) -> None:
     """Run all enabled stages of a recipe (export -> build -> verify -> bench)."""
+    from trtc.cli.quantize import progress_bar
+    from trtc.optimize import progress as optimize_progress
     from trtc.pipeline import collect_reports, run_recipe, workspace_for
     from trtc.report import summary_markdown, summary_renderable
 
     out = Output(json_out, quiet, verbose)
+    optimize_progress.FACTORY = progress_bar(out)  # quantize's calibration bar (stderr)
     recipe = load_recipe(recipe_path)
     ws = workspace_for(recipe, workspace)
 
