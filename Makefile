@@ -25,6 +25,8 @@ $(DIGITS_WEIGHTS): scripts/digits.py | $(STAMP)
 
 demo: install $(DIGITS_WEIGHTS)
 	$(BIN)/trtc run configs/digits.yaml
+	# Side by side on this machine: FP32 vs INT8 vs FP16 vs pruned, accuracy and latency.
+	$(BIN)/python scripts/bench_optimize.py --models digits --duration 1 --out build/demo/digits-variants
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -35,6 +37,7 @@ lint: install
 
 bench: install $(DIGITS_WEIGHTS)
 	$(BIN)/python scripts/bench_spine.py --out docs/bench-spine
+	$(BIN)/python scripts/bench_optimize.py --out docs/bench-optimize
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

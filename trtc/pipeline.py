@@ -150,6 +150,11 @@ def run_stage(recipe: Recipe, stage: str, ws: Workspace, *, force: bool = False,
         return StageOutcome(stage, "disabled", f"{stage}.enabled is false")
     inputs = stage_inputs(recipe, ws, stage)
     spec = {"section": recipe.section(stage), "model": recipe.section("model")}
+    if stage == "quantize" and recipe.quantize.target == "auto":
+        from trtc.stages.quantize import resolve_target
+
+        # The placement follows this machine's backend: re-quantize when that changes.
+        spec["target"] = resolve_target("auto", recipe.build)
     if force:
         reason: str | None = "--force"
     elif upstream_ran and dry_run:

@@ -113,7 +113,8 @@ class QuantizeSpec:
 
     Off by default; ``trtc quantize`` and ``quantize.enabled: true`` turn it on.
     ``target`` picks the Q/DQ placement: ``tensorrt`` (symmetric int8, Q/DQ only
-    where TensorRT fuses them) or ``onnxruntime-cpu`` (uint8 activations).
+    where TensorRT fuses them), ``onnxruntime-cpu`` (uint8 activations), or ``auto``:
+    the backend ``build.backend`` resolves to on this machine.
     ``calib_data``: ``random`` (seeded; a warning), an ``.npz``, an image folder
     or ``python:<module or file.py>:<function>``; null = none (int8/fp8 need it).
     ``max_drop``: accuracy budget (top-1 points as a fraction with labelled
@@ -122,7 +123,7 @@ class QuantizeSpec:
 
     enabled: bool = False
     precision: Literal["int8", "fp8", "fp16", "bf16"] = "int8"
-    target: Literal["tensorrt", "onnxruntime-cpu"] = "tensorrt"
+    target: Literal["tensorrt", "onnxruntime-cpu", "auto"] = "tensorrt"
     calib_data: str | None = None
     calib_samples: int = 64
     calib_batch: int = 1

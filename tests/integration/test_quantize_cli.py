@@ -119,6 +119,23 @@ def test_run_with_quantize_feeds_build_and_verify(cli, quant_recipe: Path, ws: P
     assert third["metrics"]["calibration"]["cache"] == "hit"
 
 
+def test_target_auto_follows_the_backend_this_machine_builds_with(cli, quant_recipe: Path,
+                                                                  ws: Path) -> None:
+    # No TensorRT here: auto means ONNX Runtime, so the placement is onnxruntime-cpu's and
+    # build takes the model without the cross-target warning; the manifest keeps "auto" and
+    # the resolved target (a machine with TensorRT re-quantizes).
+    edit_recipe(quant_recipe, lambda r: r["quantize"].update(target="auto"))
+    data = ok_json(cli("run", quant_recipe, "--workspace", ws, "--until", "build", "--json"))
+    assert statuses(data) == {"export": "ran", "quantize": "ran", "build": "ran"}
+    root = ws / "conv"
+    assert _meta(root / "quantize" / "model.onnx")[META_TARGET] == "onnxruntime-cpu"
+    manifest = json.loads((root / "quantize" / "manifest.json").read_text())
+    assert manifest["spec"]["section"]["target"] == "auto"
+    assert manifest["spec"]["target"] == "onnxruntime-cpu"
+    build = next(s for s in data["stages"] if s["stage"] == "build")
+    assert not any("target" in w for w in build["warnings"])
+
+
 def test_calibration_npz_edit_makes_quantize_stale(cli, quant_recipe: Path, tmp_path: Path,
                                                    ws: Path) -> None:
     x = np.random.default_rng(0).standard_normal((8, 3, 8, 8)).astype(np.float32)

@@ -62,7 +62,8 @@ def quantize(
     precision: Annotated[str | None, typer.Option(help="int8, fp8, fp16 or bf16.")] = None,
     target: Annotated[str | None, typer.Option(
         "--target", help="Q/DQ placement: tensorrt (symmetric int8, Q/DQ where TensorRT fuses "
-        "them) or onnxruntime-cpu (uint8 activations).")] = None,
+        "them), onnxruntime-cpu (uint8 activations) or auto (TensorRT if it is usable here, "
+        "else onnxruntime-cpu).")] = None,
     calib_data: Annotated[str | None, typer.Option(
         help="Calibration data: an .npz, an image folder, python:MODULE:FUNCTION, or "
         "'random' (a smoke test only).")] = None,
@@ -128,8 +129,10 @@ def quantize(
         raise UsageError("flags mode needs -o OUT.onnx",
                          "e.g. trtc quantize model.onnx -o model.int8.onnx --calib-data "
                          "calib.npz")
-    from trtc.stages.quantize import CACHE_DIR, quantize_model
+    from trtc.stages.quantize import CACHE_DIR, quantize_model, resolve_target
 
+    recipe = override(recipe, "quantize",
+                      target=resolve_target(recipe.quantize.target, recipe.build))
     result = quantize_model(Path(source), output, recipe.quantize,
                             cache_dir=workspace / recipe.name / "quantize" / CACHE_DIR,
                             eval_source=eval_data, progress=progress_bar(out))

@@ -10,13 +10,14 @@ nodes back to float (``trtc.optimize.sensitivity``).
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from trtc.errors import UsageError
-from trtc.recipe import QuantizeSpec, Recipe
+from trtc.recipe import BuildSpec, QuantizeSpec, Recipe
 from trtc.stages import StageResult
 from trtc.workspace import atomic_path, write_json
 
@@ -24,8 +25,27 @@ from trtc.workspace import atomic_path, write_json
 CACHE_DIR = "calibration-cache"
 
 
+def resolve_target(target: str, build: BuildSpec) -> str:
+    """``auto``: the Q/DQ placement for the backend ``build.backend`` resolves to here."""
+    if target != "auto":
+        return target
+    from trtc.backends import resolve_backend
+    from trtc.errors import DependencyError
+
+    try:
+        backend, _ = resolve_backend(build.backend, build)
+    except DependencyError:
+        # build.backend: tensorrt without TensorRT here: quantize for it anyway; the
+        # build stage reports the missing dependency.
+        return "tensorrt"
+    return "tensorrt" if backend.name == "tensorrt" else "onnxruntime-cpu"
+
+
 def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
     """Quantize ``inputs['model']`` into ``out_dir/model.onnx``; write calibration.json."""
+    spec = dataclasses.replace(recipe.quantize,
+                               target=resolve_target(recipe.quantize.target, recipe.build))
+    recipe = dataclasses.replace(recipe, quantize=spec)
     # The budget is measured on verify's data when it is real (top-1 with labels); without a
     # budget, the reported accuracy is the cosine on the calibration data (verify reports top-1).
     eval_source, labels_key = None, recipe.verify.data.labels_key
