@@ -49,8 +49,9 @@ class _Bar:
 
 
 def progress_bar(out: Output) -> Callable[[str, int], Any] | None:
-    """A factory of rich progress bars on stderr (None under --quiet / --json)."""
-    if out.json or out.quiet:
+    """A factory of rich progress bars on stderr (None under --quiet / --json, or when
+    stderr is not a terminal: a log gets no bar frames or blank lines)."""
+    if out.json or out.quiet or not out.err.is_terminal:
         return None
     return lambda description, total: _Bar(out, description, total)
 
