@@ -185,6 +185,7 @@ def measure_row(args: argparse.Namespace, variant: str, batch: int, exported: Pa
     return {
         "variant": variant, "batch": batch, "precision": metrics.get("precision"),
         "build_time_s": metrics.get("build_time_s"),
+        # metrics["engine"]: the adapter's build facts (timing cache loaded or not).
         "engine_build_s": (metrics.get("engine") or {}).get("engine_build_s"),
         "timing_cache": (metrics.get("engine") or {}).get("timing_cache"),
         "engine_bytes": build["outputs"]["artifact"]["bytes"],
@@ -405,14 +406,24 @@ def main() -> None:
                 log(f"{key}: already measured, skipped (--force re-measures)")
                 continue
             log(f"{key}: measuring")
-            result["rows"][key] = measure_row(args, variant, batch, exported,
-                                              qdq if variant == "int8-qdq" else None)
+            result["notes"] = [n for n in result["notes"] if not n.startswith(f"{key} ")]
+            try:
+                result["rows"][key] = measure_row(args, variant, batch, exported,
+                                                  qdq if variant == "int8-qdq" else None)
+            except (SystemExit, subprocess.TimeoutExpired) as exc:
+                # One row failing (e.g. TensorRT refusing a model) must not lose the others.
+                failure = f"{key} failed: {str(exc).strip().splitlines()[-1]}"
+                log(failure)
+                result["notes"].append(failure)
             save()
     if "throughput" in parts:
         key = f"throughput-b{args.throughput_batch}"
         if key not in result["rows"] or args.force:
             log(f"{key}: measuring")
-            result["rows"][key] = throughput_row(args, exported, qdq)
+            try:
+                result["rows"][key] = throughput_row(args, exported, qdq)
+            except (SystemExit, subprocess.TimeoutExpired) as exc:
+                result["notes"].append(f"{key} failed: {str(exc).strip().splitlines()[-1]}")
     save()
     log(f"wrote {out_json} and {args.out.with_suffix('.md')}")
 

@@ -54,10 +54,9 @@ def ok_json(result: Result) -> Any:
 def make_qdq_model(path: Path, seed: int = 0) -> Path:
     """x[batch,3,8,8] -> Q/DQ -> Conv (Q/DQ int8 weights, per channel) -> Relu -> y.
 
-    Symmetric int8 with zero points 0, biases in float, and the weights as float
-    initializers behind a QuantizeLinear/DequantizeLinear pair: TensorRT 8.6's ONNX
-    parser refuses a Conv whose weights are an int8 initializer with only a
-    DequantizeLinear ("input tensor shape misaligns with the input kernel shape").
+    Symmetric int8 with zero points 0, biases in float, the weights as float
+    initializers behind a QuantizeLinear/DequantizeLinear pair (as NVIDIA's
+    quantization toolkits export them).
     """
     rng = np.random.default_rng(seed)
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32) * 0.3
@@ -76,7 +75,11 @@ def make_qdq_model(path: Path, seed: int = 0) -> Path:
         helper.make_node("QuantizeLinear", ["w", "w_scale", "w_zp"], ["wq"], name="qw", axis=0),
         helper.make_node("DequantizeLinear", ["wq", "w_scale", "w_zp"], ["wdq"], name="dqw",
                          axis=0),
-        helper.make_node("Conv", ["xdq", "wdq", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+        # kernel_shape is required here: with weights that are not an initializer, TensorRT
+        # 8.6's parser cannot tell the kernel size ("input tensor shape misaligns with
+        # the input kernel shape"); exporters always write it.
+        helper.make_node("Conv", ["xdq", "wdq", "b"], ["c"], name="conv", pads=[1, 1, 1, 1],
+                         kernel_shape=[3, 3]),
         helper.make_node("Relu", ["c"], ["y"], name="relu"),
     ]
     graph = helper.make_graph(
