@@ -253,8 +253,9 @@ def machine() -> tuple[str, GpuInfo]:
     if version is None:
         raise DependencyError("TensorRT is not installed (the tensorrt library does not import)",
                               INSTALL_HINT)
-    from trtc.backends.cuda_harness import gpu_count, gpu_info
+    from trtc.backends.cuda_harness import cudart, gpu_count, gpu_info
 
+    cudart()  # DependencyError naming cuda-python when it is missing
     if gpu_count() == 0:
         raise DependencyError(f"TensorRT {version} is installed, but no CUDA GPU is visible "
                               "(cuda-python finds no device)",
