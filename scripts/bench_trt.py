@@ -223,7 +223,11 @@ def cross_check(engine: Path, batch: int, args: argparse.Namespace) -> dict[str,
 def throughput_row(args: argparse.Namespace, exported: Path, qdq: Path | None
                    ) -> dict[str, Any]:
     """int8 at batch 256 on 2+ streams: the large-batch throughput."""
-    variant = "int8-qdq" if qdq is not None else "int8-calib"
+    variant = args.throughput_variant
+    if variant != "int8-qdq":
+        qdq = None
+    elif qdq is None:
+        raise SystemExit("no Q/DQ model for the int8-qdq throughput row")
     batch = args.throughput_batch
     # An optimization profile serves one execution context at a time, so N streams need
     # a static-shape engine (the float model exported at batch 256) or N profiles (the
@@ -353,6 +357,8 @@ def main() -> None:
     parser.add_argument("--eval-samples", type=int, default=64)
     parser.add_argument("--throughput-batch", type=int, default=256)
     parser.add_argument("--streams", type=int, default=2)
+    parser.add_argument("--throughput-variant", choices=("int8-calib", "int8-qdq"),
+                        default="int8-calib")
     parser.add_argument("--cleanup", default="graphsurgeon",
                         help="export.cleanup (onnxslim may be missing on the GPU machine)")
     parser.add_argument("--opset", type=int, default=17)
@@ -392,7 +398,7 @@ def main() -> None:
     exported = exported_model(args)
     make_data(args, exported)
     qdq: Path | None = None
-    if "int8-qdq" in parts or "throughput" in parts:
+    if "int8-qdq" in parts or ("throughput" in parts and args.throughput_variant == "int8-qdq"):
         qdq, why = qdq_model(args, exported)
         if why and why not in result["notes"]:
             result["notes"].append(why)
