@@ -149,7 +149,7 @@ def run_stage(recipe: Recipe, stage: str, ws: Workspace, *, force: bool = False,
     if not section.enabled:
         return StageOutcome(stage, "disabled", f"{stage}.enabled is false")
     inputs = stage_inputs(recipe, ws, stage)
-    spec = {"section": recipe.section(stage), "model": recipe.section("model")}
+    spec: dict[str, Any] = {"section": recipe.section(stage), "model": recipe.section("model")}
     if stage == "quantize" and recipe.quantize.target == "auto":
         from trtc.stages.quantize import resolve_target
 

@@ -14,21 +14,23 @@ import dataclasses
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from trtc.errors import UsageError
 from trtc.recipe import BuildSpec, QuantizeSpec, Recipe
 from trtc.stages import StageResult
 from trtc.workspace import atomic_path, write_json
 
+Target = Literal["tensorrt", "onnxruntime-cpu", "auto"]
+
 #: Name of the calibration cache folder inside the stage folder.
 CACHE_DIR = "calibration-cache"
 
 
-def resolve_target(target: str, build: BuildSpec) -> str:
+def resolve_target(target: str, build: BuildSpec) -> Target:
     """``auto``: the Q/DQ placement for the backend ``build.backend`` resolves to here."""
-    if target != "auto":
-        return target
+    if target in ("tensorrt", "onnxruntime-cpu"):
+        return cast(Target, target)
     from trtc.backends import resolve_backend
     from trtc.errors import DependencyError
 
