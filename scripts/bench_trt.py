@@ -376,20 +376,20 @@ def main() -> None:
     out_json = args.out.with_suffix(".json")
     result: dict[str, Any] = (json.loads(out_json.read_text()) if out_json.is_file()
                               else {"rows": {}, "notes": []})
-    result["command"] = "python scripts/bench_trt.py"
-    result["settings"] = {"duration": args.duration, "warmup_ms": args.warmup,
-                          "iterations": args.iterations, "calib_samples": args.calib_samples,
-                          "eval_samples": args.eval_samples}
-    result["host"] = {"python": platform.python_version(), "machine": platform.machine()}
 
     def save() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         out_json.write_text(json.dumps(result, indent=2) + "\n")
         args.out.with_suffix(".md").write_text(markdown(result))
 
-    if args.report_only:
+    if args.report_only:  # re-render what was measured, with the settings it was measured with
         save()
         return
+    result.setdefault("command", "python scripts/bench_trt.py")
+    result["settings"] = {"duration": args.duration, "warmup_ms": args.warmup,
+                          "iterations": args.iterations, "calib_samples": args.calib_samples,
+                          "eval_samples": args.eval_samples}
+    result["host"] = {"python": platform.python_version(), "machine": platform.machine()}
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
     unknown = set(parts) - set(PARTS)
     if unknown:
