@@ -23,6 +23,7 @@ from trtc.backends.trt_config import (
     compatibility_verdict,
     default_profile,
     features,
+    opset_note,
     parse_profile,
     parse_size,
     plan_trt_build,
@@ -640,3 +641,16 @@ def test_recipe_build_paths_resolve_against_the_recipe(tmp_path: Any) -> None:
                     "  int8_calib: random\n  timing_cache: auto\n")
     build = load_recipe(path).build
     assert (build.int8_calib, build.timing_cache) == ("random", "auto")
+
+
+# ------------------------------------------------------------------ ONNX opset vs the parser
+
+@pytest.mark.parametrize(("version", "opset", "warned"), [
+    ("8.6.0", 17, False), ("8.6.1", 18, True), ("10.3.0", 21, False),
+    ("11.1.0", 25, False), ("11.1.0", 26, True),
+])
+def test_opset_note_per_version(version: str, opset: int, warned: bool) -> None:
+    note = opset_note(version, opset)
+    assert (note is not None) is warned
+    if note:
+        assert f"opset {opset}" in note and "export.opset" in note

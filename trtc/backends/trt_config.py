@@ -159,6 +159,26 @@ def features(version: str) -> TrtFeatures:
     )
 
 
+#: The newest ONNX opset the parser of a TensorRT release documents (support matrix):
+#: 8.6 parses opsets up to 17, 11.x up to 25. 10.x moved with each minor: not gated here.
+_MAX_OPSET = {8: 17, 11: 25}
+
+
+def opset_note(version: str, model_opset: int) -> str | None:
+    """A warning when the model's opset is newer than TensorRT ``version``'s parser documents.
+
+    Not a refusal: the parser often still reads the ops a model uses, and when it does not,
+    its error names the node; the note says what to do about it.
+    """
+    major, _, _ = parse_version(version)
+    limit = _MAX_OPSET.get(major)
+    if limit is None or model_opset <= limit:
+        return None
+    return (f"the model is ONNX opset {model_opset}; TensorRT {version}'s parser documents "
+            f"opsets up to {limit}: if parsing fails, re-export with export.opset: {limit} "
+            "(exporter: legacy)")
+
+
 # --------------------------------------------------------------------------- settings
 
 

@@ -266,8 +266,9 @@ def build_artifact(onnx_path: Path, out_path: Path, spec: BuildSpec,
         backend, why = resolve_backend(spec.backend, spec)
     else:
         backend = get_backend(backend_name)
-    load_onnx(onnx_path)  # a clear error for a missing/corrupt file before the runtime's own
+    model = load_onnx(onnx_path)  # a clear error for a missing/corrupt file before the runtime's
     facts = model_facts(onnx_path)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     warnings: list[str] = []
     try:
         check_qdq_target(facts.metadata, backend.name, str(onnx_path))
@@ -287,7 +288,7 @@ def build_artifact(onnx_path: Path, out_path: Path, spec: BuildSpec,
         warnings.append(f"backend auto chose {backend.name}, not TensorRT: {reason}")
     if backend.name == "tensorrt":
         return _build_tensorrt(backend, onnx_path, out_path, spec, facts, why, recipe,
-                               verbose, warnings)
+                               verbose, warnings, opset)
     precision = _onnxruntime_precision(spec, facts, warnings)
     start = time.perf_counter()
     with atomic_path(out_path) as staged:
@@ -324,10 +325,13 @@ def _onnxruntime_precision(spec: BuildSpec, facts: ModelFacts, warnings: list[st
 
 def _build_tensorrt(backend: Any, onnx_path: Path, out_path: Path, spec: BuildSpec,
                     facts: ModelFacts, why: str | None, recipe: Recipe | None, verbose: bool,
-                    warnings: list[str]) -> StageResult:
+                    warnings: list[str], opset: int = 0) -> StageResult:
     from trtc.backends.tensorrt import tensorrt_version
+    from trtc.backends.trt_config import opset_note
 
     version = tensorrt_version() or ""
+    if (note := opset_note(version, opset)) is not None:
+        warnings.append(note)
     settings = plan_trt_settings(spec, facts, version, recipe=recipe,
                                  timing_cache_dir=_auto_cache_dir(out_path))
     check_build_files(settings)
@@ -348,6 +352,8 @@ def _build_tensorrt(backend: Any, onnx_path: Path, out_path: Path, spec: BuildSp
                "precision": info.get("precision", settings.precision),
                "build_time_s": round(elapsed, 3), "artifact_bytes": out_path.stat().st_size,
                "settings": info.get("settings", {})}
+    if info.get("engine"):  # engine build time, size, hash, timing-cache reuse
+        metrics["engine"] = info["engine"]
     return StageResult("build", {"artifact": out_path, **extra}, metrics,
                        device=info.get("device", {}), warnings=warnings)
 
