@@ -217,6 +217,12 @@ def run_recipe(recipe: Recipe, ws: Workspace, *, until: str | None = None,
         # Disabled stages are left out of a run (prune and quantize are off by default).
         last = STAGES.index(until) if until else len(STAGES) - 1
         stages = [s for s in recipe.enabled_stages() if STAGES.index(s) <= last]
+    if not dry_run and "build" in stages and recipe.build.enabled:
+        # Fail fast: a backend that cannot run here (backend: tensorrt without TensorRT)
+        # stops the run before export and quantize spend minutes on a build that cannot be.
+        from trtc.backends import resolve_backend
+
+        resolve_backend(recipe.build.backend, recipe.build)
     outcomes: list[StageOutcome] = []
     ran = False
     # A dry run only reads, and promises to write nothing: not even the lock file.
