@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from trtc.data import (
     random_dataset,
 )
 from trtc.errors import DataError, DependencyError, UsageError
+from trtc.recipe import CalibPreprocessSpec
 
 #: Image file suffixes read from a folder (what Pillow decodes in every build).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
@@ -42,23 +43,12 @@ RANDOM_WARNING = ("calibrating on seeded random data: the INT8 scales will fit N
                   "hundred real samples (.npz, an image folder or python:module:function)")
 
 
-@dataclass(frozen=True)
-class ImagePreprocess:
-    """How an image folder becomes an input tensor (the usual ImageNet recipe by default).
-
-    Each image is converted to ``color`` ("RGB" or "L"), resized so its shorter
-    side is ``resize`` pixels, center-cropped to ``crop`` x ``crop``, multiplied
-    by ``scale``, normalized per channel with ``mean`` / ``std`` (after scaling)
-    and laid out as ``layout`` with a leading batch axis.
-    """
-
-    resize: int = 256
-    crop: int = 224
-    mean: tuple[float, ...] = (0.485, 0.456, 0.406)
-    std: tuple[float, ...] = (0.229, 0.224, 0.225)
-    layout: Literal["NCHW", "NHWC"] = "NCHW"
-    scale: float = 1 / 255
-    color: Literal["RGB", "L"] = "RGB"
+#: How an image folder becomes an input tensor: the recipe's ``quantize.calib_preprocess``
+#: (the usual ImageNet recipe by default). Each image is converted to ``color`` ("RGB" or
+#: "L"), resized so its shorter side is ``resize`` pixels, center-cropped to ``crop`` x
+#: ``crop``, multiplied by ``scale``, normalized per channel with ``mean`` / ``std`` (after
+#: scaling) and laid out as ``layout`` with a leading batch axis.
+ImagePreprocess = CalibPreprocessSpec
 
 
 @dataclass

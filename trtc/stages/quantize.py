@@ -261,16 +261,13 @@ def _model_inputs(model_path: Path) -> dict[str, tuple[str, tuple[int | str, ...
 
 
 def _calibration_set(spec: QuantizeSpec, model_path: Path) -> Any:
-    from trtc.optimize.calibdata import ImagePreprocess, calibration_batches
+    from trtc.optimize.calibdata import calibration_batches
 
-    pre = spec.calib_preprocess
     assert spec.calib_data is not None
     return calibration_batches(
         spec.calib_data, _model_inputs(model_path), samples=spec.calib_samples,
         batch=spec.calib_batch, seed=spec.calib_seed,
-        preprocess=ImagePreprocess(resize=pre.resize, crop=pre.crop, mean=pre.mean,
-                                   std=pre.std, layout=pre.layout, scale=pre.scale,
-                                   color=pre.color))
+        preprocess=spec.calib_preprocess)
 
 
 def _eval_data(spec: QuantizeSpec, model_path: Path, calib: Any, eval_source: str | None,
