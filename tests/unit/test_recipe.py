@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from trtc.errors import RecipeError, UsageError
 from trtc.recipe import (
@@ -728,3 +729,13 @@ def test_override_converts_like_the_recipe() -> None:
     assert r.bench.duration_s == 2.0
     assert isinstance(r.bench.duration_s, float)
     assert r.bench.shapes == {"x": (1, 3, 8, 8)}
+
+
+def test_unquoted_2_4_gets_a_quoting_hint() -> None:
+    # YAML 1.1 reads a bare 2:4 as the base-60 integer 124.
+    raw = yaml.safe_load("name: m\nmodel: {source: 'onnx:m.onnx'}\nprune: {method: 2:4}\n")
+    assert raw["prune"]["method"] == 124
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(raw)
+    assert "prune.method" in info.value.message and "got 124" in info.value.message
+    assert info.value.hint is not None and 'quote it: method: "2:4"' in info.value.hint

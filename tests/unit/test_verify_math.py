@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from trtc.stages.verify import (
     changed_on_purpose,
     cosine_metric,
     error_stats,
+    failure_hint,
     gates,
     tolerances,
     top1_metric,
@@ -250,3 +252,20 @@ def test_changed_on_purpose_reads_trtc_metadata(conv_onnx: Path, tmp_path: Path)
     onnx.save(model, str(path))
     assert changed_on_purpose(path) == ["prune", "quantize"]
     assert changed_on_purpose(tmp_path / "m.engine") == []
+    # An engine says what was done to the ONNX it was built from in its engine.json.
+    (tmp_path / "m.engine.json").write_text(json.dumps(
+        {"onnx_metadata": {"trtc.quantize.target": "tensorrt", "trtc.quantize.precision":
+                           "int8"}}))
+    assert changed_on_purpose(tmp_path / "m.engine") == ["quantize"]
+
+
+def test_failure_hint_names_the_knob_that_gated() -> None:
+    cosine = {"metric": {"name": "cosine", "passed": False}, "changed_by": ["quantize"]}
+    assert failure_hint(cosine, flags=True) == ("prune/quantize less (or keep the worst layers "
+                                                "in float), or relax --min-cosine only if the "
+                                                "drop is expected")
+    top1 = {"metric": {"name": "top1", "passed": False}, "changed_by": []}
+    assert failure_hint(top1, flags=False) == "relax verify.max_drop only if the drop is expected"
+    tolerances = {"metric": {"name": "top1", "passed": True}, "elementwise_gates": True}
+    assert "--atol/--rtol" in failure_hint(tolerances, flags=True)
+    assert "verify.atol/rtol" in failure_hint({}, flags=False)

@@ -591,6 +591,10 @@ class TensorRTBackend:
         side = sidecar(settings, gpu_name=gpu.name, compute_capability=gpu.compute_capability,
                        trt_version=version, onnx_sha256=sha256_file(onnx_path),
                        engine_sha256=facts["engine_sha256"], io=io)
+        # What trtc did to the ONNX (prune / quantize): verify judges such an engine by
+        # its task metric, as it does the ONNX.
+        side["onnx_metadata"] = {k: v for k, v in onnx_facts(onnx_path)[2].items()
+                                 if k.startswith("trtc.")}
         precision = settings.precision
         if precision == "fp32" and settings.tf32 and not settings.strongly_typed:
             precision = "tf32"  # verify's tolerances: TF32 math differs from fp32 ONNX Runtime

@@ -60,7 +60,7 @@ app = typer.Typer(
     cls=TrtcGroup,
     name="trtc",
     help="Compile models for NVIDIA TensorRT from a YAML recipe: "
-         "export -> build -> verify -> bench.",
+         "export -> prune -> quantize -> build -> verify -> bench.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

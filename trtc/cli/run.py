@@ -30,7 +30,8 @@ def run(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Run all enabled stages of a recipe (export -> build -> verify -> bench)."""
+    """Run all enabled stages of a recipe (export -> prune -> quantize -> build -> verify ->
+    bench)."""
     from trtc.cli.quantize import progress_bar
     from trtc.optimize import progress as optimize_progress
     from trtc.pipeline import collect_reports, run_recipe, workspace_for

@@ -91,5 +91,6 @@ def verify(
     out.show(verify_renderable(report))
     out.result(report)
     if not report["passed"]:
-        raise VerificationError(report["failures"][0],
-                                "loosen --atol/--rtol only if the difference is expected")
+        from trtc.stages.verify import failure_hint
+
+        raise VerificationError(report["failures"][0], failure_hint(report, flags=True))

@@ -39,11 +39,21 @@ def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
     if not report["passed"]:
         raise VerificationError(report["failures"][0] + (
             f" (+{len(report['failures']) - 1} more)" if len(report["failures"]) > 1 else ""),
-            f"see {report_path}; " + ("loosen verify.atol/rtol or per_output only if expected"
-                                      if report["elementwise_gates"] else
-                                      "prune/quantize less (or exclude layers), or relax "
-                                      "verify.min_cosine / max_drop only if expected"))
+            f"see {report_path}; " + failure_hint(report, flags=False))
     return StageResult("verify", {"report": report_path}, _summary(report))
+
+
+def failure_hint(report: dict[str, Any], *, flags: bool) -> str:
+    """What to do about a failed verify: the task metric that gated, or the tolerances."""
+    metric = report.get("metric") or {}
+    if metric and not metric.get("passed", True):
+        knob = {"cosine": "--min-cosine" if flags else "verify.min_cosine",
+                "top1": "--max-drop" if flags else "verify.max_drop"}[metric["name"]]
+        less = ("prune/quantize less (or keep the worst layers in float), or "
+                if report.get("changed_by") else "")
+        return f"{less}relax {knob} only if the drop is expected"
+    return ("loosen --atol/--rtol only if the difference is expected" if flags else
+            "loosen verify.atol/rtol or per_output only if expected")
 
 
 def _precision_of(artifact: Path) -> str:
@@ -119,19 +129,24 @@ def load_dataset(spec: VerifySpec, inputs: list[Any]) -> Any:
 
 
 def changed_on_purpose(candidate: Path) -> list[str]:
-    """The trtc stages that rewrote an ONNX candidate (``trtc.prune.*`` / ``trtc.quantize.*``
-    metadata); engines and other files report none."""
-    if candidate.suffix.lower() != ".onnx":
-        return []
-    import onnx
+    """The trtc stages that rewrote the candidate's model: ``trtc.prune.*`` /
+    ``trtc.quantize.*`` metadata of an ONNX, or of the ONNX a TensorRT engine was built
+    from (its engine.json sidecar); other files report none."""
+    keys: list[str] = []
+    if candidate.suffix.lower() == ".onnx":
+        import onnx
 
-    try:
-        model = onnx.load(str(candidate), load_external_data=False)
-    except Exception:  # noqa: BLE001 - the runner reports an unreadable model properly
-        return []
-    stages = {p.key.split(".")[1] for p in model.metadata_props
-              if p.key.startswith(("trtc.prune.", "trtc.quantize."))}
-    return sorted(stages)
+        try:
+            model = onnx.load(str(candidate), load_external_data=False)
+        except Exception:  # noqa: BLE001 - the runner reports an unreadable model properly
+            return []
+        keys = [p.key for p in model.metadata_props]
+    else:
+        from trtc.backends.tensorrt import read_sidecar
+
+        keys = list((read_sidecar(candidate) or {}).get("onnx_metadata") or {})
+    return sorted({k.split(".")[1] for k in keys
+                   if k.startswith(("trtc.prune.", "trtc.quantize."))})
 
 
 def gates(spec: VerifySpec, changed_by: list[str] | None) -> tuple[bool, str]:
