@@ -97,8 +97,9 @@ def test_feature_gates_per_version(version: str, explicit_batch: bool, weak: boo
 
 def test_hardware_levels_grow_with_the_version() -> None:
     assert features("8.6").hardware_levels == ("none", "ampere+")
-    assert features("10.9").hardware_levels == ("none", "ampere+")
-    assert "same-compute-capability" in features("10.10").hardware_levels
+    # kSAME_COMPUTE_CAPABILITY and trtexec's sameComputeCapability appear in v10.9.0.
+    assert features("10.8").hardware_levels == ("none", "ampere+")
+    assert "same-compute-capability" in features("10.9").hardware_levels
     assert "same-compute-capability" in features("11").hardware_levels
 
 

@@ -17,7 +17,7 @@ and the "Version Compatibility" / "Engine Compatibility" pages of the docs):
 - 9 / 10: adds ``--bf16``, ``--fp8``, ``--stronglyTyped``, several profiles
   through ``--profile=N``; explicit batch is the only mode (10). Calibrators
   still exist (deprecated in 10). ``sameComputeCapability`` hardware
-  compatibility from 10.10.
+  compatibility from 10.9 (``kSAME_COMPUTE_CAPABILITY`` in v10.9.0's NvInfer.h).
 - 11: weak typing is gone: no fp16/bf16/int8/fp8/best flags, no calibrators;
   every network is strongly typed (``--stronglyTyped`` is a no-op). Reduced
   precision must be in the ONNX (``trtc quantize``).
@@ -137,7 +137,7 @@ def features(version: str) -> TrtFeatures:
         raise DependencyError(f"TensorRT {major}.{minor}.{patch} is older than trtc supports "
                               f"({MIN_VERSION[0]}.{MIN_VERSION[1]} or newer)",
                               "install TensorRT 8.6, 10 or 11")
-    levels = ("none", "ampere+") + (("same-compute-capability",) if (major, minor) >= (10, 10)
+    levels = ("none", "ampere+") + (("same-compute-capability",) if (major, minor) >= (10, 9)
                                     else ())
     return TrtFeatures(
         version=f"{major}.{minor}.{patch}", major=major, minor=minor,

@@ -81,8 +81,8 @@ def build(
         help="Strongly typed TensorRT network: precision from the ONNX types (>= 9; "
         "always on 11).")] = None,
     int8_calib: Annotated[str | None, typer.Option(
-        help="int8 calibration data: .npz, image folder, python:module:function or "
-        "random (TensorRT 8.6 / 10).")] = None,
+        help="int8 calibration data: .npz, python:module:function or random "
+        "(TensorRT 8.6 / 10; image folders: trtc quantize --target tensorrt).")] = None,
     int8_calib_samples: Annotated[int | None, typer.Option(
         help="Calibration samples (default 512).")] = None,
     int8_calib_cache: Annotated[str | None, typer.Option(
@@ -98,7 +98,7 @@ def build(
         "--version-compatible/--no-version-compatible",
         help="Engine that loads on newer TensorRT versions too (>= 8.6).")] = None,
     hardware_compatibility: Annotated[str | None, typer.Option(
-        help="none, ampere+ or same-compute-capability (TensorRT >= 10.10).")] = None,
+        help="none, ampere+ or same-compute-capability (TensorRT >= 10.9).")] = None,
     plugins: Annotated[list[str] | None, typer.Option(
         "--plugins", metavar="LIB.so",
         help="TensorRT plugin library (.so) to load; repeatable.")] = None,
