@@ -170,7 +170,8 @@ class BuildSpec:
     tf32: bool = True
     #: Strongly typed network (TensorRT >= 9); null = the version's default (on for 11).
     strongly_typed: bool | None = None
-    #: int8 calibration data: .npz, an image folder, python:module:function or random.
+    #: int8 calibration data: .npz, python:module:function or random (an image folder:
+    #: ``trtc quantize --target tensorrt --calib-data FOLDER`` first).
     int8_calib: str | None = None
     int8_calib_samples: int = 512
     #: Calibration cache file (read if present, else written); null = written fresh next

@@ -325,6 +325,10 @@ def test_missing_calibration_data_and_plugins_fail_before_the_build(tmp_path: Pa
 
     with pytest.raises(DataError, match="build.int8_calib: calibration data not found"):
         check_build_files(_calibrated(int8_calib=str(tmp_path / "none.npz")))
+    # The TensorRT calibrator reads arrays: a folder (of images) is refused before the build.
+    with pytest.raises(DataError, match="is a folder") as folder:
+        check_build_files(_calibrated(int8_calib=str(tmp_path)))
+    assert "trtc quantize" in str(folder.value.hint)
     check_build_files(_calibrated(int8_calib="random"))
     np.savez(tmp_path / "c.npz", x=np.zeros((2, 4), np.float32))
     check_build_files(_calibrated(int8_calib=str(tmp_path / "c.npz")))

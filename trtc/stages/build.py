@@ -362,7 +362,8 @@ def check_build_files(settings: TrtBuildSettings) -> None:
     """Fail before the slow build when a file the settings name is missing.
 
     Raises:
-        DataError: the int8 calibration data is missing.
+        DataError: the int8 calibration data is missing, or is a folder (images are
+            calibrated by trtc quantize, not by the TensorRT calibrator).
         UsageError: a plugin library is missing.
     """
     from trtc.errors import DataError
@@ -373,8 +374,16 @@ def check_build_files(settings: TrtBuildSettings) -> None:
         path = Path(data[4:] if data.startswith("npz:") else data)
         if not path.exists():
             raise DataError(f"build.int8_calib: calibration data not found: {path}",
-                            "give an .npz file, an image folder, python:module:function or "
-                            "random (paths are relative to the recipe)")
+                            "give an .npz file, python:module:function or random (paths are "
+                            "relative to the recipe)")
+        if path.is_dir():
+            # The TensorRT calibrator reads arrays (trtc.data.load_arrays), not images.
+            raise DataError(f"build.int8_calib: {path} is a folder; TensorRT calibration "
+                            "reads an .npz file (arrays keyed by input name), "
+                            "python:module:function or random",
+                            "for an image folder, quantize first: trtc quantize MODEL.onnx "
+                            "-o OUT.onnx --target tensorrt --calib-data FOLDER, then build "
+                            "OUT.onnx")
     for plugin in settings.plugins:
         if not Path(plugin).is_file():
             raise UsageError(f"build.plugins: plugin library not found: {plugin}",
