@@ -11,7 +11,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from trtc.errors import DataError, ModelError, UsageError
+from trtc.errors import DataError, ModelError, UsageError, VerificationError
 from trtc.optimize import quantize as q
 from trtc.recipe import QuantizeSpec
 from trtc.stages.quantize import quantize_model
@@ -348,3 +348,19 @@ def test_fp8_for_onnxruntime_cpu_is_a_recipe_error() -> None:
     with pytest.raises(RecipeError, match="quantize.precision"):
         parse_recipe({"name": "x", "model": {"source": "onnx:m.onnx"},
                       "quantize": {"precision": "fp8", "target": "onnxruntime-cpu"}})
+
+
+def test_budget_out_of_reach_is_a_verification_error_not_no_quantizable_nodes(
+        tmp_path: Path) -> None:
+    # Cosine drop 0 needs every node in float: that model has nothing quantized, so the
+    # search must stop and report the missed budget (exit 1), writing nothing.
+    src = make_hostile_model(tmp_path / "hostile.onnx")
+    with pytest.raises(VerificationError, match="budget missed.*1 of 2 quantized nodes"):
+        _quantize(src, tmp_path, max_drop=0.0, calib_samples=16)
+    assert not (tmp_path / "q.onnx").exists()
+
+
+def test_budget_on_a_single_quantizable_node_reports_the_miss(tmp_path: Path,
+                                                               conv_onnx: Path) -> None:
+    with pytest.raises(VerificationError, match="budget missed.*0 of 1 quantized nodes"):
+        _quantize(conv_onnx, tmp_path, max_drop=0.0, exclude_nodes=("fc",))

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from trtc.errors import VerificationError
+from trtc.errors import ModelError, VerificationError
 
 Feed = dict[str, np.ndarray]
 
@@ -96,11 +96,20 @@ def meet_budget(make: Callable[[tuple[str, ...]], Any], evaluate: Callable[[Any]
     """Move the most harmful nodes to float until ``evaluate(model).drop <= max_drop``.
 
     ``make(float_nodes)`` returns the reduced-precision model with those nodes
-    left in float; ``candidates`` are the nodes it may leave out.
+    left in float; ``candidates`` are the nodes it may leave out. ``make`` raises
+    ModelError when those nodes leave nothing quantized: that model is the FP32
+    one, so the search stops there and reports the budget as missed.
 
     Raises:
-        VerificationError: even with every candidate in float the budget is missed.
+        VerificationError: the budget is missed with every node that can go to float in float.
     """
+
+    def make_or_none(float_nodes: tuple[str, ...]) -> Any | None:
+        try:
+            return make(float_nodes)
+        except ModelError:
+            return None
+
     model = make(())
     initial = evaluate(model)
     result = BudgetResult(initial.drop <= max_drop + 1e-12, max_drop, initial, initial)
@@ -110,15 +119,20 @@ def meet_budget(make: Callable[[tuple[str, ...]], Any], evaluate: Callable[[Any]
     for i, node in enumerate(candidates):
         if progress is not None:
             progress(f"sensitivity {i + 1}/{len(candidates)}: {node}")
-        result.sensitivity[node] = initial.drop - evaluate(make((node,))).drop
+        alone = make_or_none((node,))
+        # Floating the only quantized node gains the whole drop.
+        result.sensitivity[node] = initial.drop - (0.0 if alone is None else
+                                                   evaluate(alone).drop)
     ranked = sorted(candidates, key=lambda n: (-result.sensitivity[n], n))
     excluded: list[str] = []
     current = initial
     for start in range(0, len(ranked), max(1, step)):
         batch = ranked[start:start + max(1, step)]
+        candidate = make_or_none((*excluded, *batch))
+        if candidate is None:
+            break
         excluded += batch
-        model = make(tuple(excluded))
-        current = evaluate(model)
+        model, current = candidate, evaluate(candidate)
         result.steps.append({"float_nodes": list(batch), **current.to_dict()})
         if current.drop <= max_drop + 1e-12:
             result.met = True
@@ -127,6 +141,7 @@ def meet_budget(make: Callable[[tuple[str, ...]], Any], evaluate: Callable[[Any]
     if not result.met:
         raise VerificationError(
             f"accuracy budget missed: {current.metric} drop {current.drop:.4g} > max_drop "
-            f"{max_drop:g} even with all {len(candidates)} quantized nodes in float",
+            f"{max_drop:g} even with {len(excluded)} of {len(candidates)} quantized nodes in "
+            f"float{' (floating more leaves nothing quantized)' if excluded != ranked else ''}",
             "raise quantize.max_drop, calibrate on more/real data, or use --precision fp16")
     return model, result
