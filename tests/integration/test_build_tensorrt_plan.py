@@ -135,6 +135,25 @@ def test_dry_run_gates(cli, conv_onnx: Path, tmp_path: Path, args: list[str], co
     assert "Traceback" not in message
 
 
+@pytest.mark.parametrize("args, preview", [
+    (["--precision", "fp16"], "preview another version: --trt-version 10 / --trt-version 8.6"),
+    (["--precision", "bf16"], "preview another version: --trt-version 10\n"),  # 8.6: no bf16
+    (["--profile", "x:8x3x8x8,1x3x8x8,16x3x8x8"], None),
+    (["--opt-level", "7"], None),
+])
+def test_dry_run_names_the_preview_only_when_another_version_would_do(
+        cli, conv_onnx: Path, tmp_path: Path, args: list[str], preview: str | None) -> None:
+    # Without TensorRT the dry run previews 11; a profile or a level is wrong on any version.
+    result = cli("build", conv_onnx, "-o", tmp_path / "m.engine", "--backend", "tensorrt",
+                 "--dry-run", *args)
+    assert_user_error(result, 2)
+    text = result.stderr.replace("\n", " ").rstrip() + "\n"  # hint lines may wrap
+    if preview is None:
+        assert "previews" not in text and "--trt-version" not in text
+    else:
+        assert "the dry run previews 11" in text and preview in text
+
+
 def test_trt_version_only_previews(cli, conv_onnx: Path, tmp_path: Path) -> None:
     out = tmp_path / "m.engine"
     result = cli("build", conv_onnx, "-o", out, "--backend", "tensorrt", "--trt-version", "10")

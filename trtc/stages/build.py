@@ -201,14 +201,16 @@ def plan_build(spec: BuildSpec, *, onnx_path: Path | None = None, recipe: Recipe
         settings = plan_trt_settings(spec, facts, version, recipe=recipe,
                                      timing_cache_dir=_auto_cache_dir(output))
     except UsageError as exc:
-        if installed or trt_version:
+        others = [] if installed or trt_version else _older_versions_that_fit(spec, facts,
+                                                                              recipe)
+        if not others:  # a version-independent error (profile, level...) is shown as is
             raise
         # Not installed: the preview assumed the newest version; say so and how to pick.
+        pick = " / ".join(f"--trt-version {v}" for v in others)
         raise UsageError(f"{exc.message} (TensorRT is not installed here: the dry run "
                          f"previews {version}, the newest trtc knows)",
-                         f"{exc.hint}; or preview another version: --trt-version 10 / 8.6"
-                         if exc.hint else "preview another version: --trt-version 10 / 8.6"
-                         ) from None
+                         f"{exc.hint}; or preview another version: {pick}"
+                         if exc.hint else f"preview another version: {pick}") from None
     engine = output or "model.engine"
     plan["tensorrt"] = {
         "version": version,
@@ -220,6 +222,21 @@ def plan_build(spec: BuildSpec, *, onnx_path: Path | None = None, recipe: Recipe
     }
     plan["trtexec"] = trtexec_command(settings, str(onnx_path or "model.onnx"), engine)
     return plan
+
+
+def _older_versions_that_fit(spec: BuildSpec, facts: ModelFacts, recipe: Recipe | None
+                             ) -> list[str]:
+    """The older TensorRT majors (10, 8.6) whose gates accept what the newest refused."""
+    from trtc.backends.trt_config import LATEST_KNOWN
+
+    fit = []
+    for label, major in (("10", 10), ("8.6", 8)):
+        try:
+            plan_trt_settings(spec, facts, LATEST_KNOWN[major], recipe=recipe)
+        except UsageError:
+            continue
+        fit.append(label)
+    return fit
 
 
 def _facts_for_plan(onnx_path: Path | None, recipe: Recipe | None) -> ModelFacts:
