@@ -201,10 +201,21 @@ def test_calibration_data_with_nan(cli, conv_onnx: Path, tmp_path: Path, ws: Pat
 
 def test_empty_image_folder(cli, conv_onnx: Path, tmp_path: Path, ws: Path) -> None:
     (tmp_path / "images").mkdir()
+    # Crop matching the 8x8 input, so that the folder (not the preprocessing) is what fails.
     result = cli("quantize", conv_onnx, "-o", tmp_path / "q.onnx", "--calib-data",
-                 tmp_path / "images", "--workspace", ws)
-    assert_user_error(result, 5, "images")
+                 tmp_path / "images", "--calib-resize", "8", "--calib-crop", "8",
+                 "--workspace", ws)
+    assert_user_error(result, 5, "image folder is empty")
     assert not (tmp_path / "q.onnx").exists()
+
+
+def test_calib_crop_zero_is_rejected_not_ignored(cli, conv_onnx: Path, tmp_path: Path,
+                                                 ws: Path) -> None:
+    (tmp_path / "images").mkdir()
+    result = cli("quantize", conv_onnx, "-o", tmp_path / "q.onnx", "--calib-data",
+                 tmp_path / "images", "--calib-resize", "8", "--calib-crop", "0",
+                 "--workspace", ws)
+    assert_user_error(result, 2, "crop 0")
 
 
 def test_unsupported_image_file(cli, conv_onnx: Path, tmp_path: Path, ws: Path) -> None:

@@ -107,8 +107,8 @@ def quantize(
         import dataclasses
 
         pre = recipe.quantize.calib_preprocess
-        pre = dataclasses.replace(pre, resize=calib_resize or pre.resize,
-                                  crop=calib_crop or pre.crop)
+        pre = dataclasses.replace(pre, resize=pre.resize if calib_resize is None else calib_resize,
+                                  crop=pre.crop if calib_crop is None else calib_crop)
         recipe = override(recipe, "quantize", calib_preprocess=pre)
     if is_recipe(source):
         if output is not None:

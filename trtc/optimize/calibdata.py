@@ -360,6 +360,10 @@ def _image_feeds(folder: Path, infos: Sequence[InputInfo], samples: int, batch: 
 
 def check_image_input(info: InputInfo, pre: ImagePreprocess) -> None:
     """Raise unless images preprocessed with ``pre`` fit ``info`` (rank, channels, size, dtype)."""
+    # The settings themselves first: a bad crop is a usage error, not a model mismatch.
+    if pre.crop > pre.resize or pre.crop < 1 or 0 in pre.std:
+        raise UsageError(f"preprocess crop {pre.crop} must be >= 1 and <= resize {pre.resize}, "
+                         "std must not be 0", "e.g. resize 256, crop 224")
     if np.dtype(info.dtype).kind != "f":
         raise DataError(f"input '{info.name}' is {info.dtype}; image folders feed float inputs",
                         "use an .npz or python:module:function")
@@ -385,9 +389,6 @@ def check_image_input(info: InputInfo, pre: ImagePreprocess) -> None:
         if len(values) not in (1, channels):
             raise UsageError(f"preprocess {key} has {len(values)} values for {channels}-channel "
                              f"{pre.color} images", f"give 1 or {channels} values")
-    if pre.crop > pre.resize or pre.crop < 1 or 0 in pre.std:
-        raise UsageError(f"preprocess crop {pre.crop} must be >= 1 and <= resize {pre.resize}, "
-                         "std must not be 0", "e.g. resize 256, crop 224")
 
 
 def resized_size(size: tuple[int, int], shorter: int) -> tuple[int, int]:
