@@ -68,6 +68,10 @@ def test_bad_flags(cli, conv_onnx: Path, tmp_path: Path) -> None:
     assert_user_error(cli("prune", conv_onnx, "--method", "2:4"), 2, "-o")
     assert_user_error(cli("prune", conv_onnx, "-o", out, "--method", "2:4", "--exclude", "fc"),
                       4, "nothing to prune with --method 2:4", "excluded")
+    # A typo in --exclude would otherwise prune the layer the user meant to keep dense.
+    typo = cli("prune", conv_onnx, "-o", out, "--method", "2:4", "--exclude", "fcc")
+    assert_user_error(typo, 2, "prune.exclude", "no node 'fcc'")
+    assert "did you mean 'fc'" in typo.stderr
     assert_user_error(cli("prune", tmp_path / "nope.onnx", "-o", out), 4, "nope.onnx")
     assert not out.exists()
 

@@ -215,7 +215,7 @@ def prune_model(src: str | Path, dst: str | Path, spec: PruneSpec) -> PruneRepor
     """Prune ``src`` into ``dst`` with ``spec.method``; write nothing if nothing is eligible.
 
     Raises:
-        UsageError: the ratio is out of range.
+        UsageError: the ratio is out of range, or an excluded node is not in the model.
         ModelError: the model cannot be read, has nothing eligible for the method, or
             the pruned graph fails the ONNX checker.
     """
@@ -224,11 +224,13 @@ def prune_model(src: str | Path, dst: str | Path, spec: PruneSpec) -> PruneRepor
 
     from trtc.graph.cleanup import check_and_infer, load_onnx, save_onnx
     from trtc.graph.inspect import summarize_model
+    from trtc.optimize.quantize import check_exclusions
     from trtc.workspace import atomic_path
 
     check_ratio(spec.method, spec.ratio)
     src, dst = Path(src), Path(dst)
     model = load_onnx(src)
+    check_exclusions(model, spec.exclude, (), where="prune.exclude")
     shapes_before = static_shapes(model)
     graph = gs.import_onnx(model)
     exclude = set(spec.exclude)
