@@ -51,11 +51,18 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``final``; rename it into place only on success.
 
-    An interrupted or failed write leaves no file under the final name.
+    An interrupted or failed write leaves no file under the final name. The file gets
+    the permissions of any new file (0666 less the umask), not mkstemp's private 0600.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +71,7 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, final)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -53,6 +53,16 @@ def test_sha256_file_chunked_matches_hashlib(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- atomic_path
 
 
+def test_atomic_path_gives_new_file_permissions_not_private_ones(tmp_path: Path) -> None:
+    # An -o OUT.onnx written in place of mkstemp's file must be readable like any output.
+    final = tmp_path / "out.onnx"
+    with atomic_path(final) as tmp:
+        tmp.write_bytes(b"x")
+    reference = tmp_path / "plain"
+    reference.write_bytes(b"x")
+    assert final.stat().st_mode & 0o777 == reference.stat().st_mode & 0o777
+
+
 def test_atomic_path_failure_leaves_nothing(tmp_path: Path) -> None:
     final = tmp_path / "out" / "model.onnx"
     with pytest.raises(RuntimeError, match="interrupted"), atomic_path(final) as tmp:
