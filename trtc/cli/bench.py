@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -85,6 +84,6 @@ def bench(
     if recipe.bench.baseline == "pytorch":
         raise UsageError("--baseline pytorch needs a recipe with a PyTorch model",
                          "run trtc bench RECIPE.yaml, or drop --baseline")
-    report = benchmark(Path(target), dataclasses.replace(recipe.bench), None)
+    report = benchmark(Path(target), recipe.bench, None)
     out.show(bench_renderable(report))
     out.result(report)

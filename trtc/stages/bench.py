@@ -122,15 +122,7 @@ def benchmark(artifact: Path, spec: BenchSpec, baseline: ModelSpec | None = None
     results: list[dict[str, Any]] = []
     warnings: list[str] = []
     noisy: list[str] = []
-    batches = spec.batch
-    if infos and infos[0].name in spec.shapes and spec.shapes[infos[0].name]:
-        # --shapes fixes the first input's dim 0: that is the batch actually run and counted.
-        shaped = int(spec.shapes[infos[0].name][0])
-        if set(batches) - {1, shaped}:
-            warnings.append(f"--shapes sets {infos[0].name} to batch {shaped}; "
-                            f"batch sizes {list(batches)} were not used")
-        batches = (shaped,)
-    for batch in batches:
+    for batch in _batches(spec, infos[0].name if infos else None, warnings):
         feed = random_dataset(infos, spec.shapes, batch, 1, spec.seed).feeds[0]
         shapes = {n: format_shape(list(a.shape)) for n, a in feed.items()}
         runs: dict[str, Callable[[], Any]] = {backend.name: partial(infer, feed)}
@@ -190,8 +182,7 @@ def benchmark_gpu(artifact: Path, spec: BenchSpec, baseline: ModelSpec | None = 
     backend = TensorRTBackend()
     inputs, _ = backend.io_specs(artifact)
     infos = [InputInfo(n, d, s) for n, (d, s) in inputs.items()]
-    cuda_graph = bool(getattr(spec, "cuda_graph", True))
-    streams = int(getattr(spec, "streams", 1))
+    cuda_graph, streams = spec.cuda_graph, spec.streams
     config = HarnessConfig(warmup_ms=spec.warmup_ms, duration_s=spec.duration_s,
                            min_iterations=spec.min_iterations, cuda_graph=cuda_graph)
     torch_model = None
