@@ -364,3 +364,23 @@ def test_budget_on_a_single_quantizable_node_reports_the_miss(tmp_path: Path,
                                                                conv_onnx: Path) -> None:
     with pytest.raises(VerificationError, match="budget missed.*0 of 1 quantized nodes"):
         _quantize(conv_onnx, tmp_path, max_drop=0.0, exclude_nodes=("fc",))
+
+
+@pytest.mark.parametrize("target", ["tensorrt", "onnxruntime-cpu"])
+def test_input_activation_scale_follows_the_calibrated_range(tmp_path: Path, conv_onnx: Path,
+                                                             target: str) -> None:
+    # minmax on the graph input: the scale is the data's range spread over the int8 grid,
+    # symmetric (|max| / 127, zero point 0) for TensorRT, asymmetric uint8 for ORT CPU.
+    x = np.random.default_rng(2).uniform(-0.5, 2.0, (16, 3, 8, 8)).astype(np.float32)
+    np.savez(tmp_path / "calib.npz", x=x)
+    model, _ = _quantize(conv_onnx, tmp_path, target=target,
+                         calib_data=str(tmp_path / "calib.npz"), calib_samples=16)
+    _, inits, _ = _graph_maps(model)
+    (qx,) = [n for n in model.graph.node if n.op_type == "QuantizeLinear" and n.input[0] == "x"]
+    scale, zero = float(inits[qx.input[1]]), int(inits[qx.input[2]])
+    lo, hi = float(x.min()), float(x.max())
+    if target == "tensorrt":
+        assert scale == pytest.approx(max(abs(lo), abs(hi)) / 127, rel=1e-5) and zero == 0
+    else:
+        assert scale == pytest.approx((hi - min(lo, 0.0)) / 255, rel=1e-5)
+        assert zero == round(-min(lo, 0.0) / scale)
