@@ -268,6 +268,15 @@ def test_no_tf32() -> None:
     assert plan("8.6", tf32=False).tf32 is False
 
 
+@pytest.mark.parametrize("version, build", [("11", {}), ("10", {"strongly_typed": True})])
+def test_strongly_typed_builds_say_tf32_is_off(version: str, build: dict[str, Any]) -> None:
+    # The adapter clears TF32 for strongly typed networks: the settings (sidecar, verify's
+    # tolerances) and the trtexec line must say so, or trtexec would build another engine.
+    s = plan(version, **build)
+    assert s.strongly_typed and s.tf32 is False
+    assert "--noTF32" in argv(trtexec_command(s, "m.onnx", "m.engine"))
+
+
 @pytest.mark.parametrize("version", ["8.6", "10"])
 def test_fp16_is_a_builder_flag_with_weak_typing(version: str) -> None:
     assert plan(version, precision="fp16").precision_flags == ("fp16",)

@@ -194,7 +194,7 @@ class TrtBuildSettings:
     """Everything the adapter needs to build one engine, resolved for one TensorRT version."""
 
     precision: str              # "fp32" | "fp16" | "bf16" | "int8" | "fp8" | "best"
-    tf32: bool
+    tf32: bool                  # TF32 math for fp32 layers; off for strongly typed networks
     strongly_typed: bool        # network flag STRONGLY_TYPED (>= 9; always on 11)
     int8_mode: str | None       # None | "qdq" (Q/DQ in the ONNX) | "calibration"
     calibration: dict[str, Any] | None   # {"data": str, "samples": int, "cache": str | None}
@@ -261,7 +261,10 @@ def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
         notes.append("build.refit with build.version_compatible: an engine loaded by the "
                      "lean or dispatch runtime cannot be refitted there")
     return TrtBuildSettings(
-        precision=precision, tf32=spec.tf32, strongly_typed=strongly_typed,
+        # The adapter builds strongly typed networks without TF32 (fp32 stays fp32, as the
+        # ONNX types say); resolved here so the sidecar, verify and trtexec (--noTF32) agree.
+        precision=precision, tf32=spec.tf32 and not strongly_typed,
+        strongly_typed=strongly_typed,
         int8_mode=int8_mode, calibration=calibration, profiles=profiles,
         workspace_bytes=workspace, optimization_level=level, timing_cache=timing_cache,
         sparsity=spec.sparsity, refit=spec.refit, version_compatible=spec.version_compatible,
