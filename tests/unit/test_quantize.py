@@ -384,3 +384,16 @@ def test_input_activation_scale_follows_the_calibrated_range(tmp_path: Path, con
     else:
         assert scale == pytest.approx((hi - min(lo, 0.0)) / 255, rel=1e-5)
         assert zero == round(-min(lo, 0.0) / scale)
+
+
+@pytest.mark.parametrize("first,then", [("int8", "int8"), ("fp16", "int8"), ("fp16", "fp16"),
+                                        ("int8", "fp16")])
+def test_an_already_quantized_model_is_a_model_error(tmp_path: Path, conv_onnx: Path,
+                                                     first: str, then: str) -> None:
+    # int8 on an fp16 model crashed in ONNX Runtime's histogram code; int8 on Q/DQ stacked
+    # a second set of Q/DQ; fp16 on fp16 failed the checker with an SSA message.
+    _quantize(conv_onnx, tmp_path, "once.onnx", precision=first)
+    with pytest.raises(ModelError, match=f"once.onnx: the model is already "
+                                         f"{'quantized' if first == 'int8' else 'fp16'}"):
+        _quantize(tmp_path / "once.onnx", tmp_path, "twice.onnx", precision=then)
+    assert not (tmp_path / "twice.onnx").exists()

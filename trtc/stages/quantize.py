@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from trtc.errors import UsageError
+from trtc.errors import ModelError, UsageError
 from trtc.recipe import BuildSpec, QuantizeSpec, Recipe
 from trtc.stages import StageResult
 from trtc.workspace import atomic_path, write_json
@@ -80,7 +80,7 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
 
     Raises:
         UsageError: missing calibration data, unknown excluded node / op type.
-        ModelError: unreadable model, nothing to quantize.
+        ModelError: unreadable or already quantized / fp16 model, nothing to quantize.
         DataError: calibration / evaluation data not matching the model.
         VerificationError: ``max_drop`` missed even with every node in float.
     """
@@ -90,7 +90,11 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
     from trtc.optimize import quantize as q
     from trtc.optimize.sensitivity import meet_budget, run_outputs, score
 
-    load_onnx(model_path)  # a clear error for a missing/corrupt file first
+    reduced = already_reduced(load_onnx(model_path))  # a missing/corrupt file fails here first
+    if reduced is not None:
+        raise ModelError(f"{model_path}: the model is already {reduced}",
+                         "quantize the FP32 model (the export or prune output), not a "
+                         "quantized one")
     reduced_int = spec.precision in ("int8", "fp8")
     if reduced_int and not spec.calib_data:
         raise UsageError(f"quantize: {spec.precision} needs calibration data "
@@ -186,6 +190,27 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
         with atomic_path(out_path) as staged:
             onnx.save(out_model, str(staged))
     return StageResult("quantize", {"model": out_path}, metrics, warnings=warnings)
+
+
+def already_reduced(model: Any) -> str | None:
+    """Say how ``model`` is already in reduced precision (Q/DQ nodes, fp16/bf16 weights), or None.
+
+    Quantizing such a model again stacks Q/DQ, or calibrates on half-precision tensors
+    whose histograms ONNX Runtime cannot bin.
+    """
+    from onnx import TensorProto
+
+    qdq = sorted({n.op_type for n in model.graph.node
+                  if n.op_type in ("QuantizeLinear", "DequantizeLinear")
+                  or n.op_type.startswith("QLinear")})
+    if qdq:
+        return f"quantized (it has {', '.join(qdq)} nodes)"
+    half = {TensorProto.FLOAT16: "fp16", TensorProto.BFLOAT16: "bf16"}
+    floats = [i.data_type for i in model.graph.initializer
+              if i.data_type in (TensorProto.FLOAT, TensorProto.DOUBLE, *half)]
+    if floats and all(t in half for t in floats):
+        return f"{half[floats[0]]} (every float weight is {half[floats[0]]})"
+    return None
 
 
 def _builder(spec: QuantizeSpec, model: Any, book: Any, kept: dict[tuple[str, ...], list[Any]]
