@@ -136,6 +136,20 @@ def test_inspect_engine_from_its_sidecar(tmp_path: Path) -> None:
     assert as_json["layers"][0]["Name"] == "conv"
 
 
+@pytest.mark.parametrize("text", ['{"io": {"inputs": {"x": {"dtype": "float32"}}}}',
+                                  '{"gpu": "H100"}', "{not json"])
+def test_a_damaged_sidecar_is_a_model_error_not_a_traceback(tmp_path: Path, text: str) -> None:
+    from trtc.cli.app import app
+
+    engine = _engine_with_sidecar(tmp_path)
+    sidecar_path(engine).write_text(text)
+    with pytest.raises(ModelError, match=r"m\.engine\.json: "):
+        engine_summary(engine)
+    result = CliRunner().invoke(app, ["inspect", str(engine)])
+    assert result.exit_code == 4, result.output
+    assert "m.engine.json" in result.stderr and "Traceback" not in result.stderr
+
+
 @needs_no_trt
 def test_inspect_engine_without_sidecar_or_tensorrt_is_a_model_error(tmp_path: Path) -> None:
     engine = tmp_path / "bare.engine"

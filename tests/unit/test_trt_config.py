@@ -560,6 +560,27 @@ def test_sidecar_content_is_json_and_complete() -> None:
     assert side["onnx_sha256"] == "a" * 64 and side["engine_sha256"] == "b" * 64
 
 
+def test_a_sidecar_trtc_writes_passes_its_own_check() -> None:
+    side = make_sidecar()
+    side["io"] = {"inputs": {"input": {"dtype": "float32", "shape": ["batch", 3, 224, 224]}},
+                  "outputs": {"y": {"dtype": "float32", "shape": ["batch", 10]}},
+                  "profiles": [{"input": [[1, 3, 224, 224], [8, 3, 224, 224],
+                                          [32, 3, 224, 224]]}]}
+    assert tc.sidecar_problem(json.loads(json.dumps(side))) is None
+
+
+@pytest.mark.parametrize("data, problem", [
+    ([1, 2], "not a JSON object"),
+    ({"gpu": "H100"}, "'gpu' is not an object"),
+    ({"gpu": {"name": "H100", "compute_capability": "nine"}}, "compute_capability 'nine'"),
+    ({"tensorrt_version": "latest"}, "tensorrt_version 'latest'"),
+    ({"io": {"inputs": {"x": {"dtype": "float32"}}}}, "io.inputs.x needs a dtype and a shape"),
+    ({"io": {"inputs": {}, "profiles": [{"x": [[1], [2]]}]}}, "io.profiles"),
+])
+def test_sidecar_problem_names_the_bad_key(data: Any, problem: str) -> None:
+    assert problem in (tc.sidecar_problem(data) or "")
+
+
 def verdict(side: dict[str, Any], gpu: str = "NVIDIA H100 80GB HBM3",
             cc: tuple[int, int] = (9, 0), trt: str = "8.6.0") -> tuple[bool, str]:
     return compatibility_verdict(side, gpu_name=gpu, compute_capability=cc, trt_version=trt)

@@ -68,11 +68,30 @@ def layers_path(engine: str | Path) -> Path:
 
 
 def read_sidecar(engine: str | Path) -> dict[str, Any] | None:
+    """The engine's sidecar, or None when it has none (built elsewhere, e.g. by trtexec).
+
+    Raises:
+        ModelError: the sidecar exists but is not one trtc can read (not JSON, or keys
+            of the wrong shape): saying so beats a KeyError, or silently ignoring it.
+    """
+    from trtc.backends.trt_config import sidecar_problem
+
+    path = sidecar_path(engine)
     try:
-        data = json.loads(sidecar_path(engine).read_text())
-    except (OSError, ValueError):
+        text = path.read_text()
+    except OSError:
         return None
-    return data if isinstance(data, dict) else None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        problem: str | None = f"is not valid JSON ({exc})"
+    else:
+        problem = sidecar_problem(data)
+    if problem is not None:
+        raise ModelError(f"{path}: {problem}",
+                         "rebuild the engine with trtc build, or delete the sidecar (then "
+                         "trtc reads the engine itself, which needs TensorRT and a GPU)")
+    return dict(data)
 
 
 # --------------------------------------------------------------------------- pure helpers

@@ -952,6 +952,48 @@ def _parse_cc(value: Any) -> tuple[int, int]:
     return int(major), int(minor or 0)
 
 
+def sidecar_problem(data: Any) -> str | None:
+    """Say what keeps ``data`` from being an engine sidecar trtc can read, or None.
+
+    Checked once on reading, so that a hand-edited or foreign ``ENGINE.json`` is one
+    clear error instead of a KeyError deep inside inspect, verify or bench.
+    """
+    if not isinstance(data, dict):
+        return "is not a JSON object (trtc's engine sidecar)"
+    if "tensorrt_version" in data:
+        try:
+            parse_version(str(data["tensorrt_version"]))
+        except UsageError:
+            return f"tensorrt_version {data['tensorrt_version']!r} is not a version number"
+    gpu = data.get("gpu")
+    if gpu is not None:
+        if not isinstance(gpu, dict):
+            return "'gpu' is not an object with name and compute_capability"
+        try:
+            _parse_cc(gpu.get("compute_capability", "0.0"))
+        except (TypeError, ValueError, IndexError):
+            return f"gpu.compute_capability {gpu.get('compute_capability')!r} is not like 9.0"
+    io = data.get("io")
+    if io is None:
+        return None
+    if not isinstance(io, dict):
+        return "'io' is not an object"
+    for kind in ("inputs", "outputs"):
+        tensors = io.get(kind, {})
+        if not isinstance(tensors, dict):
+            return f"io.{kind} is not an object"
+        for name, t in tensors.items():
+            if not (isinstance(t, dict) and isinstance(t.get("dtype"), str)
+                    and isinstance(t.get("shape"), list)):
+                return f"io.{kind}.{name} needs a dtype and a shape"
+    profiles = io.get("profiles", [])
+    if not isinstance(profiles, list) or not all(
+            isinstance(p, dict) and all(isinstance(r, list) and len(r) == 3 for r in p.values())
+            for p in profiles):
+        return "io.profiles is not a list of {input: [min, opt, max]}"
+    return None
+
+
 #: Cross-major runtimes that TensorRT documents for version-compatible engines
 #: (built with the first, run with the second); within a major, any newer runtime.
 VC_CROSS_MAJOR = {(8, 9), (8, 10), (9, 10), (10, 11)}
@@ -1021,7 +1063,7 @@ __all__ = [
     "check_gpu", "check_qdq_target", "compatibility_verdict", "default_profile", "features",
     "format_profile", "format_size", "is_size", "normalize_version", "parse_profile", "parse_size",
     "parse_version", "plan_trt_build", "profile_corners", "profile_to_data", "qdq_precision",
-    "qdq_target", "resolve_profiles", "settings_to_data", "sidecar", "timing_cache_file",
-    "timing_cache_key", "trtexec_command",
+    "qdq_target", "resolve_profiles", "settings_to_data", "sidecar", "sidecar_problem",
+    "timing_cache_file", "timing_cache_key", "trtexec_command",
 ]
 
