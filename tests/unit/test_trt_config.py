@@ -313,7 +313,7 @@ def test_int8_calibration_on_8_6_and_10() -> None:
 
 
 def test_int8_without_data_or_qdq_is_refused() -> None:
-    with pytest.raises(UsageError, match="needs calibration data"):
+    with pytest.raises(UsageError, match="precision: int8 needs calibration data"):
         plan("8.6", precision="int8")
 
 

@@ -355,11 +355,11 @@ def _resolve_precision(spec: BuildSpec, feats: TrtFeatures, has_qdq: bool,
                          "is set so TensorRT runs them quantized")
     elif precision in ("int8", "best"):
         if not calib_data:
+            what = "best includes int8, which" if precision == "best" else "int8"
             raise UsageError(
-                f"build.precision: {precision} includes int8, which needs calibration data "
-                "(build.int8_calib / --int8-calib) or a Q/DQ model; this model has no Q/DQ "
-                "nodes",
-                "pass --int8-calib calib.npz (or an image folder), or use trtc quantize "
+                f"build.precision: {what} needs calibration data (build.int8_calib / "
+                "--int8-calib) or a Q/DQ model; this model has no Q/DQ nodes",
+                "pass --int8-calib calib.npz (or random), or use trtc quantize "
                 "--target tensorrt; for fp16 alone use --precision fp16")
         if spec.int8_calib_samples <= 0:
             raise UsageError(f"build.int8_calib_samples must be positive, got "
