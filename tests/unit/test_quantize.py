@@ -397,3 +397,16 @@ def test_an_already_quantized_model_is_a_model_error(tmp_path: Path, conv_onnx: 
                                          f"{'quantized' if first == 'int8' else 'fp16'}"):
         _quantize(tmp_path / "once.onnx", tmp_path, "twice.onnx", precision=then)
     assert not (tmp_path / "twice.onnx").exists()
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # ONNX's reference op
+def test_quantizer_failure_on_an_all_zero_weight_is_a_model_error(tmp_path: Path) -> None:
+    # fp8 scales an all-zero weight to NaN; ONNX Runtime raises ValueError (was a traceback).
+    src = make_hostile_model(tmp_path / "zero.onnx")
+    model = onnx.load(str(src))
+    (wa,) = [i for i in model.graph.initializer if i.name == "wa"]
+    wa.CopyFrom(numpy_helper.from_array(np.zeros((16, 16), np.float32), "wa"))
+    onnx.save(model, str(src))
+    with pytest.raises(ModelError, match="cannot quantize this model to fp8.*wa"):
+        _quantize(src, tmp_path, precision="fp8")
+    assert not (tmp_path / "q.onnx").exists()

@@ -502,7 +502,14 @@ def quantize_qdq(model: Any, ranges_for: Callable[[str, Sequence[str]], Any],
         quantizer = QDQQuantizer(work, options.precision == "int8", False, qtype, act_type,
                                  ranges, list(placement.nodes), list(excluded),
                                  list(placement.op_types), extra)
-        out = quantizer.quantize_model()
+        try:
+            out = quantizer.quantize_model()
+        except ValueError as exc:  # e.g. an all-zero weight gives fp8 a NaN scale
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            raise ModelError(f"ONNX Runtime's quantizer cannot quantize this model to "
+                             f"{options.precision}: {first}",
+                             "keep the layer it names in float (--exclude-nodes), or use "
+                             "another precision") from None
     _restore_float_inputs(out, [*placement.float_add_inputs.items(),
                                 *((name, None) for name in excluded)])
     set_metadata(out, options.target, options.precision)
