@@ -78,20 +78,17 @@ def test_versions_parse_and_bare_majors_mean_the_newest_known() -> None:
         tc.parse_version("latest")
 
 
-@pytest.mark.parametrize("version, explicit_batch, weak, calibrators, strongly, only, bf16, fp8", [
-    ("8.6", True, True, True, False, False, False, False),
-    ("9.3", True, True, True, True, False, True, True),
-    ("10.0", False, True, True, True, False, True, True),
-    ("11.0", False, False, False, True, True, True, True),
+@pytest.mark.parametrize("version, calibrators, strongly, only, bf16, fp8", [
+    ("8.6", True, False, False, False, False),
+    ("9.3", True, True, False, True, True),
+    ("10.0", True, True, False, True, True),
+    ("11.0", False, True, True, True, True),
 ])
-def test_feature_gates_per_version(version: str, explicit_batch: bool, weak: bool,
-                                   calibrators: bool, strongly: bool, only: bool, bf16: bool,
-                                   fp8: bool) -> None:
+def test_feature_gates_per_version(version: str, calibrators: bool, strongly: bool, only: bool,
+                                   bf16: bool, fp8: bool) -> None:
     f = features(version)
-    assert (f.explicit_batch_flag, f.weak_typing, f.calibrators, f.strongly_typed,
-            f.strongly_typed_only, f.bf16, f.fp8) == (explicit_batch, weak, calibrators,
-                                                      strongly, only, bf16, fp8)
-    assert f.version_compatible and f.builder_optimization_level and f.refit and f.sparsity
+    assert (f.calibrators, f.strongly_typed, f.strongly_typed_only, f.bf16, f.fp8) == \
+        (calibrators, strongly, only, bf16, fp8)
     assert f.trtexec_multi_profile is (f.major >= 9)
 
 

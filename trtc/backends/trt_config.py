@@ -96,31 +96,20 @@ class TrtFeatures:
     version: str
     major: int
     minor: int
-    #: Network creation needs NetworkDefinitionCreationFlag.EXPLICIT_BATCH (8.x only).
-    explicit_batch_flag: bool
-    #: fp16 / bf16 / int8 / fp8 builder flags exist (removed in 11).
-    weak_typing: bool
     #: IInt8Calibrator exists (8.6, 10; removed in 11).
     calibrators: bool
     #: NetworkDefinitionCreationFlag.STRONGLY_TYPED exists (>= 9).
     strongly_typed: bool
-    #: Every network is strongly typed (>= 11): the flag cannot be turned off.
+    #: Every network is strongly typed (>= 11): no fp16/bf16/int8/fp8 builder flags.
     strongly_typed_only: bool
     bf16: bool
     fp8: bool
-    tf32: bool
-    sparsity: bool
-    refit: bool
-    version_compatible: bool
-    builder_optimization_level: bool
     #: Accepted ``hardware_compatibility`` values (recipe spelling).
     hardware_levels: tuple[str, ...]
     #: trtexec builds several profiles (``--profile=N`` before each min/opt/max set).
     trtexec_multi_profile: bool
     #: trtexec's workspace flag; the value is in MiB on every supported version.
     trtexec_workspace_flag: str
-    #: trtexec's ``--explicitBatch``: a deprecated no-op in 8.6, gone in 10, so never rendered.
-    trtexec_explicit_batch: bool
     #: The strongly-typed flag, or None where it is the default (11: a no-op).
     trtexec_strongly_typed_flag: str | None
     trtexec_plugin_flag: str
@@ -141,19 +130,14 @@ def features(version: str) -> TrtFeatures:
                                     else ())
     return TrtFeatures(
         version=f"{major}.{minor}.{patch}", major=major, minor=minor,
-        explicit_batch_flag=major < 10,
-        weak_typing=major < 11,
         calibrators=major < 11,
         strongly_typed=major >= 9,
         strongly_typed_only=major >= 11,
         bf16=major >= 9,
         fp8=major >= 9,
-        tf32=True, sparsity=True, refit=True, version_compatible=True,
-        builder_optimization_level=True,
         hardware_levels=levels,
         trtexec_multi_profile=major >= 9,
         trtexec_workspace_flag="--memPoolSize=workspace:",
-        trtexec_explicit_batch=False,
         trtexec_strongly_typed_flag="--stronglyTyped" if 9 <= major < 11 else None,
         trtexec_plugin_flag="--staticPlugins",
     )
