@@ -244,12 +244,27 @@ def collect(model_path: Path, feeds: Sequence[Feed], progress: Progress | None =
                 raise DataError(f"calibration batch {i}: ONNX Runtime rejected the data: "
                                 f"{first}", "make the calibration data match the model's "
                                 "inputs (names, shapes, dtypes)") from None
-            batch = {n: [np.asarray(o).copy()] for n, o in zip(names, outputs) if n in wanted}
-            value.collect(batch)
-            absolute.collect(batch)
+            for name, out in zip(names, outputs):
+                if name in wanted:
+                    _collect_one(value, absolute, name, np.asarray(out).copy(), i)
             if progress is not None:
                 progress(i + 1, len(feeds))
     return Collection(value.histogram_dict, absolute.histogram_dict, len(feeds))
+
+
+def _collect_one(value: Any, absolute: Any, name: str, array: np.ndarray, batch: int) -> None:
+    """Add one tensor of one batch to both histograms, naming it if ONNX Runtime cannot."""
+    from trtc.errors import DataError
+
+    try:
+        value.collect({name: [array]})
+        absolute.collect({name: [array]})
+    except ValueError as exc:  # numpy: "Too many bins for data range" (e.g. a constant 1e5)
+        span = f"{float(array.min()):g}..{float(array.max()):g}" if array.size else "empty"
+        raise DataError(f"calibration batch {batch}: tensor '{name}' (values {span}) cannot be "
+                        f"binned by ONNX Runtime's histogram: {str(exc).splitlines()[0]}",
+                        "calibrate on varied, real samples (constant inputs give constant "
+                        "activations)") from None
 
 
 def calibrate(model_path: Path, feeds: Sequence[Feed], data_fingerprint: str,
