@@ -263,8 +263,8 @@ def _collect_one(value: Any, absolute: Any, name: str, array: np.ndarray, batch:
         span = f"{float(array.min()):g}..{float(array.max()):g}" if array.size else "empty"
         raise DataError(f"calibration batch {batch}: tensor '{name}' (values {span}) cannot be "
                         f"binned by ONNX Runtime's histogram: {str(exc).splitlines()[0]}",
-                        "calibrate on varied, real samples (constant inputs give constant "
-                        "activations)") from None
+                        "nearly constant values far from 0 cannot be binned: calibrate on "
+                        "varied, real samples, in larger batches (--calib-batch)") from None
 
 
 def calibrate(model_path: Path, feeds: Sequence[Feed], data_fingerprint: str,
