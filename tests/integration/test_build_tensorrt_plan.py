@@ -175,6 +175,7 @@ def test_dry_run_of_a_recipe_uses_the_recipe_inputs(cli, write_recipe: Callable[
                                                        "max": [8, 3, 224, 224]}}]
     assert "--memPoolSize=workspace:2048" in plan["trtexec"]
     assert plan["tensorrt"]["timing_cache_keyed"] is True
+    assert plan["tensorrt"]["timing_cache"] == str(ws / ".timing-cache")  # shared by recipes
     assert not ws.exists()
 
 

@@ -82,11 +82,17 @@ def test_summarize_layers_counts_types_and_output_precisions() -> None:
     assert summary["by_output_precision"] == {"FP16": 1, "FP32": 1, "INT8": 1, "unknown": 1}
 
 
-def test_default_timing_cache_is_shared_by_the_workspace(tmp_path: Path) -> None:
-    engine = tmp_path / "build" / "resnet50" / "build" / ".model.engine.x.tmp"
-    assert default_timing_cache_dir(engine) == tmp_path / "build" / ".timing-cache"
+def test_timing_cache_beside_the_engine_or_shared_by_the_workspace(tmp_path: Path) -> None:
+    from trtc.stages.build import workspace_timing_cache_dir
+
     assert default_timing_cache_dir(tmp_path / "out" / "m.engine") == \
         tmp_path / "out" / ".timing-cache"
+    # -o ~/build/m.engine is flags mode: the cache stays beside it, not two levels up
+    # (/home/.timing-cache, which the user may not even be allowed to write).
+    assert default_timing_cache_dir(tmp_path / "home" / "build" / "m.engine") == \
+        tmp_path / "home" / "build" / ".timing-cache"
+    stage = tmp_path / "build" / "resnet50" / "build"
+    assert workspace_timing_cache_dir(stage) == tmp_path / "build" / ".timing-cache"
 
 
 def test_onnx_io_reads_inputs_and_qdq(conv_onnx: Path) -> None:

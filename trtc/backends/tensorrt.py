@@ -226,16 +226,13 @@ def summarize_layers(info: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def default_timing_cache_dir(out_path: Path) -> Path:
-    """Where builds keep their keyed timing caches when the stage names no directory.
+    """Where ``timing_cache: auto`` keeps its keyed caches when the caller names no directory.
 
-    In the workspace (``<root>/<recipe>/build/model.engine``) the caches are shared
-    by every recipe: ``<root>/.timing-cache/``; elsewhere they sit beside the engine.
-    The file name (GPU + TensorRT version, timing_cache_key) keeps other machines' apart.
+    Beside the engine (``-o OUT.engine``); a recipe's build stage passes its workspace's
+    shared directory instead (trtc.stages.build.workspace_timing_cache_dir). The file
+    name (GPU + TensorRT version, timing_cache_key) keeps other machines' caches apart.
     """
-    stage_dir = out_path.parent
-    if stage_dir.name == "build" and stage_dir.parent.parent != stage_dir.parent:
-        return stage_dir.parent.parent / ".timing-cache"
-    return stage_dir / ".timing-cache"
+    return out_path.parent / ".timing-cache"
 
 
 # --------------------------------------------------------------------------- machine

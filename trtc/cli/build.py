@@ -186,19 +186,22 @@ def _dry_run(target: str, output: Path | None, recipe: Any, root: Path,
              trt_version: str | None, out: Output) -> None:
     from trtc.stages.build import plan_build
 
+    cache_dir = None
     if is_recipe(target):
         from trtc.pipeline import upstream_model, workspace_for
+        from trtc.stages.build import workspace_timing_cache_dir
 
         ws = workspace_for(recipe, root)
         onnx_path = upstream_model(recipe, ws)
         engine = str(ws.stage_dir("build") / "model.engine")
+        cache_dir = workspace_timing_cache_dir(ws.stage_dir("build"))
         where = f"{root}/{recipe.name}/build/ (recipe mode)"
     else:
         onnx_path = Path(target)
         engine = str(output) if output else "model.engine"
         where = str(output) if output else "(give -o OUT)"
     plan = plan_build(recipe.build, onnx_path=onnx_path, recipe=recipe,
-                      trt_version=trt_version, output=engine)
+                      trt_version=trt_version, output=engine, timing_cache_dir=cache_dir)
     plan.update(input=target, output=where)
     shown = dict(plan)
     if "tensorrt" in plan:  # the resolved TensorRT settings replace the raw recipe section

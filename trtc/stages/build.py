@@ -44,7 +44,17 @@ def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
 
     backend, why = resolve_backend(recipe.build.backend, recipe.build)
     return build_artifact(inputs["model"], out_dir / backend.artifact_name, recipe.build,
-                          backend_name=backend.name, why=why, recipe=recipe)
+                          backend_name=backend.name, why=why, recipe=recipe,
+                          timing_cache_dir=workspace_timing_cache_dir(out_dir))
+
+
+def workspace_timing_cache_dir(stage_dir: Path) -> Path:
+    """``<root>/.timing-cache`` for ``<root>/<recipe>/build``: shared by every recipe.
+
+    Timing caches are keyed by GPU and TensorRT version, not by model, so one
+    directory per workspace lets every recipe's build reuse the others' timings.
+    """
+    return stage_dir.parent.parent / ".timing-cache"
 
 
 def model_facts(onnx_path: Path) -> ModelFacts:
@@ -161,13 +171,15 @@ def _preflight_error(label: str, shapes: Mapping[str, tuple[int, ...]],
 
 
 def plan_build(spec: BuildSpec, *, onnx_path: Path | None = None, recipe: Recipe | None = None,
-               trt_version: str | None = None, output: str | None = None) -> dict[str, Any]:
+               trt_version: str | None = None, output: str | None = None,
+               timing_cache_dir: Path | None = None) -> dict[str, Any]:
     """Resolve the backend and settings without building (``--dry-run``; works anywhere).
 
     For TensorRT the settings are resolved for the installed version, else for
     ``trt_version``, else for the newest version trtc knows; the trtexec line is
     rendered for that version. The model's inputs come from ``onnx_path`` when
-    it exists, else from the recipe's ``model.inputs``.
+    it exists, else from the recipe's ``model.inputs``. ``timing_cache_dir`` is
+    where ``timing_cache: auto`` keeps its caches (default: beside ``output``).
     """
     from trtc.backends import resolve_backend
     from trtc.errors import DependencyError
@@ -199,7 +211,8 @@ def plan_build(spec: BuildSpec, *, onnx_path: Path | None = None, recipe: Recipe
     facts = _facts_for_plan(onnx_path, recipe)
     try:
         settings = plan_trt_settings(spec, facts, version, recipe=recipe,
-                                     timing_cache_dir=_auto_cache_dir(output))
+                                     timing_cache_dir=_auto_cache_dir(output,
+                                                                      timing_cache_dir))
     except UsageError as exc:
         others = [] if installed or trt_version else _older_versions_that_fit(spec, facts,
                                                                               recipe)
@@ -256,7 +269,9 @@ def _facts_for_plan(onnx_path: Path | None, recipe: Recipe | None) -> ModelFacts
                      "model.inputs in the recipe")
 
 
-def _auto_cache_dir(engine_path: str | Path | None) -> str | None:
+def _auto_cache_dir(engine_path: str | Path | None, given: Path | None = None) -> str | None:
+    if given is not None:
+        return str(given)
     if engine_path is None:
         return None
     from trtc.backends.tensorrt import default_timing_cache_dir
@@ -266,8 +281,12 @@ def _auto_cache_dir(engine_path: str | Path | None) -> str | None:
 
 def build_artifact(onnx_path: Path, out_path: Path, spec: BuildSpec,
                    backend_name: str | None = None, why: str | None = None, *,
-                   recipe: Recipe | None = None, verbose: bool = False) -> StageResult:
+                   recipe: Recipe | None = None, verbose: bool = False,
+                   timing_cache_dir: Path | None = None) -> StageResult:
     """Build ``out_path`` from ``onnx_path``; nothing is written when the build fails.
+
+    ``timing_cache_dir``: where TensorRT's ``timing_cache: auto`` keeps its keyed
+    caches (the stage passes the workspace's; default: beside ``out_path``).
 
     Raises:
         DependencyError: the backend cannot run here (e.g. no TensorRT).
@@ -305,7 +324,7 @@ def build_artifact(onnx_path: Path, out_path: Path, spec: BuildSpec,
         warnings.append(f"backend auto chose {backend.name}, not TensorRT: {reason}")
     if backend.name == "tensorrt":
         return _build_tensorrt(backend, onnx_path, out_path, spec, facts, why, recipe,
-                               verbose, warnings, opset)
+                               verbose, warnings, opset, timing_cache_dir)
     precision = _onnxruntime_precision(spec, facts, warnings)
     start = time.perf_counter()
     with atomic_path(out_path) as staged:
@@ -342,7 +361,8 @@ def _onnxruntime_precision(spec: BuildSpec, facts: ModelFacts, warnings: list[st
 
 def _build_tensorrt(backend: Any, onnx_path: Path, out_path: Path, spec: BuildSpec,
                     facts: ModelFacts, why: str | None, recipe: Recipe | None, verbose: bool,
-                    warnings: list[str], opset: int = 0) -> StageResult:
+                    warnings: list[str], opset: int = 0,
+                    timing_cache_dir: Path | None = None) -> StageResult:
     from trtc.backends.tensorrt import tensorrt_version
     from trtc.backends.trt_config import opset_note
 
@@ -350,7 +370,7 @@ def _build_tensorrt(backend: Any, onnx_path: Path, out_path: Path, spec: BuildSp
     if (note := opset_note(version, opset)) is not None:
         warnings.append(note)
     settings = plan_trt_settings(spec, facts, version, recipe=recipe,
-                                 timing_cache_dir=_auto_cache_dir(out_path))
+                                 timing_cache_dir=_auto_cache_dir(out_path, timing_cache_dir))
     check_build_files(settings)
     settings = with_calibration_cache(settings, out_path)
     warnings.extend(settings.notes)
