@@ -185,7 +185,7 @@ def test_calibration_data_with_wrong_names(cli, conv_onnx: Path, tmp_path: Path,
     np.savez(tmp_path / "calib.npz", image=np.zeros((4, 3, 8, 8), np.float32))
     result = cli("quantize", conv_onnx, "-o", tmp_path / "q.onnx", "--calib-data",
                  tmp_path / "calib.npz", "--workspace", ws)
-    assert_user_error(result, 5, "calib.npz")
+    assert_user_error(result, 5, "calib.npz", "no array for input 'x'")
     assert not (tmp_path / "q.onnx").exists()
 
 
@@ -195,7 +195,7 @@ def test_calibration_data_with_nan(cli, conv_onnx: Path, tmp_path: Path, ws: Pat
     np.savez(tmp_path / "calib.npz", x=x)
     result = cli("quantize", conv_onnx, "-o", tmp_path / "q.onnx", "--calib-data",
                  tmp_path / "calib.npz", "--workspace", ws)
-    assert_user_error(result, 5, "x")
+    assert_user_error(result, 5, "calib.npz", "input 'x' has 0 NaN and 1 Inf")
     assert not (tmp_path / "q.onnx").exists()
 
 

@@ -82,7 +82,7 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
         UsageError: missing calibration data, unknown excluded node / op type.
         ModelError: unreadable or already quantized / fp16 model, nothing to quantize.
         DataError: calibration / evaluation data not matching the model.
-        VerificationError: ``max_drop`` missed even with every node in float.
+        VerificationError: ``max_drop`` missed with every node that can go to float in float.
     """
     import onnx
 
