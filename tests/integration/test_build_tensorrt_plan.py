@@ -154,6 +154,18 @@ def test_dry_run_names_the_preview_only_when_another_version_would_do(
         assert "the dry run previews 11" in text and preview in text
 
 
+def test_dry_run_says_which_unset_settings_take_tensorrt_defaults(cli, conv_onnx: Path,
+                                                                  tmp_path: Path) -> None:
+    result = cli("build", conv_onnx, "-o", tmp_path / "m.engine", "--backend", "tensorrt",
+                 "--dry-run", "--trt-version", "10")
+    assert result.exit_code == 0, result.stderr
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip()
+            for line in result.stdout.splitlines() if line.count("│") == 3}
+    assert rows["tensorrt.builder_optimization_level"] == "TensorRT's default (3)"
+    assert rows["tensorrt.workspace_bytes"].startswith("TensorRT's default")
+    assert rows["tensorrt.int8_mode"] == "none"  # None that means off stays 'none'
+
+
 def test_trt_version_only_previews(cli, conv_onnx: Path, tmp_path: Path) -> None:
     out = tmp_path / "m.engine"
     result = cli("build", conv_onnx, "-o", out, "--backend", "tensorrt", "--trt-version", "10")

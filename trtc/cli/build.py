@@ -182,6 +182,11 @@ def _show_trtexec(metrics: dict[str, Any], out: Output) -> None:
         out.err.print(Text(f"trtexec equivalent: {line}"), highlight=False)
 
 
+#: Resolved settings whose None sends nothing to TensorRT, so its default applies.
+_UNSET = {"workspace_bytes": "TensorRT's default (the GPU's memory)",
+          "builder_optimization_level": "TensorRT's default (3)"}
+
+
 def _dry_run(target: str, output: Path | None, recipe: Any, root: Path,
              trt_version: str | None, out: Output) -> None:
     from trtc.stages.build import plan_build
@@ -206,8 +211,8 @@ def _dry_run(target: str, output: Path | None, recipe: Any, root: Path,
     shown = dict(plan)
     if "tensorrt" in plan:  # the resolved TensorRT settings replace the raw recipe section
         shown = {k: v for k, v in plan.items() if k not in ("settings", "trtexec")}
-        # Resolved settings: None means "off", not "the backend's default".
-        shown["tensorrt"] = {k: "none" if v is None else v
+        # Resolved settings: None means "off", except where TensorRT's default applies.
+        shown["tensorrt"] = {k: _UNSET.get(k, "none") if v is None else v
                              for k, v in plan["tensorrt"].items() if k != "notes"}
     out.show(plan_table(shown))
     if "trtexec" in plan:
