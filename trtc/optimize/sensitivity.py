@@ -66,6 +66,7 @@ def run_outputs(model: Any, feeds: Sequence[Feed]) -> list[list[np.ndarray]]:
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two flattened arrays in float64 (1.0 for two equal zero arrays)."""
     x, y = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
     norm = float(np.linalg.norm(x) * np.linalg.norm(y))
     return float(np.dot(x, y) / norm) if norm > 0 else float(np.array_equal(x, y))
