@@ -119,6 +119,11 @@ def test_fingerprint_follows_the_data(tmp_path: Path) -> None:
     assert fa == calibration_batches(str(a), IMAGE, samples=2).fingerprint
     assert fa != calibration_batches(str(b), IMAGE, samples=2).fingerprint
     assert fa != calibration_batches(str(a), IMAGE, samples=1).fingerprint
+    # The same samples under another name: the same fingerprint (the cache is reused).
+    c = tmp_path / "copy" / "a.npz"
+    c.parent.mkdir()
+    c.write_bytes(a.read_bytes())
+    assert fa == calibration_batches(str(c), IMAGE, samples=2).fingerprint
 
 
 @pytest.mark.parametrize(("arrays", "expected"), [

@@ -120,7 +120,7 @@ def calibration_batches(source: str, inputs: Mapping[str, tuple[str, tuple[int |
         raise DataError(f"{label}: no calibration samples", "provide at least one sample")
     if got < samples:
         warnings.append(f"{label} has {got} samples, {samples} asked: calibrating on {got}")
-    return CalibrationSet(feeds=feeds, fingerprint=fingerprint(label, feeds), source=label,
+    return CalibrationSet(feeds=feeds, fingerprint=fingerprint(feeds), source=label,
                           samples=got, warnings=warnings)
 
 
@@ -133,9 +133,13 @@ def count_samples(feeds: Sequence[Feed]) -> int:
     return total
 
 
-def fingerprint(source: str, feeds: Sequence[Feed]) -> str:
-    """Return a sha256 over ``source`` and every array's name, dtype, shape and bytes."""
-    digest = hashlib.sha256(source.encode())
+def fingerprint(feeds: Sequence[Feed]) -> str:
+    """Return a sha256 over every array's name, dtype, shape and bytes.
+
+    The data alone, not where it came from: the same samples reached through another
+    path (or a moved file) reuse the cached calibration.
+    """
+    digest = hashlib.sha256()
     for feed in feeds:
         for name in sorted(feed):
             arr = np.ascontiguousarray(feed[name])
