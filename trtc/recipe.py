@@ -135,6 +135,8 @@ class QuantizeSpec:
     exclude_ops: tuple[str, ...] = ()
     max_drop: float | None = None
     budget_step: int = 1
+    # fp16/bf16: keep the graph's inputs and outputs float32 (casts at the boundary).
+    keep_io_types: bool = True
 
 
 @dataclass(frozen=True)

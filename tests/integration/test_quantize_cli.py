@@ -71,8 +71,19 @@ def test_fp16_flags(cli, conv_onnx: Path, tmp_path: Path, ws: Path) -> None:
                        "--workspace", ws, "--json"))
     assert data["metrics"]["precision"] == "fp16"
     assert _meta(out)[META_PRECISION] == "fp16"
-    types = {i.data_type for i in onnx.load(str(out)).graph.initializer}
+    model = onnx.load(str(out))
+    types = {i.data_type for i in model.graph.initializer}
     assert TensorProto.FLOAT16 in types
+    # Graph inputs and outputs stay float32 by default ...
+    assert model.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT
+    assert model.graph.output[0].type.tensor_type.elem_type == TensorProto.FLOAT
+    # ... and become float16 with --no-keep-io-types.
+    out16 = tmp_path / "h16.onnx"
+    ok_json(cli("quantize", conv_onnx, "-o", out16, "--precision", "fp16",
+                "--no-keep-io-types", "--workspace", ws, "--json"))
+    model16 = onnx.load(str(out16))
+    assert model16.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT16
+    assert model16.graph.output[0].type.tensor_type.elem_type == TensorProto.FLOAT16
 
 
 def test_max_drop_flag_reports_the_budget(cli, conv_onnx: Path, tmp_path: Path,
@@ -81,6 +92,11 @@ def test_max_drop_flag_reports_the_budget(cli, conv_onnx: Path, tmp_path: Path,
                        "random", "--calib-samples", "8", "--max-drop", "0.5", "--workspace",
                        ws, "--json"))
     assert data["metrics"]["budget"]["met"] and data["metrics"]["budget"]["steps"] == []
+    # --budget-step reaches the recipe's validator.
+    bad = cli("quantize", conv_onnx, "-o", tmp_path / "q2.onnx", "--calib-data", "random",
+              "--max-drop", "0.5", "--budget-step", "0", "--workspace", ws)
+    assert_user_error(bad, 2, "budget_step")
+    assert not (tmp_path / "q2.onnx").exists()
 
 
 # --------------------------------------------------------------------------- recipes and run

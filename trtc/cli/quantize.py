@@ -86,6 +86,12 @@ def quantize(
     max_drop: Annotated[float | None, typer.Option(
         help="Accuracy budget: allowed top-1 drop (labelled --eval-data) or 1 - cosine vs "
         "FP32; missed -> the most harmful nodes go back to float.")] = None,
+    budget_step: Annotated[int | None, typer.Option(
+        help="Nodes moved back to float per step of the budget search (default 1).")] = None,
+    keep_io_types: Annotated[bool | None, typer.Option(
+        "--keep-io-types/--no-keep-io-types",
+        help="fp16/bf16: keep float32 graph inputs/outputs (default) or convert them too.")
+    ] = None,
     eval_data: Annotated[str | None, typer.Option(
         help="Labelled data (.npz with 'labels', or python:) for the top-1 budget "
         "(flags mode; default: cosine on the calibration data).")] = None,
@@ -102,7 +108,8 @@ def quantize(
                       calib_data=calib_data, calib_samples=calib_samples,
                       calib_batch=calib_batch, calib_method=calib_method,
                       exclude_nodes=_names(exclude_nodes), exclude_ops=_names(exclude_ops),
-                      max_drop=max_drop)
+                      max_drop=max_drop, budget_step=budget_step,
+                      keep_io_types=keep_io_types)
     if calib_resize is not None or calib_crop is not None:
         import dataclasses
 

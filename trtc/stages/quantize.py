@@ -237,7 +237,8 @@ def _builder(spec: QuantizeSpec, model: Any, book: Any, kept: dict[tuple[str, ..
 
     def build_float(extra: tuple[str, ...]) -> Any:
         converted, kept_nodes = convert_float(
-            model, "bf16" if spec.precision == "bf16" else "fp16", keep_io_types=True,
+            model, "bf16" if spec.precision == "bf16" else "fp16",
+            keep_io_types=spec.keep_io_types,
             block_ops=spec.exclude_ops, block_nodes=(*spec.exclude_nodes, *extra),
             ranges=ranges)
         kept[extra] = kept_nodes
