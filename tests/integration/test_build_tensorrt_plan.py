@@ -91,6 +91,24 @@ def test_dry_run_json_for_8_6_with_every_flag(cli, conv_onnx: Path, tmp_path: Pa
         assert flag in args, (flag, args)
 
 
+def test_dry_run_warns_about_an_opset_newer_than_the_parser(cli, conv_onnx: Path,
+                                                            tmp_path: Path) -> None:
+    model = onnx.load(str(conv_onnx))   # opset 17; Conv/Relu/Flatten/Gemm are the same in 18
+    model.opset_import[0].version = 18
+    new = tmp_path / "o18.onnx"
+    onnx.save(model, str(new))
+    args = ["--backend", "tensorrt", "--dry-run", "--profile", PROFILE, "--json"]
+    plan = ok_json(cli("build", new, "-o", tmp_path / "m.engine", "--trt-version", "8.6", *args))
+    assert any("opset 18" in n and "export.opset: 17" in n for n in plan["tensorrt"]["notes"])
+    # 17 is within 8.6's parser; 18 is within 11's.
+    plan17 = ok_json(cli("build", conv_onnx, "-o", tmp_path / "m.engine", "--trt-version", "8.6",
+                         *args))
+    assert not any("opset" in n for n in plan17["tensorrt"].get("notes", []))
+    plan11 = ok_json(cli("build", new, "-o", tmp_path / "m.engine", "--trt-version", "11",
+                         *args))
+    assert not any("opset" in n for n in plan11["tensorrt"].get("notes", []))
+
+
 def test_dry_run_repeated_profiles_on_10(cli, conv_onnx: Path, tmp_path: Path) -> None:
     plan = ok_json(cli("build", conv_onnx, "-o", tmp_path / "m.engine", "--backend", "tensorrt",
                        "--dry-run", "--trt-version", "10", "--profile", PROFILE,

@@ -35,6 +35,7 @@ from trtc.backends.trt_config import (
     timing_cache_file,
     timing_cache_key,
     trtexec_command,
+    unknown_version_note,
 )
 from trtc.errors import DependencyError, UsageError
 from trtc.recipe import BuildSpec, override, parse_recipe
@@ -682,3 +683,10 @@ def test_opset_note_per_version(version: str, opset: int, warned: bool) -> None:
     assert (note is not None) is warned
     if note:
         assert f"opset {opset}" in note and "export.opset" in note
+
+
+def test_unknown_version_note_only_past_the_newest_known() -> None:
+    assert unknown_version_note("11.1.0") is None and unknown_version_note("8.6.1") is None
+    note = unknown_version_note("12.0.0")
+    assert note is not None and "12.0.0" in note and "11.1.0" in note
+    assert unknown_version_note("11.2.0") is not None

@@ -148,6 +148,18 @@ def features(version: str) -> TrtFeatures:
 _MAX_OPSET = {8: 17, 11: 25}
 
 
+def unknown_version_note(version: str) -> str | None:
+    """A warning for a TensorRT newer than any trtc knows the flags of (settings and the
+    trtexec line then follow the newest known release, which may have changed)."""
+    major, minor, _ = parse_version(version)
+    newest = parse_version(NEWEST_SUPPORTED)
+    if (major, minor) <= newest[:2]:
+        return None
+    return (f"TensorRT {version} is newer than trtc knows ({NEWEST_SUPPORTED}): settings and "
+            f"the trtexec line follow {NEWEST_SUPPORTED}'s rules; check them against its "
+            "release notes")
+
+
 def opset_note(version: str, model_opset: int) -> str | None:
     """A warning when the model's opset is newer than TensorRT ``version``'s parser documents.
 

@@ -233,8 +233,25 @@ def plan_build(spec: BuildSpec, *, onnx_path: Path | None = None, recipe: Recipe
         "model_has_qdq": facts.has_qdq,
         **settings_to_data(settings),
     }
+    from trtc.backends.trt_config import opset_note, unknown_version_note
+
+    opset = _onnx_opset(onnx_path) if onnx_path is not None and onnx_path.is_file() else 0
+    extra = [n for n in (unknown_version_note(version), opset_note(version, opset)) if n]
+    if extra:
+        plan["tensorrt"]["notes"] = [*plan["tensorrt"].get("notes", []), *extra]
     plan["trtexec"] = trtexec_command(settings, str(onnx_path or "model.onnx"), engine)
     return plan
+
+
+def _onnx_opset(onnx_path: Path) -> int:
+    """The model's default-domain opset (0 when it cannot be read: the build reports that)."""
+    import onnx
+
+    try:
+        model = onnx.load(str(onnx_path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - a dry run previews; the real build names the problem
+        return 0
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
 def _older_versions_that_fit(spec: BuildSpec, facts: ModelFacts, recipe: Recipe | None
@@ -302,9 +319,9 @@ def build_artifact(onnx_path: Path, out_path: Path, spec: BuildSpec,
         backend, why = resolve_backend(spec.backend, spec)
     else:
         backend = get_backend(backend_name)
-    model = load_onnx(onnx_path)  # a clear error for a missing/corrupt file before the runtime's
+    load_onnx(onnx_path)  # a clear error for a missing/corrupt file before the runtime's own
     facts = model_facts(onnx_path)
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    opset = _onnx_opset(onnx_path)
     warnings: list[str] = []
     try:
         check_qdq_target(facts.metadata, backend.name, str(onnx_path))
@@ -364,11 +381,12 @@ def _build_tensorrt(backend: Any, onnx_path: Path, out_path: Path, spec: BuildSp
                     warnings: list[str], opset: int = 0,
                     timing_cache_dir: Path | None = None) -> StageResult:
     from trtc.backends.tensorrt import tensorrt_version
-    from trtc.backends.trt_config import opset_note
+    from trtc.backends.trt_config import opset_note, unknown_version_note
 
     version = tensorrt_version() or ""
-    if (note := opset_note(version, opset)) is not None:
-        warnings.append(note)
+    for note in (unknown_version_note(version), opset_note(version, opset)):
+        if note is not None:
+            warnings.append(note)
     settings = plan_trt_settings(spec, facts, version, recipe=recipe,
                                  timing_cache_dir=_auto_cache_dir(out_path, timing_cache_dir))
     check_build_files(settings)
