@@ -3,6 +3,7 @@ the calibration cache, exclusions, bad input and the accuracy-budget loop."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -297,6 +298,39 @@ def test_budget_loop_moves_the_hostile_node_to_float_and_meets_the_budget(
     ref, got = _run(src, feed), _run(tmp_path / "q.onnx", feed)
     assert float(np.dot(ref.ravel(), got.ravel()) / np.linalg.norm(ref) /
                  np.linalg.norm(got)) > 0.99
+
+
+class _Recorder:
+    """A progress factory that records which bars opened and their updates."""
+
+    def __init__(self) -> None:
+        self.bars: dict[str, list[tuple[int, int]]] = {}
+
+    def __call__(self, description: str, total: int) -> _Recorder:
+        self.current = self.bars.setdefault(description, [])
+        self.total = total
+        return self
+
+    def __enter__(self) -> Callable[[int, int], None]:
+        updates = self.current
+        return lambda done, total: updates.append((done, total))
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def test_sensitivity_search_reports_progress_only_when_it_runs(tmp_path: Path) -> None:
+    src = make_hostile_model(tmp_path / "hostile.onnx")
+    missed = _Recorder()
+    quantize_model(src, tmp_path / "q.onnx", QuantizeSpec(enabled=True, calib_data="random",
+                                                          calib_samples=16, max_drop=0.01),
+                   cache_dir=tmp_path / "cache", progress=missed)
+    assert missed.bars["sensitivity"] == [(1, 2), (2, 2)]   # one update per candidate node
+    met = _Recorder()
+    quantize_model(src, tmp_path / "q2.onnx", QuantizeSpec(enabled=True, calib_data="random",
+                                                           calib_samples=16, max_drop=2.0),
+                   cache_dir=tmp_path / "cache", progress=met)
+    assert "sensitivity" not in met.bars                   # budget met: no search, no bar
 
 
 def test_budget_uses_top1_on_labelled_data(tmp_path: Path) -> None:

@@ -93,13 +93,16 @@ def score(outputs: list[list[np.ndarray]], reference: list[list[np.ndarray]],
 
 def meet_budget(make: Callable[[tuple[str, ...]], Any], evaluate: Callable[[Any], Evaluation],
                 candidates: Sequence[str], max_drop: float, step: int = 1,
-                progress: Callable[[str], None] | None = None) -> tuple[Any, BudgetResult]:
+                progress: Callable[[int, int], None] | None = None
+                ) -> tuple[Any, BudgetResult]:
     """Move the most harmful nodes to float until ``evaluate(model).drop <= max_drop``.
 
     ``make(float_nodes)`` returns the reduced-precision model with those nodes
     left in float; ``candidates`` are the nodes it may leave out. ``make`` raises
     ModelError when those nodes leave nothing quantized: that model is the FP32
     one, so the search stops there and reports the budget as missed.
+    ``progress(done, total)`` is called once per sensitivity candidate, only when the
+    first model misses the budget (one quantize + one evaluation each: the slow part).
 
     Raises:
         VerificationError: the budget is missed with every node that can go to float in float.
@@ -118,12 +121,12 @@ def meet_budget(make: Callable[[tuple[str, ...]], Any], evaluate: Callable[[Any]
         return model, result
     # Sensitivity: what the metric becomes with only this node in float.
     for i, node in enumerate(candidates):
-        if progress is not None:
-            progress(f"sensitivity {i + 1}/{len(candidates)}: {node}")
         alone = make_or_none((node,))
         # Floating the only quantized node gains the whole drop.
         result.sensitivity[node] = initial.drop - (0.0 if alone is None else
                                                    evaluate(alone).drop)
+        if progress is not None:
+            progress(i + 1, len(candidates))
     ranked = sorted(candidates, key=lambda n: (-result.sensitivity[n], n))
     excluded: list[str] = []
     current = initial

@@ -162,8 +162,10 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
                 return score(run_outputs(candidate, feeds), reference, labels)
 
             if spec.max_drop is not None:
-                out_model, budget = meet_budget(make, evaluate, candidates, spec.max_drop,
-                                                spec.budget_step)
+                with _LazyProgress(progress, "sensitivity", len(candidates)) as update:
+                    out_model, budget = meet_budget(make, evaluate, candidates,
+                                                    spec.max_drop, spec.budget_step,
+                                                    progress=update)
                 metrics["budget"] = budget.to_dict()
                 metrics["float_nodes"] = budget.excluded
                 metrics["accuracy"] = budget.final.to_dict()
@@ -317,6 +319,31 @@ class _NullProgress:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+class _LazyProgress:
+    """A progress bar that opens on its first update: the budget search reports progress
+    only when it runs (a met budget shows no bar)."""
+
+    def __init__(self, factory: Callable[[str, int], Any] | None, description: str,
+                 total: int) -> None:
+        self.factory, self.description, self.total = factory, description, total
+        self.bar: Any = None
+        self.update: Callable[[int, int], None] | None = None
+
+    def __enter__(self) -> Callable[[int, int], None]:
+        def update(done: int, total: int) -> None:
+            if self.update is None:
+                self.bar = _progress(self.factory, self.description, self.total)
+                self.update = self.bar.__enter__()
+            assert self.update is not None
+            self.update(done, total)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
 
 
 def _progress(factory: Callable[[str, int], Any] | None, description: str, total: int) -> Any:
