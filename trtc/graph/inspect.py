@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import (
-    AttributeProto,
     GraphProto,
     ModelProto,
     NodeProto,
@@ -27,6 +26,7 @@ from onnx.checker import ValidationError
 from onnx.shape_inference import InferenceError
 
 from trtc.errors import ModelError, UsageError
+from trtc.graph.names import graphs
 
 Dim = int | str
 Shape = tuple[int, ...]
@@ -114,7 +114,7 @@ def summarize_model(
     graph = model.graph
     inputs = tuple(_tensor_info(vi) for vi in _real_inputs(graph))
     outputs = tuple(_tensor_info(vi) for vi in graph.output)
-    nodes = [node for g in _iter_graphs(graph) for node in g.node]
+    nodes = [node for g in graphs(graph) for node in g.node]
     flops_by_op, flops_note = _estimate_flops(model, inputs, shapes or {})
     return ModelSummary(
         path=str(path),
@@ -212,18 +212,6 @@ def _dtype_name(elem_type: int) -> str:
 # --- graph walking, parameters and size ----------------------------------------------
 
 
-def _iter_graphs(graph: GraphProto) -> Iterator[GraphProto]:
-    """Yield the graph and, recursively, every If/Loop/Scan body inside it."""
-    yield graph
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.type == AttributeProto.GRAPH:
-                yield from _iter_graphs(attr.g)
-            elif attr.type == AttributeProto.GRAPHS:
-                for sub in attr.graphs:
-                    yield from _iter_graphs(sub)
-
-
 def _numel(dims: Sequence[int]) -> int:
     """Return the element count of a tensor with these dims."""
     return math.prod(int(d) for d in dims)
@@ -232,7 +220,7 @@ def _numel(dims: Sequence[int]) -> int:
 def _parameter_count(graph: GraphProto) -> int:
     """Count elements of initializers and Constant tensors in all (sub)graphs."""
     total = 0
-    for g in _iter_graphs(graph):
+    for g in graphs(graph):
         total += sum(_numel(t.dims) for t in g.initializer)
         # A sparse tensor stores only its non-zeros; those are its parameters.
         total += sum(_numel(t.values.dims) for t in g.sparse_initializer)
@@ -261,7 +249,7 @@ def _constant_numel(node: NodeProto) -> int:
 def _size_on_disk(path: Path, graph: GraphProto) -> int:
     """Return the model file size plus the size of each external data file it names."""
     locations: set[Path] = set()
-    for g in _iter_graphs(graph):
+    for g in graphs(graph):
         for tensor in g.initializer:
             if tensor.data_location != TensorProto.EXTERNAL:
                 continue
@@ -445,7 +433,7 @@ def _static_shape(vi: ValueInfoProto) -> Shape | None:
 
 def _nested_flop_nodes(graph: GraphProto) -> int:
     """Count FLOP-bearing nodes that live in subgraphs (their trip count is unknown)."""
-    subgraphs = list(_iter_graphs(graph))[1:]
+    subgraphs = list(graphs(graph))[1:]
     return sum(1 for g in subgraphs for n in g.node if n.op_type in _FLOP_OPS)
 
 

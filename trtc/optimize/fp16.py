@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from trtc.errors import ModelError, UsageError
+from trtc.graph.names import graphs, name_nodes
 
 if TYPE_CHECKING:
     import onnx
@@ -97,7 +98,7 @@ def convert_float(model: onnx.ModelProto, precision: Literal["fp16", "bf16"], *,
                          "typed network where the version allows")
     converted = onnx.ModelProto()
     converted.CopyFrom(model)
-    name_unnamed_nodes(converted.graph)
+    name_nodes(converted.graph)
     check_block_nodes(converted.graph, block_nodes)
     kept = plan_kept(converted, precision, block_ops=(*default_block_ops(), *block_ops),
                      user_ops=tuple(block_ops), block_nodes=tuple(block_nodes),
@@ -122,23 +123,9 @@ def convert_float(model: onnx.ModelProto, precision: Literal["fp16", "bf16"], *,
 # Which nodes stay fp32 ------------------------------------------------------------------------
 
 
-def name_unnamed_nodes(graph: onnx.GraphProto) -> None:
-    """Name every unnamed node (subgraphs too) uniquely: block lists and reports need names."""
-    used = {n.name for g in _graphs(graph) for n in g.node if n.name}
-    for g in _graphs(graph):
-        for index, node in enumerate(g.node):
-            if not node.name:
-                name, k = f"{node.op_type}_{index}", 0
-                while name in used:
-                    k += 1
-                    name = f"{node.op_type}_{index}_{k}"
-                node.name = name
-                used.add(name)
-
-
 def check_block_nodes(graph: onnx.GraphProto, block_nodes: Sequence[str]) -> None:
     """Raise UsageError for a block_nodes entry that names no node (with the closest names)."""
-    names = [n.name for g in _graphs(graph) for n in g.node]
+    names = [n.name for g in graphs(graph) for n in g.node]
     known = set(names)
     for wanted in block_nodes:
         if wanted not in known:
@@ -162,7 +149,7 @@ def plan_kept(model: onnx.ModelProto, precision: str, *, block_ops: Sequence[str
     target = "tensor(float16)" if precision == "fp16" else "tensor(bfloat16)"
     peaks = constant_peaks(model.graph) if precision == "fp16" else {}
     kept = []
-    for graph in _graphs(model.graph):
+    for graph in graphs(model.graph):
         for node in graph.node:
             reasons = []
             if node.name in block_nodes:
@@ -247,17 +234,6 @@ def first_opset_accepting(node: onnx.NodeProto, opset: int, target: str) -> int 
 def opset_version(model: onnx.ModelProto) -> int:
     return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
                default=1)
-
-
-def _graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
-    """The graph and every subgraph (If / Loop / Scan bodies), depth first."""
-    yield graph
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.HasField("g"):
-                yield from _graphs(attr.g)
-            for sub in attr.graphs:
-                yield from _graphs(sub)
 
 
 # The conversion ------------------------------------------------------------------------------
@@ -355,7 +331,7 @@ def _toposort(model: onnx.ModelProto) -> None:
 
 def _tensor_slots(model: onnx.ModelProto) -> Iterator[tuple[tuple[str, ...], onnx.TensorProto]]:
     """Every TensorProto in the model with a stable key: initializers and attribute tensors."""
-    for graph in _graphs(model.graph):
+    for graph in graphs(model.graph):
         for init in graph.initializer:
             yield ("init", init.name), init
         for node in graph.node:
@@ -381,7 +357,7 @@ def _refuse_half_tensors(model: onnx.ModelProto) -> None:
         if tensor.data_type in half:
             raise ModelError(f"the model already holds a 16-bit float tensor ({key[-1]})",
                              "convert to bf16 from the fp32 model")
-    for graph in _graphs(model.graph):
+    for graph in graphs(model.graph):
         for info in (*graph.input, *graph.output, *graph.value_info):
             if info.type.tensor_type.elem_type in half:
                 raise ModelError(f"the model already holds a 16-bit float tensor ({info.name})",
@@ -398,7 +374,7 @@ def retype_to_bfloat16(model: onnx.ModelProto,
     import ml_dtypes
     from onnx import AttributeProto, TensorProto, numpy_helper
 
-    for graph in _graphs(model.graph):
+    for graph in graphs(model.graph):
         for info in (*graph.input, *graph.output, *graph.value_info):
             _retype_type(info.type)
         for node in graph.node:

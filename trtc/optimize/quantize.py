@@ -34,7 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from trtc.backends.trt_config import QDQ_PRECISION_KEY, QDQ_TARGET_KEY
 from trtc.errors import ModelError, UsageError
+from trtc.graph.names import name_nodes
 
 TARGETS = ("tensorrt", "onnxruntime-cpu")
 METHODS = ("minmax", "entropy", "percentile")
@@ -43,8 +45,10 @@ TRT_WEIGHTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 #: Ops between a weighted op and an Add that still make its output the "conv branch".
 _CONV_TAIL_OPS = ("BatchNormalization", "Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSwish",
                   "Dropout", "Identity")
-META_TARGET = "trtc.quantize.target"
-META_PRECISION = "trtc.quantize.precision"
+#: The model metadata build reads to refuse a Q/DQ model made for the other backend:
+#: one definition, in the pure TensorRT decisions module that checks it.
+META_TARGET = QDQ_TARGET_KEY
+META_PRECISION = QDQ_PRECISION_KEY
 #: Bins of the cached value histogram (entropy, fp8 'distribution' which needs >= 512, min/max).
 #: ONNX Runtime's entropy search is quadratic in bins: 512 costs ~0.07 s per tensor.
 NUM_BINS = 512
@@ -463,24 +467,9 @@ def preprocess(model_path: Path, out_path: Path) -> list[str]:
         from trtc.graph.cleanup import load_onnx
 
         model = load_onnx(model_path)
-    if name_nodes(model) or not out_path.is_file():
+    if name_nodes(model.graph) or not out_path.is_file():
         onnx.save(model, str(out_path))
     return warnings
-
-
-def name_nodes(model: Any) -> int:
-    """Give unnamed or duplicate-named nodes unique stable names; return how many changed."""
-    seen: set[str] = set()
-    changed = 0
-    for index, node in enumerate(model.graph.node):
-        if not node.name or node.name in seen:
-            base = node.name or f"{node.op_type}_{index}"
-            name, k = base, 1
-            while name in seen:
-                name, k = f"{base}_{k}", k + 1
-            node.name, changed = name, changed + 1
-        seen.add(node.name)
-    return changed
 
 
 def quantize_qdq(model: Any, ranges_for: Callable[[str, Sequence[str]], Any],
