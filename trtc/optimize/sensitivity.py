@@ -76,15 +76,11 @@ def score(outputs: list[list[np.ndarray]], reference: list[list[np.ndarray]],
           labels: Sequence[np.ndarray] | None) -> Evaluation:
     """Top-1 (labels given; first output) or the worst output's cosine with the reference."""
     if labels is not None:
-        truth = np.concatenate([np.asarray(y).reshape(-1) for y in labels])
+        from trtc.stages.verify import top1_metric  # verify's own top-1: one definition
 
-        def accuracy(runs: list[list[np.ndarray]]) -> float:
-            pred = np.concatenate([np.asarray(r[0]).reshape(len(r[0]), -1).argmax(-1)
-                                   for r in runs])
-            return float((pred == truth).mean())
-
-        value, ref = accuracy(outputs), accuracy(reference)
-        return Evaluation("top1", value, ref, ref - value)
+        top1 = top1_metric([r[0] for r in outputs], [r[0] for r in reference], list(labels),
+                           max_drop=0.0)
+        return Evaluation("top1", top1["candidate"], top1["reference"], top1["drop"])
     worst = min(cosine(np.concatenate([r[k].ravel() for r in outputs]),
                        np.concatenate([r[k].ravel() for r in reference]))
                 for k in range(len(reference[0])))
