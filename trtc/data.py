@@ -132,14 +132,9 @@ def load_arrays(source: str, base: Path | None = None) -> dict[str, np.ndarray]:
             returns something other than a mapping of arrays / an (inputs, labels) pair.
     """
     if source.startswith("python:"):
-        from trtc.usercode import load_callable
+        from trtc.usercode import call_user_function
 
-        func = load_callable(source, "data source", DataError)
-        try:
-            result = func()
-        except Exception as exc:
-            raise DataError(f"data source {source} raised {type(exc).__name__}: {exc}",
-                            "fix the loader function") from None
+        result = call_user_function(source, "data source", DataError, "fix the loader function")
         if isinstance(result, tuple) and len(result) == 2:
             inputs, labels = result
             result = {**(inputs if isinstance(inputs, Mapping) else {"": inputs}),

@@ -64,3 +64,16 @@ def load_callable(ref: str, what: str,
         raise error(f"{what} {ref}: {target} has no function {func_name!r}",
                     "check the name after the last ':'")
     return func
+
+
+def call_user_function(ref: str, what: str, error: type[TrtcError], hint: str) -> Any:
+    """Import ``ref`` with :func:`load_callable` and call it with no arguments.
+
+    Raises:
+        error: the import fails, or the function raises (named with the exception).
+    """
+    func = load_callable(ref, what, error)
+    try:
+        return func()
+    except Exception as exc:
+        raise error(f"{what} {ref} raised {type(exc).__name__}: {exc}", hint) from None

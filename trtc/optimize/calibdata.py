@@ -256,14 +256,9 @@ def _python_feeds(source: str, infos: Sequence[InputInfo], samples: int,
     Iterables are consumed only up to ``samples`` (readers may be endless
     generators); their batches are joined and re-split to ``batch``.
     """
-    from trtc.usercode import load_callable
+    from trtc.usercode import call_user_function
 
-    func = load_callable(source, "calibration data", DataError)
-    try:
-        result = func()
-    except Exception as exc:
-        raise DataError(f"calibration data {source} raised {type(exc).__name__}: {exc}",
-                        "fix the reader function") from None
+    result = call_user_function(source, "calibration data", DataError, "fix the reader function")
     if isinstance(result, tuple) and len(result) == 2 and not isinstance(result[1], Mapping):
         result = result[0]  # (inputs, labels), as verify's loaders return
     if isinstance(result, np.ndarray):
