@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,8 +144,12 @@ def _artifact(ws: Workspace) -> Path:
 
 
 def run_stage(recipe: Recipe, stage: str, ws: Workspace, *, force: bool = False,
-              dry_run: bool = False, upstream_ran: bool = False) -> StageOutcome:
-    """Run one stage unless it is up to date; write its manifest last."""
+              dry_run: bool = False, upstream_ran: bool = False,
+              before_run: Callable[[], None] | None = None) -> StageOutcome:
+    """Run one stage unless it is up to date; write its manifest last.
+
+    ``before_run`` is called once the stage is known to run, before it writes anything.
+    """
     section = getattr(recipe, stage)
     if not section.enabled:
         return StageOutcome(stage, "disabled", f"{stage}.enabled is false")
@@ -165,6 +170,8 @@ def run_stage(recipe: Recipe, stage: str, ws: Workspace, *, force: bool = False,
         return StageOutcome(stage, "skipped", "up to date", ws.read_manifest(stage))
     if dry_run:
         return StageOutcome(stage, "would run", reason)
+    if before_run is not None:
+        before_run()
     for role, path in inputs.items():
         if not path.is_file():
             raise _missing_input(recipe, stage, role, path)
@@ -217,19 +224,25 @@ def run_recipe(recipe: Recipe, ws: Workspace, *, until: str | None = None,
         # Disabled stages are left out of a run (prune and quantize are off by default).
         last = STAGES.index(until) if until else len(STAGES) - 1
         stages = [s for s in recipe.enabled_stages() if STAGES.index(s) <= last]
-    if not dry_run and "build" in stages and recipe.build.enabled:
-        # Fail fast: a backend that cannot run here (backend: tensorrt without TensorRT)
-        # stops the run before export and quantize spend minutes on a build that cannot be.
-        from trtc.backends import resolve_backend
+    checked: list[bool] = []
 
-        resolve_backend(recipe.build.backend, recipe.build)
+    def check_backend() -> None:
+        # Fail fast: a backend that cannot run here (backend: tensorrt without TensorRT)
+        # stops the run before export and quantize spend minutes on a build that cannot
+        # be. Checked once, when the first stage is about to run: the skip path stays cheap.
+        if not checked and "build" in stages and recipe.build.enabled:
+            from trtc.backends import resolve_backend
+
+            checked.append(True)
+            resolve_backend(recipe.build.backend, recipe.build)
+
     outcomes: list[StageOutcome] = []
     ran = False
     # A dry run only reads, and promises to write nothing: not even the lock file.
     with contextlib.nullcontext() if dry_run else ws.lock():
         for stage in stages:
             outcome = run_stage(recipe, stage, ws, force=force, dry_run=dry_run,
-                                upstream_ran=ran)
+                                upstream_ran=ran, before_run=check_backend)
             ran = ran or outcome.status in ("ran", "would run")
             outcomes.append(outcome)
             if on_outcome is not None:
