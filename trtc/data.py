@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from trtc.errors import DataError, UsageError
-from trtc.recipe import format_shape
+from trtc.shapes import format_shape
 
 Feed = dict[str, np.ndarray]
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from trtc.errors import RecipeError, UsageError
+from trtc.errors import RecipeError
 
 Dim = int | str
 Shape = tuple[Dim, ...]
@@ -625,41 +625,6 @@ def _check_dtype(dtype: str, source: str, where: str) -> None:
         close = difflib.get_close_matches(dtype, _DTYPES, n=1)
         raise _fail(source, where, f"unknown dtype {dtype!r}",
                     f"did you mean '{close[0]}'?" if close else f"use one of {_DTYPES}")
-
-
-# --------------------------------------------------------------------------- flags
-
-
-def parse_shapes(text: str | None, flag: str = "--shapes") -> dict[str, tuple[int, ...]]:
-    """Parse trtexec-style shapes: ``x:1x3x224x224,mask:1x128``.
-
-    Raises:
-        UsageError: a part has no ``name:`` or a dim is not a positive integer.
-    """
-    shapes: dict[str, tuple[int, ...]] = {}
-    if not text:
-        return shapes
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        name, sep, dims = part.rpartition(":")
-        if not sep or not name:
-            raise UsageError(f"{flag} {part!r}: expected NAME:DxDxD",
-                             f"e.g. {flag} input:1x3x224x224")
-        try:
-            values = tuple(int(d) for d in dims.lower().split("x"))
-        except ValueError:
-            raise UsageError(f"{flag} {part!r}: dims must be integers separated by 'x'",
-                             f"e.g. {flag} {name}:1x3x224x224") from None
-        if any(v <= 0 for v in values):
-            raise UsageError(f"{flag} {part!r}: dims must be positive")
-        shapes[name.strip("'\"")] = values
-    return shapes
-
-
-def format_shape(shape: tuple[int, ...] | list[int]) -> str:
-    return "x".join(str(d) for d in shape)
 
 
 # --------------------------------------------------------------------------- data out

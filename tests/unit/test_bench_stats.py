@@ -12,8 +12,9 @@ import os
 
 import pytest
 
+from trtc import metrics
+from trtc.metrics import default_threads, latency_stats, measure, percentile
 from trtc.stages import bench
-from trtc.stages.bench import default_threads, latency_stats, measure, percentile
 
 # --------------------------------------------------------------------------- percentile
 
@@ -218,7 +219,7 @@ def test_default_threads_at_least_one() -> None:
 def test_default_threads_follows_cpu_affinity(monkeypatch: pytest.MonkeyPatch) -> None:
     if not hasattr(os, "sched_getaffinity"):
         pytest.skip("no sched_getaffinity on this platform")
-    monkeypatch.setattr(bench.os, "sched_getaffinity", lambda pid: {0, 2, 5})
+    monkeypatch.setattr(metrics.os, "sched_getaffinity", lambda pid: {0, 2, 5})
     assert default_threads() == 3
 
 

@@ -26,10 +26,10 @@ from trtc.recipe import (
     load_recipe,
     override,
     parse_recipe,
-    parse_shapes,
     recipe_for_model,
     to_data,
 )
+from trtc.shapes import parse_shapes
 
 FULL: dict[str, Any] = {
     "name": "tiny",

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from trtc.errors import UsageError
+from trtc.metrics import top1_metric
 from trtc.recipe import ToleranceSpec, VerifySpec
 from trtc.stages.verify import (
     changed_on_purpose,
@@ -17,7 +18,6 @@ from trtc.stages.verify import (
     failure_hint,
     gates,
     tolerances,
-    top1_metric,
 )
 
 # --------------------------------------------------------------------------- error_stats

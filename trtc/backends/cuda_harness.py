@@ -440,7 +440,7 @@ def summarize(result: HarnessResult, batch: int) -> dict[str, Any]:
     Time" reports and what the engine itself costs); ``throughput_*`` come from the
     host wall time with every stream busy, copies included (trtexec's "Throughput").
     """
-    from trtc.stages.bench import latency_stats
+    from trtc.metrics import latency_stats
 
     n = result.iterations
     compute = latency_stats(result.samples["computeMs"], batch, result.wall_s)
@@ -465,7 +465,7 @@ def summarize(result: HarnessResult, batch: int) -> dict[str, Any]:
 
 
 def _brief(samples: list[float], batch: int, wall_s: float) -> dict[str, float]:
-    from trtc.stages.bench import latency_stats
+    from trtc.metrics import latency_stats
 
     s = latency_stats(samples, batch, wall_s)
     return {k: s[k] for k in ("min_ms", "mean_ms", "median_ms", "p90_ms", "p95_ms", "p99_ms",
@@ -521,7 +521,7 @@ def torch_cuda_baseline(model: Any, feed: dict[str, np.ndarray], input_names: Se
 
     import torch
 
-    from trtc.stages.bench import latency_stats
+    from trtc.metrics import latency_stats
 
     batch = int(next(iter(feed.values())).shape[0]) if feed else 1
     out: dict[str, dict[str, Any]] = {}

@@ -748,7 +748,7 @@ class TensorRTBackend:
         import torch
 
         from trtc.backends.cuda_harness import run_harness, time_torch_cuda
-        from trtc.stages.bench import latency_stats
+        from trtc.metrics import latency_stats
 
         engine = deserialize(Path(artifact))
         batch = int(next(iter(feed.values())).shape[0]) if feed else 1

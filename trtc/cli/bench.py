@@ -20,7 +20,8 @@ from trtc.cli.common import (
     run_one_stage,
 )
 from trtc.errors import UsageError
-from trtc.recipe import override, parse_shapes
+from trtc.recipe import override
+from trtc.shapes import parse_shapes
 
 
 def _batches(values: list[str] | None) -> tuple[int, ...] | None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from trtc.cli.common import JsonOpt, Output, QuietOpt, ShapesOpt, VerboseOpt
-from trtc.recipe import parse_shapes
+from trtc.shapes import parse_shapes
 
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 

@@ -21,7 +21,8 @@ from trtc.cli.common import (
     outcome_line,
 )
 from trtc.errors import UsageError, VerificationError
-from trtc.recipe import Recipe, override, parse_shapes, resolve_ref
+from trtc.recipe import Recipe, override, resolve_ref
+from trtc.shapes import parse_shapes
 
 
 def verify(

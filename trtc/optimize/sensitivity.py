@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from trtc.errors import ModelError, VerificationError
+from trtc.metrics import cosine, top1_metric
 
 Feed = dict[str, np.ndarray]
 
@@ -65,18 +66,10 @@ def run_outputs(model: Any, feeds: Sequence[Feed]) -> list[list[np.ndarray]]:
     return [session.run(None, feed) for feed in feeds]
 
 
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine similarity of two flattened arrays in float64 (1.0 for two equal zero arrays)."""
-    x, y = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
-    norm = float(np.linalg.norm(x) * np.linalg.norm(y))
-    return float(np.dot(x, y) / norm) if norm > 0 else float(np.array_equal(x, y))
-
-
 def score(outputs: list[list[np.ndarray]], reference: list[list[np.ndarray]],
           labels: Sequence[np.ndarray] | None) -> Evaluation:
     """Top-1 (labels given; first output) or the worst output's cosine with the reference."""
     if labels is not None:
-        from trtc.stages.verify import top1_metric  # verify's own top-1: one definition
 
         top1 = top1_metric([r[0] for r in outputs], [r[0] for r in reference], list(labels),
                            max_drop=0.0)

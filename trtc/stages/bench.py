@@ -7,15 +7,14 @@ a warning when the run-to-run coefficient of variation exceeds ``cov_warn``.
 
 from __future__ import annotations
 
-import math
-import os
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from trtc.recipe import BenchSpec, ModelSpec, Recipe, format_shape
+from trtc.metrics import default_threads, latency_stats, measure
+from trtc.recipe import BenchSpec, ModelSpec, Recipe
+from trtc.shapes import format_shape
 from trtc.stages import StageResult
 from trtc.workspace import write_json
 
@@ -34,66 +33,6 @@ def _wants_baseline(recipe: Recipe) -> bool:
     if recipe.bench.baseline == "none":
         return False
     return recipe.is_pytorch
-
-
-def measure(fn: Callable[[], Any], warmup_ms: float, duration_s: float,
-            min_iterations: int, clock: Callable[[], float] = time.perf_counter,
-            ) -> tuple[list[float], float]:
-    """Time ``fn``: warm up for ``warmup_ms``, then run >= min_iterations and >= duration_s.
-
-    Returns:
-        (per-run latencies in ms, total timed wall time in s).
-    """
-    end_warmup = clock() + warmup_ms / 1000.0
-    while True:
-        fn()
-        if clock() >= end_warmup:
-            break
-    latencies: list[float] = []
-    start = clock()
-    deadline = start + duration_s
-    now = start
-    while len(latencies) < min_iterations or now < deadline:
-        t0 = clock()
-        fn()
-        now = clock()
-        latencies.append((now - t0) * 1000.0)
-    return latencies, now - start
-
-
-def percentile(sorted_ms: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (as trtexec reports): the smallest value >= q% of runs."""
-    if not sorted_ms:
-        raise ValueError("no samples")
-    # Round away float noise first: 0.07 * 100 is 7.000000000000001, whose ceil
-    # would skip a rank.
-    rank = max(1, math.ceil(round(q * len(sorted_ms) / 100.0, 9)))
-    return sorted_ms[rank - 1]
-
-
-def latency_stats(latencies_ms: Sequence[float], batch: int, wall_s: float) -> dict[str, float]:
-    """Summarise per-run latencies: min/mean/median/p90/p95/p99/max, CoV, throughput."""
-    ordered = sorted(latencies_ms)
-    n = len(ordered)
-    mean = sum(ordered) / n
-    var = sum((x - mean) ** 2 for x in ordered) / (n - 1) if n > 1 else 0.0
-    median = (ordered[(n - 1) // 2] + ordered[n // 2]) / 2.0
-    return {
-        "iterations": n, "batch": batch, "wall_s": wall_s,
-        "min_ms": ordered[0], "mean_ms": mean, "median_ms": median,
-        "p90_ms": percentile(ordered, 90), "p95_ms": percentile(ordered, 95),
-        "p99_ms": percentile(ordered, 99), "max_ms": ordered[-1],
-        "std_ms": math.sqrt(var), "cov": math.sqrt(var) / mean if mean > 0 else 0.0,
-        "throughput_qps": n / wall_s if wall_s > 0 else 0.0,
-        "throughput_samples_s": n * batch / wall_s if wall_s > 0 else 0.0,
-    }
-
-
-def default_threads() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def benchmark(artifact: Path, spec: BenchSpec, baseline: ModelSpec | None = None

@@ -157,7 +157,7 @@ def _np_dtype(name: str) -> Any:
 def _preflight_error(label: str, shapes: Mapping[str, tuple[int, ...]],
                      good: Mapping[str, tuple[int, ...]] | None,
                      exc: BaseException) -> UsageError:
-    from trtc.recipe import format_shape
+    from trtc.shapes import format_shape
 
     culprits = [n for n in shapes if good is None or good.get(n) != shapes[n]] or list(shapes)
     where = ", ".join(f"{n}:{format_shape(shapes[n])}" for n in culprits)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from trtc.errors import DataError, UsageError, VerificationError
+from trtc.metrics import top1_metric
 from trtc.recipe import DEFAULT_TOLERANCES, ModelSpec, Recipe, VerifySpec
 from trtc.stages import StageResult
 from trtc.workspace import write_json
@@ -100,7 +101,7 @@ def tolerances(spec: VerifySpec, precision: str, outputs: list[str]) -> dict[str
 
 def error_stats(candidate: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     """Return max/mean/median absolute and relative error and cosine similarity."""
-    from trtc.optimize.sensitivity import cosine as cosine_of
+    from trtc.metrics import cosine as cosine_of
 
     a = candidate.astype(np.float64).ravel()
     b = reference.astype(np.float64).ravel()
@@ -287,18 +288,3 @@ def verify_artifact(candidate: Path, reference: Reference, spec: VerifySpec,
     report["passed"] = not failures
     report["failures"] = failures
     return report
-
-
-def top1_metric(cand_logits: list[np.ndarray], ref_logits: list[np.ndarray],
-                labels: list[np.ndarray], max_drop: float) -> dict[str, Any]:
-    """Top-1 accuracy of candidate and reference, the drop, and how often they agree."""
-    cand = np.concatenate([np.asarray(x).reshape(len(x), -1).argmax(-1) for x in cand_logits])
-    ref = np.concatenate([np.asarray(x).reshape(len(x), -1).argmax(-1) for x in ref_logits])
-    truth = np.concatenate([np.asarray(y).reshape(-1) for y in labels])
-    cand_acc = float((cand == truth).mean())
-    ref_acc = float((ref == truth).mean())
-    drop = ref_acc - cand_acc
-    return {"name": "top1", "candidate": cand_acc, "reference": ref_acc, "drop": drop,
-            "max_drop": max_drop, "agreement": float((cand == ref).mean()),
-            "samples": int(truth.size), "passed": drop <= max_drop + 1e-12}
-

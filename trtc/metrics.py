@@ -1,0 +1,96 @@
+"""Numbers every stage reports: latency statistics, cosine similarity, top-1 accuracy.
+
+A leaf module: it imports nothing from trtc, so backends, stages and the
+optimizers share one definition of each measure.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+
+def measure(fn: Callable[[], Any], warmup_ms: float, duration_s: float,
+            min_iterations: int, clock: Callable[[], float] = time.perf_counter,
+            ) -> tuple[list[float], float]:
+    """Time ``fn``: warm up for ``warmup_ms``, then run >= min_iterations and >= duration_s.
+
+    Returns:
+        (per-run latencies in ms, total timed wall time in s).
+    """
+    end_warmup = clock() + warmup_ms / 1000.0
+    while True:
+        fn()
+        if clock() >= end_warmup:
+            break
+    latencies: list[float] = []
+    start = clock()
+    deadline = start + duration_s
+    now = start
+    while len(latencies) < min_iterations or now < deadline:
+        t0 = clock()
+        fn()
+        now = clock()
+        latencies.append((now - t0) * 1000.0)
+    return latencies, now - start
+
+
+def percentile(sorted_ms: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (as trtexec reports): the smallest value >= q% of runs."""
+    if not sorted_ms:
+        raise ValueError("no samples")
+    # Round away float noise first: 0.07 * 100 is 7.000000000000001, whose ceil
+    # would skip a rank.
+    rank = max(1, math.ceil(round(q * len(sorted_ms) / 100.0, 9)))
+    return sorted_ms[rank - 1]
+
+
+def latency_stats(latencies_ms: Sequence[float], batch: int, wall_s: float) -> dict[str, float]:
+    """Summarise per-run latencies: min/mean/median/p90/p95/p99/max, CoV, throughput."""
+    ordered = sorted(latencies_ms)
+    n = len(ordered)
+    mean = sum(ordered) / n
+    var = sum((x - mean) ** 2 for x in ordered) / (n - 1) if n > 1 else 0.0
+    median = (ordered[(n - 1) // 2] + ordered[n // 2]) / 2.0
+    return {
+        "iterations": n, "batch": batch, "wall_s": wall_s,
+        "min_ms": ordered[0], "mean_ms": mean, "median_ms": median,
+        "p90_ms": percentile(ordered, 90), "p95_ms": percentile(ordered, 95),
+        "p99_ms": percentile(ordered, 99), "max_ms": ordered[-1],
+        "std_ms": math.sqrt(var), "cov": math.sqrt(var) / mean if mean > 0 else 0.0,
+        "throughput_qps": n / wall_s if wall_s > 0 else 0.0,
+        "throughput_samples_s": n * batch / wall_s if wall_s > 0 else 0.0,
+    }
+
+
+def default_threads() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two flattened arrays in float64 (1.0 for two equal zero arrays)."""
+    x, y = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
+    norm = float(np.linalg.norm(x) * np.linalg.norm(y))
+    return float(np.dot(x, y) / norm) if norm > 0 else float(np.array_equal(x, y))
+
+
+def top1_metric(cand_logits: list[np.ndarray], ref_logits: list[np.ndarray],
+                labels: list[np.ndarray], max_drop: float) -> dict[str, Any]:
+    """Top-1 accuracy of candidate and reference, the drop, and how often they agree."""
+    cand = np.concatenate([np.asarray(x).reshape(len(x), -1).argmax(-1) for x in cand_logits])
+    ref = np.concatenate([np.asarray(x).reshape(len(x), -1).argmax(-1) for x in ref_logits])
+    truth = np.concatenate([np.asarray(y).reshape(-1) for y in labels])
+    cand_acc = float((cand == truth).mean())
+    ref_acc = float((ref == truth).mean())
+    drop = ref_acc - cand_acc
+    return {"name": "top1", "candidate": cand_acc, "reference": ref_acc, "drop": drop,
+            "max_drop": max_drop, "agreement": float((cand == ref).mean()),
+            "samples": int(truth.size), "passed": drop <= max_drop + 1e-12}

@@ -1,0 +1,37 @@
+"""trtexec-style shapes: ``x:1x3x224x224,mask:1x128`` parsed and formatted in one place."""
+
+from __future__ import annotations
+
+from trtc.errors import UsageError
+
+
+def parse_shapes(text: str | None, flag: str = "--shapes") -> dict[str, tuple[int, ...]]:
+    """Parse trtexec-style shapes: ``x:1x3x224x224,mask:1x128``.
+
+    Raises:
+        UsageError: a part has no ``name:`` or a dim is not a positive integer.
+    """
+    shapes: dict[str, tuple[int, ...]] = {}
+    if not text:
+        return shapes
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, sep, dims = part.rpartition(":")
+        if not sep or not name:
+            raise UsageError(f"{flag} {part!r}: expected NAME:DxDxD",
+                             f"e.g. {flag} input:1x3x224x224")
+        try:
+            values = tuple(int(d) for d in dims.lower().split("x"))
+        except ValueError:
+            raise UsageError(f"{flag} {part!r}: dims must be integers separated by 'x'",
+                             f"e.g. {flag} {name}:1x3x224x224") from None
+        if any(v <= 0 for v in values):
+            raise UsageError(f"{flag} {part!r}: dims must be positive")
+        shapes[name.strip("'\"")] = values
+    return shapes
+
+
+def format_shape(shape: tuple[int, ...] | list[int]) -> str:
+    return "x".join(str(d) for d in shape)
