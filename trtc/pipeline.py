@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from trtc.errors import UsageError
 from trtc.recipe import STAGES, Recipe
+from trtc.stages import NullReporter, Reporter, StageContext
 from trtc.usercode import ref_file
 from trtc.workspace import StageRecord, Workspace, read_json
 
@@ -143,9 +144,122 @@ def _artifact(ws: Workspace) -> Path:
     return ws.stage_dir("build") / "model.ort.onnx"
 
 
+QuantizeTarget = Literal["tensorrt", "onnxruntime-cpu"]
+
+
+class Plan:
+    """A recipe resolved once: the backend, the quantize target, and one job per stage.
+
+    Resolving ``backend: auto`` imports TensorRT where it is installed, so it happens
+    on first use (a run whose stages are all up to date never asks, unless
+    ``quantize.target: auto`` makes the target part of the up-to-date check).
+    """
+
+    def __init__(self, recipe: Recipe, ws: Workspace | None = None) -> None:
+        self.recipe = recipe
+        self.ws = ws
+        self._backend: tuple[str, str] | None = None
+
+    @property
+    def backend(self) -> tuple[str, str]:
+        """(backend name, why it was chosen); raises DependencyError when it cannot run."""
+        if self._backend is None:
+            from trtc.backends import resolve_backend
+
+            backend, why = resolve_backend(self.recipe.build.backend, self.recipe.build)
+            self._backend = (backend.name, why)
+        return self._backend
+
+    @property
+    def quantize_target(self) -> QuantizeTarget:
+        """``auto``: the Q/DQ placement for the backend build resolves to here."""
+        target = self.recipe.quantize.target
+        if target == "tensorrt" or target == "onnxruntime-cpu":
+            return target
+        from trtc.errors import DependencyError
+
+        try:
+            name, _ = self.backend
+        except DependencyError:
+            # build.backend: tensorrt without TensorRT here: quantize for it anyway; the
+            # build stage reports the missing dependency.
+            return "tensorrt"
+        return "tensorrt" if name == "tensorrt" else "onnxruntime-cpu"
+
+    def profile_hint(self) -> Any:
+        """The shapes verify and bench will run, for build's default TensorRT profile."""
+        from trtc.stages.build import ProfileHint
+
+        r = self.recipe
+        return ProfileHint(
+            batches=tuple(sorted({*r.bench.batch, r.verify.data.batch})),
+            dims=dict(r.export.example_dims),
+            shapes=tuple(s for s in (r.bench.shapes, r.verify.data.shapes) if s),
+            declared_inputs={i.name: (i.dtype, tuple(i.shape)) for i in r.model.inputs})
+
+    def job(self, stage: str) -> Any:
+        """The frozen job ``stage`` runs (its section, resolved)."""
+        import dataclasses
+
+        r = self.recipe
+        if stage == "export":
+            from trtc.stages.export import ExportJob
+
+            return ExportJob(r.model, r.export)
+        if stage == "prune":
+            from trtc.stages.prune import PruneJob
+
+            return PruneJob(r.prune)
+        if stage == "quantize":
+            from trtc.stages.quantize import QuantizeJob
+
+            # The budget is measured on verify's data when it is real (top-1 with labels);
+            # without a budget, the reported accuracy is the cosine on the calibration data.
+            real = r.verify.data.source != "random" and r.quantize.max_drop is not None
+            return QuantizeJob(dataclasses.replace(r.quantize, target=self.quantize_target),
+                               eval_source=r.verify.data.source if real else None,
+                               labels_key=r.verify.data.labels_key,
+                               eval_batch=r.verify.data.batch)
+        if stage == "build":
+            from trtc.stages.build import BuildJob
+
+            name, why = self.backend
+            hint = self.profile_hint()
+            from trtc.stages.build import workspace_timing_cache_dir
+
+            cache = (workspace_timing_cache_dir(self.ws.stage_dir("build"))
+                     if self.ws is not None else None)
+            return BuildJob(r.build, name, why, hint, cache)
+        if stage == "verify":
+            from trtc.stages.verify import VerifyJob
+
+            changed = tuple(s for s in MODEL_STAGES if getattr(r, s).enabled)
+            return VerifyJob(r.verify, r.model if r.verify.reference == "pytorch" else None,
+                             changed)
+        if stage == "bench":
+            from trtc.stages.bench import BenchJob
+
+            wants = r.bench.baseline != "none" and r.is_pytorch
+            return BenchJob(r.bench, r.model if wants else None)
+        raise UsageError(f"unknown stage {stage!r}", f"stages are: {', '.join(STAGES)}")
+
+    def outputs(self, stage: str, out_dir: Path) -> dict[str, Path]:
+        """Where ``stage`` writes its artifacts inside its workspace folder."""
+        if stage in ("export", "prune"):
+            return {"model": out_dir / "model.onnx"}
+        if stage == "quantize":
+            return {"model": out_dir / "model.onnx", "calibration": out_dir / "calibration.json"}
+        if stage == "build":
+            from trtc.backends import get_backend
+
+            return {"artifact": out_dir / get_backend(self.backend[0]).artifact_name}
+        return {"report": out_dir / "report.json"}
+
+
 def run_stage(recipe: Recipe, stage: str, ws: Workspace, *, force: bool = False,
               dry_run: bool = False, upstream_ran: bool = False,
-              before_run: Callable[[], None] | None = None) -> StageOutcome:
+              before_run: Callable[[], None] | None = None, plan: Plan | None = None,
+              reporter: Reporter | None = None) -> StageOutcome:
     """Run one stage unless it is up to date; write its manifest last.
 
     ``before_run`` is called once the stage is known to run, before it writes anything.
@@ -154,12 +268,11 @@ def run_stage(recipe: Recipe, stage: str, ws: Workspace, *, force: bool = False,
     if not section.enabled:
         return StageOutcome(stage, "disabled", f"{stage}.enabled is false")
     inputs = stage_inputs(recipe, ws, stage)
+    plan = plan or Plan(recipe, ws)
     spec: dict[str, Any] = {"section": recipe.section(stage), "model": recipe.section("model")}
     if stage == "quantize" and recipe.quantize.target == "auto":
-        from trtc.stages.quantize import resolve_target
-
         # The placement follows this machine's backend: re-quantize when that changes.
-        spec["target"] = resolve_target("auto", recipe.build)
+        spec["target"] = plan.quantize_target
     if force:
         reason: str | None = "--force"
     elif upstream_ran and dry_run:
@@ -180,7 +293,9 @@ def run_stage(recipe: Recipe, stage: str, ws: Workspace, *, force: bool = False,
     out_dir.mkdir(parents=True, exist_ok=True)
     ws.invalidate(stage)
     start = time.perf_counter()
-    result = module.run(recipe, inputs, out_dir)
+    ctx = StageContext(inputs=inputs, outputs=plan.outputs(stage, out_dir), work_dir=out_dir,
+                       reporter=reporter or NullReporter())
+    result = module.run(plan.job(stage), ctx)
     elapsed = time.perf_counter() - start
     record = StageRecord(stage=stage, spec=spec, inputs={k: str(v) for k, v in inputs.items()},
                          outputs={k: str(v) for k, v in result.outputs.items()},
@@ -214,7 +329,8 @@ def _missing_input(recipe: Recipe, stage: str, role: str, path: Path) -> Excepti
 
 def run_recipe(recipe: Recipe, ws: Workspace, *, until: str | None = None,
                only: str | None = None, force: bool = False, dry_run: bool = False,
-               on_outcome: Any = None) -> list[StageOutcome]:
+               on_outcome: Any = None, reporter: Reporter | None = None
+               ) -> list[StageOutcome]:
     """Run every enabled stage in order (up to ``until``); return what happened to each."""
     if until is not None and until not in STAGES:
         raise UsageError(f"--until {until!r} is not a stage", f"stages are: {', '.join(STAGES)}")
@@ -224,17 +340,14 @@ def run_recipe(recipe: Recipe, ws: Workspace, *, until: str | None = None,
         # Disabled stages are left out of a run (prune and quantize are off by default).
         last = STAGES.index(until) if until else len(STAGES) - 1
         stages = [s for s in recipe.enabled_stages() if STAGES.index(s) <= last]
-    checked: list[bool] = []
+    plan = Plan(recipe, ws)
 
     def check_backend() -> None:
         # Fail fast: a backend that cannot run here (backend: tensorrt without TensorRT)
         # stops the run before export and quantize spend minutes on a build that cannot
-        # be. Checked once, when the first stage is about to run: the skip path stays cheap.
-        if not checked and "build" in stages and recipe.build.enabled:
-            from trtc.backends import resolve_backend
-
-            checked.append(True)
-            resolve_backend(recipe.build.backend, recipe.build)
+        # be. Checked when the first stage is about to run: the skip path stays cheap.
+        if "build" in stages and recipe.build.enabled:
+            plan.backend  # noqa: B018 - resolves once, raises DependencyError
 
     outcomes: list[StageOutcome] = []
     ran = False
@@ -242,7 +355,8 @@ def run_recipe(recipe: Recipe, ws: Workspace, *, until: str | None = None,
     with contextlib.nullcontext() if dry_run else ws.lock():
         for stage in stages:
             outcome = run_stage(recipe, stage, ws, force=force, dry_run=dry_run,
-                                upstream_ran=ran, before_run=check_backend)
+                                upstream_ran=ran, before_run=check_backend, plan=plan,
+                                reporter=reporter)
             ran = ran or outcome.status in ("ran", "would run")
             outcomes.append(outcome)
             if on_outcome is not None:

@@ -156,9 +156,11 @@ def build(
         return
     if output is None:
         raise UsageError("flags mode needs -o OUT (e.g. -o model.engine or -o model.ort.onnx)")
+    from trtc.pipeline import Plan
     from trtc.stages.build import build_artifact
 
-    result = build_artifact(Path(target), output, recipe.build, recipe=recipe, verbose=verbose)
+    result = build_artifact(Path(target), output, recipe.build,
+                            hint=Plan(recipe).profile_hint(), verbose=verbose)
     for w in result.warnings:
         out.warn(w)
     out.info(f"[green]built[/] {output} with {result.metrics['backend_choice']} in "
@@ -205,7 +207,9 @@ def _dry_run(target: str, output: Path | None, recipe: Any, root: Path,
         onnx_path = Path(target)
         engine = str(output) if output else "model.engine"
         where = str(output) if output else "(give -o OUT)"
-    plan = plan_build(recipe.build, onnx_path=onnx_path, recipe=recipe,
+    from trtc.pipeline import Plan
+
+    plan = plan_build(recipe.build, onnx_path=onnx_path, hint=Plan(recipe).profile_hint(),
                       trt_version=trt_version, output=engine, timing_cache_dir=cache_dir)
     plan.update(input=target, output=where)
     shown = dict(plan)

@@ -92,11 +92,12 @@ def load_target(target: str) -> Recipe:
 
 
 def run_one_stage(recipe: Recipe, stage: str, workspace: Path, force: bool,
-                  out: Output) -> Any:
+                  out: Output, reporter: Any = None) -> Any:
     """Run one stage of a recipe in its workspace (skipping it when up to date)."""
     from trtc.pipeline import run_recipe, workspace_for
 
-    (outcome,) = run_recipe(recipe, workspace_for(recipe, workspace), only=stage, force=force)
+    (outcome,) = run_recipe(recipe, workspace_for(recipe, workspace), only=stage, force=force,
+                            reporter=reporter)
     out.info(outcome_line(outcome))
     return outcome
 

@@ -56,6 +56,24 @@ def progress_bar(out: Output) -> Callable[[str, int], Any] | None:
     return lambda description, total: _Bar(out, description, total)
 
 
+class CliReporter:
+    """The stages' reporter on the terminal: rich progress bars on stderr, phases as lines."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+        self.bars = progress_bar(out)
+
+    def phase(self, name: str) -> None:
+        self.out.info(f"  {name}")
+
+    def progress(self, description: str, total: int) -> Any:
+        from trtc.stages import NullReporter
+
+        if self.bars is None:
+            return NullReporter().progress(description, total)
+        return self.bars(description, total)
+
+
 def quantize(
     source: Annotated[str, typer.Argument(help="A recipe (.yaml) or an ONNX model.")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Quantized ONNX path "
@@ -123,10 +141,8 @@ def quantize(
                              f"the model goes to {workspace}/{recipe.name}/quantize/model.onnx")
         if eval_data is not None:
             raise UsageError("--eval-data is for flags mode; a recipe uses verify.data")
-        from trtc.optimize import progress
-
-        progress.FACTORY = progress_bar(out)
-        outcome = run_one_stage(recipe, "quantize", workspace, force, out)
+        outcome = run_one_stage(recipe, "quantize", workspace, force, out,
+                                reporter=CliReporter(out))
         for w in outcome.warnings:
             out.warn(w)
         if outcome.manifest:
@@ -137,10 +153,10 @@ def quantize(
         raise UsageError("flags mode needs -o OUT.onnx",
                          "e.g. trtc quantize model.onnx -o model.int8.onnx --calib-data "
                          "calib.npz")
-    from trtc.stages.quantize import CACHE_DIR, quantize_model, resolve_target
+    from trtc.pipeline import Plan
+    from trtc.stages.quantize import CACHE_DIR, quantize_model
 
-    recipe = override(recipe, "quantize",
-                      target=resolve_target(recipe.quantize.target, recipe.build))
+    recipe = override(recipe, "quantize", target=Plan(recipe).quantize_target)
     result = quantize_model(Path(source), output, recipe.quantize,
                             cache_dir=workspace / recipe.name / "quantize" / CACHE_DIR,
                             eval_source=eval_data, progress=progress_bar(out))

@@ -32,13 +32,11 @@ def run(
 ) -> None:
     """Run all enabled stages of a recipe (export -> prune -> quantize -> build -> verify ->
     bench)."""
-    from trtc.cli.quantize import progress_bar
-    from trtc.optimize import progress as optimize_progress
+    from trtc.cli.quantize import CliReporter
     from trtc.pipeline import collect_reports, run_recipe, workspace_for
     from trtc.report import summary_markdown, summary_renderable
 
     out = Output(json_out, quiet, verbose)
-    optimize_progress.FACTORY = progress_bar(out)  # quantize's calibration bar (stderr)
     recipe = load_recipe(recipe_path)
     ws = workspace_for(recipe, workspace)
 
@@ -51,7 +49,7 @@ def run(
                 out.warn(w)
 
     outcomes = run_recipe(recipe, ws, until=until, force=force, dry_run=dry_run,
-                          on_outcome=progress)
+                          on_outcome=progress, reporter=CliReporter(out))
     result = {"recipe": recipe.name, "workspace": str(ws.root),
               "stages": [o.to_dict() for o in outcomes]}
     if not dry_run:

@@ -8,31 +8,33 @@ a warning when the run-to-run coefficient of variation exceeds ``cov_warn``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from trtc.metrics import default_threads, latency_stats, measure
-from trtc.recipe import BenchSpec, ModelSpec, Recipe
+from trtc.recipe import BenchSpec, ModelSpec
 from trtc.shapes import format_shape
-from trtc.stages import StageResult
+from trtc.stages import StageContext, StageResult
 from trtc.workspace import write_json
 
 
-def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
-    """Benchmark ``inputs['artifact']`` (and the PyTorch model when there is one)."""
-    baseline = recipe.model if _wants_baseline(recipe) else None
-    report = benchmark(inputs["artifact"], recipe.bench, baseline)
-    path = out_dir / "report.json"
+@dataclass(frozen=True)
+class BenchJob:
+    """What bench needs: the bench section and, for a PyTorch source, the baseline model."""
+
+    bench: BenchSpec
+    baseline: ModelSpec | None = None
+
+
+def run(job: BenchJob, ctx: StageContext) -> StageResult:
+    """Benchmark ``ctx.inputs['artifact']`` (and the PyTorch baseline when there is one)."""
+    report = benchmark(ctx.inputs["artifact"], job.bench, job.baseline)
+    path = ctx.outputs["report"]
     write_json(path, report)
     return StageResult("bench", {"report": path}, {"results": report["results"]},
                        warnings=report["warnings"])
-
-
-def _wants_baseline(recipe: Recipe) -> bool:
-    if recipe.bench.baseline == "none":
-        return False
-    return recipe.is_pytorch
 
 
 def benchmark(artifact: Path, spec: BenchSpec, baseline: ModelSpec | None = None

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trtc.errors import UsageError
-from trtc.recipe import BuildSpec, Recipe, to_data
-from trtc.stages import StageResult
+from trtc.recipe import BuildSpec, to_data
+from trtc.stages import StageContext, StageResult
 from trtc.workspace import atomic_path
 
 if TYPE_CHECKING:
@@ -38,14 +38,36 @@ class ModelFacts:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
-    """Build from ``inputs['model']`` into ``out_dir`` with the recipe's backend."""
-    from trtc.backends import resolve_backend
+@dataclass(frozen=True)
+class ProfileHint:
+    """What the rest of the recipe says about the shapes the artifact will run.
 
-    backend, why = resolve_backend(recipe.build.backend, recipe.build)
-    return build_artifact(inputs["model"], out_dir / backend.artifact_name, recipe.build,
-                          backend_name=backend.name, why=why, recipe=recipe,
-                          timing_cache_dir=workspace_timing_cache_dir(out_dir))
+    The default TensorRT profile covers the batches verify and bench run, and a dry
+    run without an exported model reads the inputs the recipe declares.
+    """
+
+    batches: tuple[int, ...] = ()
+    dims: dict[str, int] = field(default_factory=dict)
+    shapes: tuple[dict[str, Any], ...] = ()
+    declared_inputs: dict[str, tuple[str, tuple[int | str, ...]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BuildJob:
+    """What build needs: its section, the backend resolved once, and the profile hint."""
+
+    build: BuildSpec
+    backend: str
+    why: str
+    hint: ProfileHint = field(default_factory=ProfileHint)
+    timing_cache_dir: Path | None = None
+
+
+def run(job: BuildJob, ctx: StageContext) -> StageResult:
+    """Build from ``ctx.inputs['model']`` into ``ctx.outputs['artifact']``."""
+    return build_artifact(ctx.inputs["model"], ctx.outputs["artifact"], job.build,
+                          backend_name=job.backend, why=job.why, hint=job.hint,
+                          timing_cache_dir=job.timing_cache_dir)
 
 
 def workspace_timing_cache_dir(stage_dir: Path) -> Path:
@@ -65,28 +87,26 @@ def model_facts(onnx_path: Path) -> ModelFacts:
     return ModelFacts(dict(inputs), has_qdq, dict(metadata))
 
 
-def recipe_default_profile(recipe: Recipe | None, onnx_inputs: OnnxInputs
+def hinted_default_profile(hint: ProfileHint | None, onnx_inputs: OnnxInputs
                            ) -> dict[str, ShapeRange]:
     """The profile used when the recipe gives none: the shapes verify and bench will run."""
     from trtc.backends.trt_config import default_profile
 
-    if recipe is None:
+    if hint is None:
         return dict(default_profile(onnx_inputs))
-    batches = sorted({*recipe.bench.batch, recipe.verify.data.batch})
-    shapes = [s for s in (recipe.bench.shapes, recipe.verify.data.shapes) if s]
-    return dict(default_profile(onnx_inputs, batches=batches, dims=recipe.export.example_dims,
-                                shapes=shapes))
+    return dict(default_profile(onnx_inputs, batches=sorted(hint.batches), dims=hint.dims,
+                                shapes=list(hint.shapes)))
 
 
 def plan_trt_settings(spec: BuildSpec, facts: ModelFacts, version: str, *,
-                      recipe: Recipe | None = None,
+                      hint: ProfileHint | None = None,
                       timing_cache_dir: str | None = None) -> TrtBuildSettings:
     """Resolve the recipe into TensorRT settings (validates; touches no GPU)."""
     from trtc.backends.trt_config import plan_trt_build, qdq_precision
 
     return plan_trt_build(spec, facts.inputs, version, model_has_qdq=facts.has_qdq,
                           qdq_precision=qdq_precision(facts.metadata),
-                          default_profile=recipe_default_profile(recipe, facts.inputs),
+                          default_profile=hinted_default_profile(hint, facts.inputs),
                           timing_cache_dir=timing_cache_dir)
 
 
@@ -170,7 +190,7 @@ def _preflight_error(label: str, shapes: Mapping[str, tuple[int, ...]],
                       "supports, or pass --no-preflight to build anyway")
 
 
-def plan_build(spec: BuildSpec, *, onnx_path: Path | None = None, recipe: Recipe | None = None,
+def plan_build(spec: BuildSpec, *, onnx_path: Path | None = None, hint: ProfileHint | None = None,
                trt_version: str | None = None, output: str | None = None,
                timing_cache_dir: Path | None = None) -> dict[str, Any]:
     """Resolve the backend and settings without building (``--dry-run``; works anywhere).
@@ -208,14 +228,14 @@ def plan_build(spec: BuildSpec, *, onnx_path: Path | None = None, recipe: Recipe
                          "--trt-version previews another version only where TensorRT is "
                          "not installed")
     version = normalize_version(installed or trt_version or NEWEST_SUPPORTED)
-    facts = _facts_for_plan(onnx_path, recipe)
+    facts = _facts_for_plan(onnx_path, hint)
     try:
-        settings = plan_trt_settings(spec, facts, version, recipe=recipe,
+        settings = plan_trt_settings(spec, facts, version, hint=hint,
                                      timing_cache_dir=_auto_cache_dir(output,
                                                                       timing_cache_dir))
     except UsageError as exc:
         others = [] if installed or trt_version else _older_versions_that_fit(spec, facts,
-                                                                              recipe)
+                                                                              hint)
         if not others:  # a version-independent error (profile, level...) is shown as is
             raise
         # Not installed: the preview assumed the newest version; say so and how to pick.
@@ -254,7 +274,7 @@ def _onnx_opset(onnx_path: Path) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
-def _older_versions_that_fit(spec: BuildSpec, facts: ModelFacts, recipe: Recipe | None
+def _older_versions_that_fit(spec: BuildSpec, facts: ModelFacts, hint: ProfileHint | None
                              ) -> list[str]:
     """The older TensorRT majors (10, 8.6) whose gates accept what the newest refused."""
     from trtc.backends.trt_config import LATEST_KNOWN
@@ -262,22 +282,22 @@ def _older_versions_that_fit(spec: BuildSpec, facts: ModelFacts, recipe: Recipe 
     fit = []
     for label, major in (("10", 10), ("8.6", 8)):
         try:
-            plan_trt_settings(spec, facts, LATEST_KNOWN[major], recipe=recipe)
+            plan_trt_settings(spec, facts, LATEST_KNOWN[major], hint=hint)
         except UsageError:
             continue
         fit.append(label)
     return fit
 
 
-def _facts_for_plan(onnx_path: Path | None, recipe: Recipe | None) -> ModelFacts:
+def _facts_for_plan(onnx_path: Path | None, hint: ProfileHint | None) -> ModelFacts:
     if onnx_path is not None and onnx_path.is_file():
         facts = model_facts(onnx_path)
         from trtc.backends.trt_config import check_qdq_target
 
         check_qdq_target(facts.metadata, "tensorrt", str(onnx_path))
         return facts
-    if recipe is not None and recipe.model.inputs:
-        return ModelFacts({i.name: (i.dtype, tuple(i.shape)) for i in recipe.model.inputs})
+    if hint is not None and hint.declared_inputs:
+        return ModelFacts(dict(hint.declared_inputs))
     if onnx_path is not None:
         from trtc.errors import ModelError
 
@@ -298,7 +318,7 @@ def _auto_cache_dir(engine_path: str | Path | None, given: Path | None = None) -
 
 def build_artifact(onnx_path: Path, out_path: Path, spec: BuildSpec,
                    backend_name: str | None = None, why: str | None = None, *,
-                   recipe: Recipe | None = None, verbose: bool = False,
+                   hint: ProfileHint | None = None, verbose: bool = False,
                    timing_cache_dir: Path | None = None) -> StageResult:
     """Build ``out_path`` from ``onnx_path``; nothing is written when the build fails.
 
@@ -340,7 +360,7 @@ def build_artifact(onnx_path: Path, out_path: Path, spec: BuildSpec,
             reason = reason[len(prefix):-1]
         warnings.append(f"backend auto chose {backend.name}, not TensorRT: {reason}")
     if backend.name == "tensorrt":
-        return _build_tensorrt(backend, onnx_path, out_path, spec, facts, why, recipe,
+        return _build_tensorrt(backend, onnx_path, out_path, spec, facts, why, hint,
                                verbose, warnings, opset, timing_cache_dir)
     precision = _onnxruntime_precision(spec, facts, warnings)
     start = time.perf_counter()
@@ -377,7 +397,7 @@ def _onnxruntime_precision(spec: BuildSpec, facts: ModelFacts, warnings: list[st
 
 
 def _build_tensorrt(backend: Any, onnx_path: Path, out_path: Path, spec: BuildSpec,
-                    facts: ModelFacts, why: str | None, recipe: Recipe | None, verbose: bool,
+                    facts: ModelFacts, why: str | None, hint: ProfileHint | None, verbose: bool,
                     warnings: list[str], opset: int = 0,
                     timing_cache_dir: Path | None = None) -> StageResult:
     from trtc.backends.tensorrt import tensorrt_version
@@ -387,7 +407,7 @@ def _build_tensorrt(backend: Any, onnx_path: Path, out_path: Path, spec: BuildSp
     for note in (unknown_version_note(version), opset_note(version, opset)):
         if note is not None:
             warnings.append(note)
-    settings = plan_trt_settings(spec, facts, version, recipe=recipe,
+    settings = plan_trt_settings(spec, facts, version, hint=hint,
                                  timing_cache_dir=_auto_cache_dir(out_path, timing_cache_dir))
     check_build_files(settings)
     settings = with_calibration_cache(settings, out_path)

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from trtc.errors import ModelError, VerificationError
-from trtc.recipe import ExportSpec, ModelSpec, Recipe
-from trtc.stages import StageResult
+from trtc.recipe import ExportSpec, ModelSpec
+from trtc.stages import StageContext, StageResult
 from trtc.workspace import atomic_path
 
 
-def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
-    """Export the recipe's model to ``out_dir/model.onnx``."""
-    return export_model(recipe.model, recipe.export, out_dir / "model.onnx")
+@dataclass(frozen=True)
+class ExportJob:
+    """What export needs: the model to build and how to export it."""
+
+    model: ModelSpec
+    export: ExportSpec
+
+
+def run(job: ExportJob, ctx: StageContext) -> StageResult:
+    """Export the job's model to ``ctx.outputs['model']``."""
+    return export_model(job.model, job.export, ctx.outputs["model"])
 
 
 def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path) -> StageResult:

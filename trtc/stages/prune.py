@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 
-from trtc.recipe import Recipe
-from trtc.stages import StageResult
+from trtc.recipe import PruneSpec
+from trtc.stages import StageContext, StageResult
 
 
-def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
-    """Prune ``inputs['model']`` into ``out_dir/model.onnx`` as ``recipe.prune`` says."""
+@dataclass(frozen=True)
+class PruneJob:
+    """What prune needs: the recipe's prune section."""
+
+    prune: PruneSpec
+
+
+def run(job: PruneJob, ctx: StageContext) -> StageResult:
+    """Prune ``ctx.inputs['model']`` into ``ctx.outputs['model']`` as the job says."""
     from trtc.optimize.prune import prune_model
 
-    out = out_dir / "model.onnx"
-    report = prune_model(inputs["model"], out, recipe.prune)
+    out = ctx.outputs["model"]
+    report = prune_model(ctx.inputs["model"], out, job.prune)
     return StageResult("prune", {"model": out}, report.to_dict())

@@ -13,12 +13,13 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from trtc.errors import ModelError, UsageError
-from trtc.recipe import BuildSpec, QuantizeSpec, Recipe
-from trtc.stages import StageResult
+from trtc.recipe import QuantizeSpec
+from trtc.stages import StageContext, StageResult
 from trtc.workspace import atomic_path, write_json
 
 Target = Literal["tensorrt", "onnxruntime-cpu", "auto"]
@@ -27,38 +28,33 @@ Target = Literal["tensorrt", "onnxruntime-cpu", "auto"]
 CACHE_DIR = "calibration-cache"
 
 
-def resolve_target(target: str, build: BuildSpec) -> Target:
-    """``auto``: the Q/DQ placement for the backend ``build.backend`` resolves to here."""
-    if target in ("tensorrt", "onnxruntime-cpu"):
-        return cast(Target, target)
-    from trtc.backends import resolve_backend
-    from trtc.errors import DependencyError
+@dataclass(frozen=True)
+class QuantizeJob:
+    """What quantize needs: its section with the target resolved, and the budget's data.
 
-    try:
-        backend, _ = resolve_backend(build.backend, build)
-    except DependencyError:
-        # build.backend: tensorrt without TensorRT here: quantize for it anyway; the
-        # build stage reports the missing dependency.
-        return "tensorrt"
-    return "tensorrt" if backend.name == "tensorrt" else "onnxruntime-cpu"
+    ``eval_source`` is labelled data for the top-1 budget (verify's data when the
+    recipe has a budget and real data); None = cosine on the calibration data.
+    """
+
+    quantize: QuantizeSpec
+    eval_source: str | None = None
+    labels_key: str = "labels"
+    eval_batch: int = 1
 
 
-def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
-    """Quantize ``inputs['model']`` into ``out_dir/model.onnx``; write calibration.json."""
-    spec = dataclasses.replace(recipe.quantize,
-                               target=resolve_target(recipe.quantize.target, recipe.build))
-    recipe = dataclasses.replace(recipe, quantize=spec)
-    # The budget is measured on verify's data when it is real (top-1 with labels); without a
-    # budget, the reported accuracy is the cosine on the calibration data (verify reports top-1).
-    eval_source, labels_key = None, recipe.verify.data.labels_key
-    if recipe.verify.data.source != "random" and recipe.quantize.max_drop is not None:
-        eval_source = recipe.verify.data.source
-    result = quantize_model(inputs["model"], out_dir / "model.onnx", recipe.quantize,
-                            cache_dir=out_dir / CACHE_DIR, eval_source=eval_source,
-                            labels_key=labels_key, eval_batch=recipe.verify.data.batch,
-                            progress=_progress_factory())
-    write_json(out_dir / "calibration.json", result.metrics.pop("calibration_ranges", {}))
-    result.outputs["calibration"] = out_dir / "calibration.json"
+def run(job: QuantizeJob, ctx: StageContext) -> StageResult:
+    """Quantize ``ctx.inputs['model']`` into ``ctx.outputs['model']``; write the ranges."""
+    if job.quantize.target == "auto":
+        raise UsageError("quantize.target auto reached the stage unresolved",
+                         "resolve it with trtc.pipeline.plan (a bug if you see this)")
+    result = quantize_model(ctx.inputs["model"], ctx.outputs["model"], job.quantize,
+                            cache_dir=ctx.work_dir / CACHE_DIR, eval_source=job.eval_source,
+                            labels_key=job.labels_key, eval_batch=job.eval_batch,
+                            progress=ctx.reporter.progress)
+    ranges = result.metrics.pop("calibration_ranges", {})
+    if "calibration" in ctx.outputs:
+        write_json(ctx.outputs["calibration"], ranges)
+        result.outputs["calibration"] = ctx.outputs["calibration"]
     return result
 
 
@@ -264,18 +260,11 @@ def _cpu_cannot_run(model: Any, feeds: list[Any]) -> str | None:
     return None
 
 
-def _progress_factory() -> Callable[[str, int], Any] | None:
-    from trtc.optimize import progress
-
-    return progress.FACTORY
-
-
 def _qdq_inputs(model: Any) -> list[str]:
     return [n.input[0] for n in model.graph.node if n.op_type == "QuantizeLinear"]
 
 
 def _kept_dict(kept: Any) -> dict[str, Any]:
-    import dataclasses
 
     if dataclasses.is_dataclass(kept) and not isinstance(kept, type):
         return dataclasses.asdict(kept)

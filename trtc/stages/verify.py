@@ -11,8 +11,8 @@ import numpy as np
 
 from trtc.errors import DataError, UsageError, VerificationError
 from trtc.metrics import top1_metric
-from trtc.recipe import DEFAULT_TOLERANCES, ModelSpec, Recipe, VerifySpec
-from trtc.stages import StageResult
+from trtc.recipe import DEFAULT_TOLERANCES, ModelSpec, VerifySpec
+from trtc.stages import StageContext, StageResult
 from trtc.workspace import write_json
 
 
@@ -27,15 +27,25 @@ class Reference:
         return f"pytorch ({self.model.source})" if self.model else f"onnxruntime ({self.onnx_path})"
 
 
-def run(recipe: Recipe, inputs: dict[str, Path], out_dir: Path) -> StageResult:
-    """Verify ``inputs['candidate']`` against the recipe's reference; write report.json."""
-    reference = (Reference(model=recipe.model) if recipe.verify.reference == "pytorch"
-                 else Reference(onnx_path=inputs["reference"]))
-    precision = _precision_of(inputs["candidate"])
-    changed = [s for s in ("prune", "quantize") if getattr(recipe, s).enabled]
-    report = verify_artifact(inputs["candidate"], reference, recipe.verify, precision,
-                             changed_by=changed or None)
-    report_path = out_dir / "report.json"
+@dataclass(frozen=True)
+class VerifyJob:
+    """What verify needs: its section, the reference, and which stages changed the model."""
+
+    verify: VerifySpec
+    #: The PyTorch model when ``verify.reference`` is pytorch; else ``ctx.inputs['reference']``.
+    reference_model: ModelSpec | None = None
+    #: prune / quantize when they rewrote the model (judged by the task metric then).
+    changed_by: tuple[str, ...] = ()
+
+
+def run(job: VerifyJob, ctx: StageContext) -> StageResult:
+    """Verify ``ctx.inputs['candidate']`` against the reference; write the report."""
+    reference = (Reference(model=job.reference_model) if job.reference_model is not None
+                 else Reference(onnx_path=ctx.inputs["reference"]))
+    precision = _precision_of(ctx.inputs["candidate"])
+    report = verify_artifact(ctx.inputs["candidate"], reference, job.verify, precision,
+                             changed_by=list(job.changed_by) or None)
+    report_path = ctx.outputs["report"]
     write_json(report_path, report)
     if not report["passed"]:
         raise VerificationError(report["failures"][0] + (
