@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from trtc.backends import cuda_harness as ch
+from trtc.backends.harness_stats import summarize
+from trtc.backends.torch_cuda import torch_cuda_baseline
 
 pytestmark = pytest.mark.cuda
 
@@ -75,7 +77,7 @@ def test_harness_round_trip(graph: bool, streams: int) -> None:
             assert lat == pytest.approx(sum(parts), rel=1e-3, abs=3e-3)
         for i, slot in enumerate(slots):
             np.testing.assert_array_equal(_output(slot), x * (i + 1))
-        summary = ch.summarize(result, batch=4)
+        summary = summarize(result, batch=4)
         assert summary["iterations"] == result.iterations
         assert summary["throughput_samples_s"] == pytest.approx(4 * summary["throughput_qps"])
         assert summary["gpu_compute_time"]["median_ms"] == summary["median_ms"]
@@ -122,7 +124,7 @@ def test_torch_cuda_baseline_fp32_and_fp16() -> None:
         pytest.skip("torch without CUDA")
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU())
     feed = {"x": np.zeros((2, 3, 8, 8), np.float32)}
-    out = ch.torch_cuda_baseline(model, feed, ["x"], ("fp32", "fp16"), warmup_ms=5,
+    out = torch_cuda_baseline(model, feed, ["x"], ("fp32", "fp16"), warmup_ms=5,
                                  duration_s=0.02, min_iterations=5)
     assert set(out) == {"pytorch_fp32", "pytorch_fp16"}
     for stats in out.values():

@@ -17,9 +17,10 @@ import pytest
 from integration_helpers import assert_user_error, ok_json, run_trtc
 from onnx import TensorProto, helper, numpy_helper
 
-from trtc.backends.trt_config import ProfileSpec, qdq_target
 from trtc.errors import UsageError
 from trtc.stages.build import model_facts, preflight_shapes
+from trtc.tensorrt.model import qdq_target
+from trtc.tensorrt.profiles import ProfileSpec
 
 PROFILE = "x:1x3x8x8,4x3x8x8,16x3x8x8"
 
@@ -361,8 +362,8 @@ def test_preflight_is_skipped_with_a_warning_when_ort_cannot_load(tmp_path: Path
 
 
 def _calibrated(**build: object) -> object:
-    from trtc.backends.trt_config import plan_trt_build
     from trtc.recipe import parse_recipe
+    from trtc.tensorrt.settings import plan_trt_build
 
     spec = parse_recipe({"name": "t", "model": {"source": "onnx:m.onnx"},
                          "build": {"precision": "int8", **build}}).build
@@ -387,8 +388,8 @@ def test_missing_calibration_data_and_plugins_fail_before_the_build(tmp_path: Pa
 
 
 def test_default_calibration_cache_is_next_to_the_engine_and_fresh(tmp_path: Path) -> None:
-    from trtc.backends.trt_config import trtexec_command
     from trtc.stages.build import with_calibration_cache
+    from trtc.tensorrt.trtexec import trtexec_command
 
     engine = tmp_path / "model.engine"
     stale = tmp_path / "model.engine.calib.cache"

@@ -14,14 +14,9 @@ import numpy as np
 import pytest
 from trt_helpers import PROFILE, Invoke, make_qdq_model, ok_json
 
-from trtc.backends.tensorrt import (
-    TensorRTBackend,
-    layers_path,
-    machine,
-    read_sidecar,
-    sidecar_path,
-)
+from trtc.backends.tensorrt import TensorRTBackend, machine
 from trtc.errors import ModelError
+from trtc.tensorrt.engine_file import layers_path, read_sidecar, sidecar_path
 
 pytestmark = [pytest.mark.trt, pytest.mark.cuda]
 
@@ -172,8 +167,8 @@ def test_default_timing_cache_is_keyed_by_gpu_and_version(tiny_onnx: Path,
                                                            tmp_path: Path) -> None:
     # Beside the engine here; the recipe's build stage passes its workspace's directory
     # instead (stages.build.workspace_timing_cache_dir, tested on CPU).
-    from trtc.backends.trt_config import timing_cache_key
     from trtc.recipe import override, recipe_for_model
+    from trtc.tensorrt.engine_file import timing_cache_key
 
     spec = override(recipe_for_model(tiny_onnx), "build", backend="tensorrt",
                     profiles=[{"x": {"min": [1, 3, 8, 8], "opt": [1, 3, 8, 8],

@@ -18,8 +18,9 @@ device buffers. CUDA-graph capture of ``enqueue`` is attempted by default, as
 trtexec's ``--useCudaGraph``; when a capture fails the harness falls back to
 plain enqueue and says why.
 
-Per-iteration samples come back as lists, so the spine's percentile and CoV
-code (trtc/stages/bench.py) summarises them exactly as it does CPU timings.
+Per-iteration samples come back as lists (trtc.backends.harness_stats), so
+trtc.metrics' percentile and CoV code summarises them exactly as it does CPU
+timings; the PyTorch-on-GPU baseline is in trtc.backends.torch_cuda.
 """
 
 from __future__ import annotations
@@ -27,13 +28,11 @@ from __future__ import annotations
 import ctypes
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
+from trtc.backends.harness_stats import HarnessConfig, HarnessResult
 from trtc.errors import DependencyError, TrtcError
-
-if TYPE_CHECKING:
-    import numpy as np
 
 CUDA_HINT = ("install cuda-python (pip install 'cuda-bindings') and run on a machine with an "
              "NVIDIA GPU and driver")
@@ -265,35 +264,6 @@ class Slot:
             b.free()
 
 
-@dataclass(frozen=True)
-class HarnessConfig:
-    """How long and how to measure (trtexec's --warmUp, --duration, --iterations ...)."""
-
-    warmup_ms: float = 200.0
-    duration_s: float = 3.0
-    min_iterations: int = 10
-    cuda_graph: bool = True
-    #: Include the host<->device copies in every iteration (trtexec without --noDataTransfers).
-    data_transfers: bool = True
-    #: Iterations kept in flight per stream before the host reads their events.
-    depth: int = 2
-
-
-@dataclass
-class HarnessResult:
-    """Per-iteration samples (ms) and totals; keys follow trtexec's --exportTimes names."""
-
-    samples: dict[str, list[float]]
-    wall_s: float
-    streams: int
-    cuda_graph: bool
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def iterations(self) -> int:
-        return len(self.samples["computeMs"])
-
-
 @dataclass
 class _Timing:
     start: Event
@@ -432,113 +402,3 @@ def _collect(t: _Timing, samples: dict[str, list[float]] | None) -> None:
     samples["latencyMs"].append(t.start.elapsed_ms(t.end))
     samples["enqueueMs"].append(t.enqueue_ms)
 
-
-def summarize(result: HarnessResult, batch: int) -> dict[str, Any]:
-    """trtexec-style summary: GPU compute, H2D, D2H, latency and enqueue statistics.
-
-    The top-level ``median_ms`` etc. are GPU compute time (what trtexec's "GPU Compute
-    Time" reports and what the engine itself costs); ``throughput_*`` come from the
-    host wall time with every stream busy, copies included (trtexec's "Throughput").
-    """
-    from trtc.metrics import latency_stats
-
-    n = result.iterations
-    compute = latency_stats(result.samples["computeMs"], batch, result.wall_s)
-    out: dict[str, Any] = dict(compute)
-    out.update({
-        "timer": "cuda events",
-        "cuda_graph": result.cuda_graph,
-        "streams": result.streams,
-        "throughput_qps": n / result.wall_s if result.wall_s > 0 else 0.0,
-        "throughput_samples_s": n * batch / result.wall_s if result.wall_s > 0 else 0.0,
-        "gpu_compute_time": _brief(result.samples["computeMs"], batch, result.wall_s),
-        "h2d_latency": _brief(result.samples["h2dMs"], batch, result.wall_s),
-        "d2h_latency": _brief(result.samples["d2hMs"], batch, result.wall_s),
-        "latency": _brief(result.samples["latencyMs"], batch, result.wall_s),
-        "enqueue_time": _brief(result.samples["enqueueMs"], batch, result.wall_s),
-        "total_gpu_compute_time_s": sum(result.samples["computeMs"]) / 1000.0,
-        "total_host_walltime_s": result.wall_s,
-    })
-    if result.notes:
-        out["notes"] = list(result.notes)
-    return out
-
-
-def _brief(samples: list[float], batch: int, wall_s: float) -> dict[str, float]:
-    from trtc.metrics import latency_stats
-
-    s = latency_stats(samples, batch, wall_s)
-    return {k: s[k] for k in ("min_ms", "mean_ms", "median_ms", "p90_ms", "p95_ms", "p99_ms",
-                              "max_ms", "cov")}
-
-
-# --------------------------------------------------------------------------- torch timing
-
-
-def time_torch_cuda(fn: Callable[[], Any], warmup_ms: float, duration_s: float,
-                    min_iterations: int, clock: Callable[[], float] = time.perf_counter,
-                    ) -> tuple[list[float], float]:
-    """Time ``fn`` (which launches work on torch's current stream) with torch.cuda events.
-
-    Returns (per-run GPU time in ms, timed wall time in s). Used for the PyTorch
-    baseline on the GPU and to cross-check the harness on the same engine.
-    """
-    import torch
-
-    stream = torch.cuda.current_stream()
-    end_warmup = clock() + warmup_ms / 1000.0
-    while True:
-        fn()
-        if clock() >= end_warmup:
-            break
-    torch.cuda.synchronize()
-    pairs: list[tuple[Any, Any]] = []
-    start = clock()
-    deadline = start + duration_s
-    while len(pairs) < min_iterations or clock() < deadline:
-        a = torch.cuda.Event(enable_timing=True)
-        b = torch.cuda.Event(enable_timing=True)
-        a.record(stream)
-        fn()
-        b.record(stream)
-        pairs.append((a, b))
-        if len(pairs) % 64 == 0:
-            b.synchronize()  # bounded queue: the host may not run far ahead of the GPU
-    torch.cuda.synchronize()
-    wall = clock() - start
-    return [float(a.elapsed_time(b)) for a, b in pairs], wall
-
-
-def torch_cuda_baseline(model: Any, feed: dict[str, np.ndarray], input_names: Sequence[str],
-                        precisions: Sequence[str], warmup_ms: float, duration_s: float,
-                        min_iterations: int) -> dict[str, dict[str, Any]]:
-    """PyTorch eager on the GPU (inputs already on the device), per precision.
-
-    Returns ``{"pytorch_fp32": stats, "pytorch_fp16": stats}`` with the spine's
-    latency statistics over torch.cuda event times.
-    """
-    import copy
-
-    import torch
-
-    from trtc.metrics import latency_stats
-
-    batch = int(next(iter(feed.values())).shape[0]) if feed else 1
-    out: dict[str, dict[str, Any]] = {}
-    for precision in precisions:
-        dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
-        m = copy.deepcopy(model).to("cuda", dtype=dtype).eval()
-        args = [torch.from_numpy(feed[n]).to("cuda") for n in input_names]
-        args = [a.to(dtype) if a.is_floating_point() else a for a in args]
-
-        def step(m: Any = m, args: list[Any] = args) -> Any:
-            with torch.inference_mode():
-                return m(*args)
-
-        lat, wall = time_torch_cuda(step, warmup_ms, duration_s, min_iterations)
-        stats: dict[str, Any] = dict(latency_stats(lat, batch, wall))
-        stats["timer"] = "torch.cuda events"
-        out[f"pytorch_{precision}"] = stats
-        del m, args
-        torch.cuda.empty_cache()
-    return out

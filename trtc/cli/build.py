@@ -33,7 +33,7 @@ def split_workspace(values: list[str] | None) -> tuple[str | None, Path]:
     Raises:
         UsageError: two sizes or two directories, or a bare number that looks like MiB.
     """
-    from trtc.backends.trt_config import is_size
+    from trtc.tensorrt.settings import is_size
 
     size: str | None = None
     root: Path | None = None
@@ -173,7 +173,7 @@ def build(
 def _profiles(texts: list[str] | None) -> list[Any] | None:
     if not texts:
         return None
-    from trtc.backends.trt_config import parse_profile, profile_to_data
+    from trtc.tensorrt.profiles import parse_profile, profile_to_data
 
     return [profile_to_data(parse_profile(t)) for t in texts]
 

@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from trtc.backends.trt_config import QDQ_PRECISION_KEY, QDQ_TARGET_KEY
 from trtc.errors import ModelError, UsageError
 from trtc.graph.names import name_nodes
+from trtc.tensorrt.model import QDQ_PRECISION_KEY, QDQ_TARGET_KEY
 
 TARGETS = ("tensorrt", "onnxruntime-cpu")
 METHODS = ("minmax", "entropy", "percentile")

@@ -116,9 +116,11 @@ def benchmark_gpu(artifact: Path, spec: BenchSpec, baseline: ModelSpec | None = 
     the same GPU in fp32 and fp16 with its inputs already on the device, timed by
     torch.cuda events, so the speedup compares GPU time with GPU time.
     """
-    from trtc.backends.cuda_harness import HarnessConfig, gpu_info, torch_cuda_baseline
-    from trtc.backends.tensorrt import TensorRTBackend, read_sidecar
+    from trtc.backends.cuda_harness import HarnessConfig, gpu_info
+    from trtc.backends.tensorrt import TensorRTBackend
+    from trtc.backends.torch_cuda import torch_cuda_baseline
     from trtc.data import InputInfo, random_dataset
+    from trtc.tensorrt.engine_file import read_sidecar
 
     backend = TensorRTBackend()
     inputs, _ = backend.io_specs(artifact)

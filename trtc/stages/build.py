@@ -2,7 +2,7 @@
 
 ONNX Runtime builds an offline-optimised ``model.ort.onnx``; TensorRT builds
 ``model.engine`` (+ ``model.engine.json`` sidecar, ``model.layers.json``).
-Every TensorRT decision is made by the pure :func:`trt_config.plan_trt_build`
+Every TensorRT decision is made by the pure :func:`trtc.tensorrt.settings.plan_trt_build`
 here, before anything slow: the version gates, the profiles (checked against
 the model and then *run* on ONNX Runtime at every corner, the shape
 preflight), and the Q/DQ target check. The adapter only translates.
@@ -22,7 +22,8 @@ from trtc.stages import StageContext, StageResult
 from trtc.workspace import atomic_path
 
 if TYPE_CHECKING:
-    from trtc.backends.trt_config import OnnxInputs, ProfileSpec, ShapeRange, TrtBuildSettings
+    from trtc.tensorrt.profiles import OnnxInputs, ProfileSpec, ShapeRange
+    from trtc.tensorrt.settings import TrtBuildSettings
 
 #: Corners with more elements than this (all inputs together) are not preflighted:
 #: ONNX Runtime on a CPU would need too much memory and time.
@@ -81,7 +82,7 @@ def workspace_timing_cache_dir(stage_dir: Path) -> Path:
 
 def model_facts(onnx_path: Path) -> ModelFacts:
     """Read the model's inputs, whether it holds Q/DQ nodes, and its metadata_props."""
-    from trtc.backends.tensorrt import onnx_facts  # pure ONNX reading; no tensorrt import
+    from trtc.tensorrt.model import onnx_facts
 
     inputs, has_qdq, metadata = onnx_facts(onnx_path)
     return ModelFacts(dict(inputs), has_qdq, dict(metadata))
@@ -90,7 +91,7 @@ def model_facts(onnx_path: Path) -> ModelFacts:
 def hinted_default_profile(hint: ProfileHint | None, onnx_inputs: OnnxInputs
                            ) -> dict[str, ShapeRange]:
     """The profile used when the recipe gives none: the shapes verify and bench will run."""
-    from trtc.backends.trt_config import default_profile
+    from trtc.tensorrt.profiles import default_profile
 
     if hint is None:
         return dict(default_profile(onnx_inputs))
@@ -102,7 +103,8 @@ def plan_trt_settings(spec: BuildSpec, facts: ModelFacts, version: str, *,
                       hint: ProfileHint | None = None,
                       timing_cache_dir: str | None = None) -> TrtBuildSettings:
     """Resolve the recipe into TensorRT settings (validates; touches no GPU)."""
-    from trtc.backends.trt_config import plan_trt_build, qdq_precision
+    from trtc.tensorrt.model import qdq_precision
+    from trtc.tensorrt.settings import plan_trt_build
 
     return plan_trt_build(spec, facts.inputs, version, model_has_qdq=facts.has_qdq,
                           qdq_precision=qdq_precision(facts.metadata),
@@ -128,8 +130,8 @@ def preflight_shapes(onnx_path: Path, onnx_inputs: OnnxInputs,
     import numpy as np
 
     from trtc.backends import get_backend
-    from trtc.backends.trt_config import profile_corners
     from trtc.errors import ModelError
+    from trtc.tensorrt.profiles import profile_corners
 
     corners = profile_corners(profiles)
     if not corners:
@@ -214,12 +216,9 @@ def plan_build(spec: BuildSpec, *, onnx_path: Path | None = None, hint: ProfileH
     if name != "tensorrt":
         return plan
     from trtc.backends.tensorrt import tensorrt_version
-    from trtc.backends.trt_config import (
-        NEWEST_SUPPORTED,
-        normalize_version,
-        settings_to_data,
-        trtexec_command,
-    )
+    from trtc.tensorrt.settings import settings_to_data
+    from trtc.tensorrt.trtexec import trtexec_command
+    from trtc.tensorrt.versions import NEWEST_SUPPORTED, normalize_version
 
     installed = tensorrt_version()
     if trt_version and installed and normalize_version(trt_version) != \
@@ -253,7 +252,7 @@ def plan_build(spec: BuildSpec, *, onnx_path: Path | None = None, hint: ProfileH
         "model_has_qdq": facts.has_qdq,
         **settings_to_data(settings),
     }
-    from trtc.backends.trt_config import opset_note, unknown_version_note
+    from trtc.tensorrt.versions import opset_note, unknown_version_note
 
     opset = _onnx_opset(onnx_path) if onnx_path is not None and onnx_path.is_file() else 0
     extra = [n for n in (unknown_version_note(version), opset_note(version, opset)) if n]
@@ -277,7 +276,7 @@ def _onnx_opset(onnx_path: Path) -> int:
 def _older_versions_that_fit(spec: BuildSpec, facts: ModelFacts, hint: ProfileHint | None
                              ) -> list[str]:
     """The older TensorRT majors (10, 8.6) whose gates accept what the newest refused."""
-    from trtc.backends.trt_config import LATEST_KNOWN
+    from trtc.tensorrt.versions import LATEST_KNOWN
 
     fit = []
     for label, major in (("10", 10), ("8.6", 8)):
@@ -292,7 +291,7 @@ def _older_versions_that_fit(spec: BuildSpec, facts: ModelFacts, hint: ProfileHi
 def _facts_for_plan(onnx_path: Path | None, hint: ProfileHint | None) -> ModelFacts:
     if onnx_path is not None and onnx_path.is_file():
         facts = model_facts(onnx_path)
-        from trtc.backends.trt_config import check_qdq_target
+        from trtc.tensorrt.model import check_qdq_target
 
         check_qdq_target(facts.metadata, "tensorrt", str(onnx_path))
         return facts
@@ -311,7 +310,7 @@ def _auto_cache_dir(engine_path: str | Path | None, given: Path | None = None) -
         return str(given)
     if engine_path is None:
         return None
-    from trtc.backends.tensorrt import default_timing_cache_dir
+    from trtc.tensorrt.engine_file import default_timing_cache_dir
 
     return str(default_timing_cache_dir(Path(engine_path)))
 
@@ -332,8 +331,8 @@ def build_artifact(onnx_path: Path, out_path: Path, spec: BuildSpec,
         ModelError: the runtime rejects the model.
     """
     from trtc.backends import get_backend, resolve_backend
-    from trtc.backends.trt_config import check_qdq_target
     from trtc.graph.cleanup import load_onnx
+    from trtc.tensorrt.model import check_qdq_target
 
     if backend_name is None:
         backend, why = resolve_backend(spec.backend, spec)
@@ -381,7 +380,7 @@ def _onnxruntime_precision(spec: BuildSpec, facts: ModelFacts, warnings: list[st
     ``precision`` is a TensorRT builder setting. Asked of ONNX Runtime directly it
     is refused; when ``auto`` fell back to ONNX Runtime it is reported, not applied.
     """
-    from trtc.backends.trt_config import qdq_precision
+    from trtc.tensorrt.model import qdq_precision
 
     held = qdq_precision(facts.metadata) or ("int8" if facts.has_qdq else "fp32")
     if spec.precision in ("fp32", held):
@@ -401,7 +400,7 @@ def _build_tensorrt(backend: Any, onnx_path: Path, out_path: Path, spec: BuildSp
                     warnings: list[str], opset: int = 0,
                     timing_cache_dir: Path | None = None) -> StageResult:
     from trtc.backends.tensorrt import tensorrt_version
-    from trtc.backends.trt_config import opset_note, unknown_version_note
+    from trtc.tensorrt.versions import opset_note, unknown_version_note
 
     version = tensorrt_version() or ""
     for note in (unknown_version_note(version), opset_note(version, opset)):

@@ -74,7 +74,7 @@ def _precision_of(artifact: Path) -> str:
         return str(json.loads(manifest.read_text())["metrics"]["precision"])
     except (OSError, KeyError, ValueError):
         pass
-    from trtc.backends.tensorrt import read_sidecar
+    from trtc.tensorrt.engine_file import read_sidecar
 
     side = read_sidecar(artifact) or {}
     precision = str(side.get("precision") or "fp32")
@@ -154,7 +154,7 @@ def changed_on_purpose(candidate: Path) -> list[str]:
             return []
         keys = [p.key for p in model.metadata_props]
     else:
-        from trtc.backends.tensorrt import read_sidecar
+        from trtc.tensorrt.engine_file import read_sidecar
 
         keys = list((read_sidecar(candidate) or {}).get("onnx_metadata") or {})
     return sorted({k.split(".")[1] for k in keys

@@ -1,5 +1,5 @@
-"""The TensorRT adapter's pure parts, on CPU: file names, shapes, profiles, layer summaries,
-``trtc inspect ENGINE`` from the sidecar, and the missing-TensorRT path."""
+"""The TensorRT adapter without TensorRT, on CPU: I/O and ``trtc inspect ENGINE`` from the
+sidecar, damaged sidecars, the missing-TensorRT path, and the GPU bench report."""
 
 from __future__ import annotations
 
@@ -9,96 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from trtc.backends.tensorrt import (
-    TensorRTBackend,
-    choose_profile,
-    context_profiles,
-    default_timing_cache_dir,
-    engine_summary,
-    layers_path,
-    named_shape,
-    onnx_io,
-    sidecar_path,
-    summarize_layers,
-    tensorrt_version,
-)
-from trtc.errors import DependencyError, ModelError, UsageError
+from trtc.backends.tensorrt import TensorRTBackend, engine_summary, tensorrt_version
+from trtc.errors import DependencyError, ModelError
+from trtc.tensorrt.engine_file import layers_path, sidecar_path
 
 needs_no_trt = pytest.mark.skipif(tensorrt_version() is not None,
                                   reason="checks the behaviour without TensorRT")
-
-PROFILES = [{"x": [[1, 3, 8, 8], [4, 3, 8, 8], [8, 3, 8, 8]]},
-            {"x": [[8, 3, 8, 8], [16, 3, 8, 8], [32, 3, 8, 8]]}]
-
-
-def test_files_next_to_the_engine() -> None:
-    assert sidecar_path("out/model.engine") == Path("out/model.engine.json")
-    assert layers_path("out/model.engine") == Path("out/model.layers.json")
-    assert sidecar_path("a/b.plan") == Path("a/b.plan.json")
-
-
-def test_named_shape_keeps_the_onnx_names_of_dynamic_dims() -> None:
-    assert named_shape([-1, 3, 8, 8], ["batch", 3, 8, 8]) == ("batch", 3, 8, 8)
-    assert named_shape([-1, 3, -1], None) == ("dim0", 3, "dim2")
-    assert named_shape([2, 3], ["batch", 3]) == (2, 3)  # static in the engine: the number
-
-
-def test_choose_profile_picks_the_first_that_fits() -> None:
-    assert choose_profile(PROFILES, {"x": (4, 3, 8, 8)}) == 0
-    assert choose_profile(PROFILES, {"x": (8, 3, 8, 8)}) == 0
-    assert choose_profile(PROFILES, {"x": (20, 3, 8, 8)}) == 1
-    assert choose_profile([], {"x": (20, 3, 8, 8)}) == 0
-    with pytest.raises(UsageError, match=r"'x' shape 64x3x8x8 is outside every .*1x3x8x8\.\."
-                                         r"8x3x8x8; 8x3x8x8\.\.32x3x8x8"):
-        choose_profile(PROFILES, {"x": (64, 3, 8, 8)})
-    with pytest.raises(UsageError, match="outside"):
-        choose_profile(PROFILES, {"x": (4, 3, 9, 8)})  # another dim out of range
-
-
-def test_one_profile_per_execution_context() -> None:
-    assert context_profiles([], {"x": (4, 3, 8, 8)}, 3) == [None, None, None]
-    assert context_profiles(PROFILES, {"x": (8, 3, 8, 8)}, 2) == [0, 1]
-    assert context_profiles(PROFILES, {"x": (16, 3, 8, 8)}, 1) == [1]
-    with pytest.raises(UsageError, match="--streams 2 needs 2 optimization profiles covering "
-                                         "x 4x3x8x8; the engine has 1"):
-        context_profiles(PROFILES, {"x": (4, 3, 8, 8)}, 2)
-
-
-def test_summarize_layers_counts_types_and_output_precisions() -> None:
-    info = {"Layers": [
-        {"Name": "conv1", "LayerType": "CaskConvolution",
-         "Outputs": [{"Format/Datatype": "Thirty-two wide channel vectorized row major Int8 "
-                                         "format"}]},
-        {"Name": "conv2", "LayerType": "CaskConvolution",
-         "Outputs": [{"Format/Datatype": "Channel major FP16 format where channel % 8 == 0"}]},
-        {"Name": "fc", "LayerType": "CaskGemmConvolution",
-         "Outputs": [{"Format/Datatype": "Row major linear FP32"}]},
-        {"Name": "reformat", "LayerType": "Reformat", "Outputs": []},
-        "names only",
-    ]}
-    summary = summarize_layers(info)
-    assert summary["layers"] == 5
-    assert summary["by_type"] == {"CaskConvolution": 2, "CaskGemmConvolution": 1, "Reformat": 1}
-    assert summary["by_output_precision"] == {"FP16": 1, "FP32": 1, "INT8": 1, "unknown": 1}
-
-
-def test_timing_cache_beside_the_engine_or_shared_by_the_workspace(tmp_path: Path) -> None:
-    from trtc.stages.build import workspace_timing_cache_dir
-
-    assert default_timing_cache_dir(tmp_path / "out" / "m.engine") == \
-        tmp_path / "out" / ".timing-cache"
-    # -o ~/build/m.engine is flags mode: the cache stays beside it, not two levels up
-    # (/home/.timing-cache, which the user may not even be allowed to write).
-    assert default_timing_cache_dir(tmp_path / "home" / "build" / "m.engine") == \
-        tmp_path / "home" / "build" / ".timing-cache"
-    stage = tmp_path / "build" / "resnet50" / "build"
-    assert workspace_timing_cache_dir(stage) == tmp_path / "build" / ".timing-cache"
-
-
-def test_onnx_io_reads_inputs_and_qdq(conv_onnx: Path) -> None:
-    inputs, has_qdq = onnx_io(conv_onnx)
-    assert inputs == {"x": ("float32", ("batch", 3, 8, 8))}
-    assert has_qdq is False
 
 
 def _engine_with_sidecar(tmp_path: Path) -> Path:

@@ -1,0 +1,115 @@
+"""The build settings (trtc.tensorrt.settings): sizes, the plan, GPU gates, the table."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+from tensorrt_plan_helpers import IMG, P_1_8_32, STATIC, plan
+
+from trtc.errors import DependencyError, UsageError
+from trtc.recipe import override, parse_recipe
+from trtc.tensorrt.profiles import (
+    parse_profile,
+    profile_to_data,
+)
+from trtc.tensorrt.settings import check_gpu, is_size, parse_size, settings_to_data
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("4GiB", 4 << 30), ("4G", 4 << 30), ("512MiB", 512 << 20), ("512m", 512 << 20),
+    ("1.5GiB", 3 << 29), ("4GB", 4 * 10**9), ("1073741824", 1 << 30), (2048, 2048),
+    (" 16 KiB ", 16 << 10),
+])
+def test_parse_size(text: str | int, expected: int) -> None:
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["4 gigs", "GiB", "-1GiB", "0", "", "4XB", True])
+def test_parse_size_rejects(text: Any) -> None:
+    with pytest.raises(UsageError, match="--workspace"):
+        parse_size(text)
+
+
+def test_is_size() -> None:
+    assert is_size("4GiB") and not is_size("build/ws")
+
+
+def test_workspace_level_hardware_and_misc() -> None:
+    s = plan("10.16", workspace="4GiB", builder_optimization_level=5, sparsity=True, refit=True,
+             hardware_compatibility="same-compute-capability", plugins=["libmy.so"])
+    assert s.workspace_bytes == 4 << 30 and s.optimization_level == 5
+    assert s.sparsity and s.refit and s.plugins == ("libmy.so",)
+    assert s.hardware_compatibility == "same-compute-capability"
+    assert plan("8.6").hardware_compatibility is None
+
+
+def test_bad_workspace_level_and_hardware_are_refused() -> None:
+    with pytest.raises(UsageError, match="build.workspace"):
+        plan("8.6", workspace="lots")
+    with pytest.raises(UsageError, match="outside 0-5"):
+        plan("8.6", builder_optimization_level=6)
+    with pytest.raises(UsageError, match="needs a newer TensorRT"):
+        plan("8.6", hardware_compatibility="same-compute-capability")
+    both = plan("10", refit=True, version_compatible=True)
+    assert both.refit and both.version_compatible
+    assert any("cannot be refitted" in n for n in both.notes)
+
+
+def test_default_profile_note_and_static_model() -> None:
+    s = plan("8.6", inputs=IMG, default={"input": ((1, 3, 224, 224),) * 3})
+    assert s.profiles[0].shapes["input"][0] == (1, 3, 224, 224)
+    assert any("no build.profiles given" in n for n in s.notes)
+    assert plan("8.6", inputs=STATIC).profiles == ()
+
+
+def test_check_gpu_refuses_precisions_the_gpu_lacks() -> None:
+    fp8 = plan("10", precision="fp8", qdq=True, qprec="fp8")
+    with pytest.raises(DependencyError, match="fp8 needs .* 8.9"):
+        check_gpu(fp8, (8, 0), "A100")
+    assert check_gpu(fp8, (9, 0), "H100") == []
+    with pytest.raises(DependencyError, match="bf16"):
+        check_gpu(plan("10", precision="bf16"), (7, 5), "T4")
+    with pytest.raises(DependencyError, match="ampere\\+"):
+        check_gpu(plan("8.6", hardware_compatibility="ampere+"), (7, 5), "T4")
+    assert "no effect" in check_gpu(plan("8.6", sparsity=True), (7, 5), "T4")[0]
+
+
+def test_settings_to_data_round_trips_through_json() -> None:
+    s = plan("10", precision="best", int8_calib="c.npz")
+    data = settings_to_data(s)
+    assert json.loads(json.dumps(data)) == data
+    assert data["precision_flags"] == ["fp16", "int8"]
+    assert data["profiles"] == [P_1_8_32]
+
+
+def test_flag_overrides_validate_like_the_recipe() -> None:
+    recipe = parse_recipe({"name": "t", "model": {"source": "onnx:m.onnx"}})
+    recipe = override(recipe, "build", precision="fp16",
+                      profiles=[profile_to_data(parse_profile("input:1x3,2x3,4x3"))])
+    assert recipe.build.precision == "fp16"
+    assert dataclasses.asdict(recipe.build)["profiles"][0]["input"]["max"] == (4, 3)
+    with pytest.raises(UsageError, match="build.precision"):
+        override(recipe, "build", precision="fp64")
+
+
+def test_recipe_build_paths_resolve_against_the_recipe(tmp_path: Any) -> None:
+    from trtc.recipe import load_recipe
+
+    (tmp_path / "cfg").mkdir()
+    path = tmp_path / "cfg" / "r.yaml"
+    path.write_text("name: r\nmodel: {source: onnx:m.onnx}\nbuild:\n"
+                    "  int8_calib: calib/images\n  int8_calib_cache: c.cache\n"
+                    "  timing_cache: cache\n  plugins: [libp.so]\n")
+    build = load_recipe(path).build
+    root = (tmp_path / "cfg").resolve()
+    assert build.int8_calib == str(root / "calib" / "images")
+    assert build.int8_calib_cache == str(root / "c.cache")
+    assert build.timing_cache == str(root / "cache")
+    assert build.plugins == (str(root / "libp.so"),)
+    path.write_text("name: r\nmodel: {source: onnx:m.onnx}\nbuild:\n"
+                    "  int8_calib: random\n  timing_cache: auto\n")
+    build = load_recipe(path).build
+    assert (build.int8_calib, build.timing_cache) == ("random", "auto")

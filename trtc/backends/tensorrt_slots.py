@@ -1,0 +1,74 @@
+"""Execution contexts and buffers for the cuda-python harness: one slot per stream.
+
+Works on an engine the adapter (trtc/backends/tensorrt.py) deserialized and its
+``engine_io``; uses only the tensor-name API TensorRT 8.6, 10 and 11 share
+(``set_input_shape``, ``get_tensor_shape``, ``set_tensor_address``,
+``execute_async_v3``) and imports no tensorrt itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from trtc.backends.cuda_harness import Binding, CudaError, Slot, check, cudart
+from trtc.errors import UsageError
+from trtc.shapes import format_shape
+from trtc.tensorrt.profiles import context_profiles
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def make_slots(engine: Any, io: Mapping[str, Any], feed: Mapping[str, np.ndarray],
+               streams: int) -> list[Slot]:
+    """One execution context + pinned/device buffers per stream, shapes bound to ``feed``.
+
+    Raises:
+        UsageError: an engine input without data, shapes outside the profiles, or fewer
+            fitting profiles than streams.
+        CudaError: TensorRT refuses a context or a profile.
+    """
+    shapes = {n: tuple(int(d) for d in a.shape) for n, a in feed.items()}
+    missing = [n for n in io["inputs"] if n not in feed]
+    if missing:
+        raise UsageError(f"no data for engine input(s) {', '.join(missing)}",
+                         "pass --shapes for every dynamic input")
+    slots: list[Slot] = []
+    for index, profile in enumerate(context_profiles(io["profiles"], shapes, streams)):
+        context = engine.create_execution_context()
+        if context is None:
+            raise CudaError("TensorRT could not create an execution context (out of "
+                            "GPU memory?)", "use fewer --streams or a smaller batch")
+        # The first context of an engine gets profile 0 by itself; TensorRT 8.6
+        # leaves every later one without a profile until one is set.
+        if profile is not None and (index > 0 or profile != 0):
+            if not context.set_optimization_profile_async(profile, 0):
+                raise CudaError(f"TensorRT refused optimization profile {profile}",
+                                "rerun with --verbose for TensorRT's log")
+            check(cudart().cudaStreamSynchronize(0), "cudaStreamSynchronize")
+        bindings: list[Binding] = []
+        for name, arr in feed.items():
+            if name not in io["inputs"]:
+                continue
+            if not context.set_input_shape(name, tuple(arr.shape)):
+                raise UsageError(f"input '{name}': the engine rejects shape "
+                                 f"{format_shape(shapes[name])}", "check --batch / "
+                                 "--shapes against the engine's profiles (trtc inspect "
+                                 "ENGINE)")
+            b = Binding.allocate(name, True, arr.shape, io["inputs"][name]["dtype"])
+            b.host.array[...] = arr
+            bindings.append(b)
+        for name, meta in io["outputs"].items():
+            shape = tuple(int(d) for d in context.get_tensor_shape(name))
+            bindings.append(Binding.allocate(name, False, shape, meta["dtype"]))
+        for b in bindings:
+            context.set_tensor_address(b.name, b.device.ptr)
+
+        def enqueue(stream: int, context: Any = context) -> None:
+            if not context.execute_async_v3(stream):
+                raise CudaError("TensorRT execute_async_v3 failed",
+                                "rerun with --verbose for TensorRT's log")
+
+        slots.append(Slot(bindings, enqueue, keepalive=(context, engine)))
+    return slots

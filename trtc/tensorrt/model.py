@@ -1,0 +1,98 @@
+"""What a TensorRT build reads from the ONNX model: inputs, Q/DQ nodes, trtc's metadata.
+
+``trtc quantize`` records the backend its Q/DQ placement was made for and the
+precision in the model's metadata_props; a build refuses a Q/DQ model made for
+another backend (u8/s8 ONNX Runtime CPU placement on TensorRT, and back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from trtc.errors import ModelError, UsageError
+
+#: {input name: (numpy dtype name, shape with named dynamic dims)}.
+InputSpecs = dict[str, tuple[str, tuple[int | str, ...]]]
+
+QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
+#: ONNX metadata_props written by ``trtc quantize`` (issue 4).
+QDQ_TARGET_KEY = "trtc.quantize.target"
+QDQ_PRECISION_KEY = "trtc.quantize.precision"
+QDQ_TARGETS = ("tensorrt", "onnxruntime-cpu")
+#: Which Q/DQ target each trtc backend executes well.
+BACKEND_QDQ_TARGET = {"tensorrt": "tensorrt", "onnxruntime": "onnxruntime-cpu"}
+
+
+def onnx_io(onnx_path: Path) -> tuple[InputSpecs, bool]:
+    """Graph inputs ({name: (dtype, shape with named dynamic dims)}) and whether it has Q/DQ."""
+    inputs, has_qdq, _ = onnx_facts(onnx_path)
+    return inputs, has_qdq
+
+
+def onnx_facts(onnx_path: Path) -> tuple[InputSpecs, bool, dict[str, str]]:
+    """Graph inputs, whether the graph has Q/DQ nodes, and its metadata_props."""
+    import onnx
+    from onnx import helper
+
+    try:
+        model = onnx.load(str(onnx_path), load_external_data=False)
+    except Exception as exc:
+        raise ModelError(f"{onnx_path}: cannot read the ONNX model: {exc}",
+                         "check that the file is a complete ONNX model") from None
+    initializers = {i.name for i in model.graph.initializer}
+    inputs: InputSpecs = {}
+    for value in model.graph.input:
+        if value.name in initializers:
+            continue
+        ttype = value.type.tensor_type
+        dtype = str(helper.tensor_dtype_to_np_dtype(ttype.elem_type))
+        dims: list[int | str] = []
+        for axis, d in enumerate(ttype.shape.dim):
+            if d.HasField("dim_value") and d.dim_value > 0:
+                dims.append(int(d.dim_value))
+            else:
+                dims.append(d.dim_param or f"dim{axis}")
+        inputs[value.name] = (dtype, tuple(dims))
+    has_qdq = any(n.op_type in QDQ_OPS for n in model.graph.node)
+    return inputs, has_qdq, {p.key: p.value for p in model.metadata_props}
+
+
+def qdq_target(onnx_model_metadata: Mapping[str, str]) -> str | None:
+    """Return the backend a ``trtc quantize`` Q/DQ model was made for, or None.
+
+    None when the model carries no trtc quantize metadata (a float model, or a
+    Q/DQ model from another tool: trtc cannot tell and lets it through).
+    """
+    value = onnx_model_metadata.get(QDQ_TARGET_KEY)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def qdq_precision(onnx_model_metadata: Mapping[str, str]) -> str | None:
+    """Return the precision ``trtc quantize`` recorded ("int8", "fp8", "fp16", ...), or None."""
+    value = onnx_model_metadata.get(QDQ_PRECISION_KEY)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def check_qdq_target(onnx_model_metadata: Mapping[str, str], backend: str,
+                     model: str = "the model") -> None:
+    """Refuse a Q/DQ model quantized for another backend than the one building it.
+
+    Raises:
+        UsageError: e.g. an onnxruntime-cpu (u8/s8) model given to a TensorRT build.
+    """
+    target = qdq_target(onnx_model_metadata)
+    wanted = BACKEND_QDQ_TARGET.get(backend)
+    if target is None or wanted is None or target == wanted:
+        return
+    raise UsageError(f"{model} was quantized for {target} ({QDQ_TARGET_KEY}), but the build "
+                     f"backend is {backend}",
+                     f"re-quantize the float model with trtc quantize --target {wanted}, "
+                     f"or build with --backend {_backend_for_target(target)}")
+
+
+def _backend_for_target(target: str) -> str:
+    for backend, t in BACKEND_QDQ_TARGET.items():
+        if t == target:
+            return backend
+    return "the matching backend"
