@@ -119,3 +119,18 @@ def test_gpu_bench_report_renders(tmp_path: Path) -> None:
     text = console.export_text()
     assert "NVIDIA H100, GPU compute time, CUDA graph on, 2 stream(s)" in text
     assert "pytorch_fp16" in text and "10.00x" in text and "1.25x" in text
+
+
+def test_settings_placeholders_become_tensorrt_enums() -> None:
+    from types import SimpleNamespace
+
+    from trtc.backends.tensorrt import _trt_values
+    from trtc.tensorrt.settings import TrtEnum
+
+    trt = SimpleNamespace(MemoryPoolType=SimpleNamespace(WORKSPACE="pool.WORKSPACE"),
+                          ProfilingVerbosity=SimpleNamespace(DETAILED="verbosity.DETAILED"))
+    kwargs = {"memory_pool_limits": {TrtEnum("MemoryPoolType", "WORKSPACE"): 1 << 30},
+              "profiling_verbosity": TrtEnum("ProfilingVerbosity", "DETAILED"), "tf32": True}
+    assert _trt_values(trt, kwargs) == {"memory_pool_limits": {"pool.WORKSPACE": 1 << 30},
+                                        "profiling_verbosity": "verbosity.DETAILED",
+                                        "tf32": True}

@@ -7,15 +7,27 @@ import json
 from typing import Any
 
 import pytest
-from tensorrt_plan_helpers import IMG, P_1_8_32, STATIC, plan
+from tensorrt_plan_helpers import IMG, P_1_8_32, STATIC, argv, plan
 
 from trtc.errors import DependencyError, UsageError
-from trtc.recipe import override, parse_recipe
+from trtc.recipe import BuildSpec, override, parse_recipe
+from trtc.tensorrt.engine_file import sidecar
 from trtc.tensorrt.profiles import (
     parse_profile,
     profile_to_data,
 )
-from trtc.tensorrt.settings import check_gpu, is_size, parse_size, settings_to_data
+from trtc.tensorrt.settings import (
+    SETTINGS,
+    TrtBuildSettings,
+    TrtEnum,
+    check_gpu,
+    is_size,
+    parse_size,
+    polygraphy_kwargs,
+    settings_to_data,
+)
+from trtc.tensorrt.trtexec import trtexec_command
+from trtc.tensorrt.versions import features
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -113,3 +125,77 @@ def test_recipe_build_paths_resolve_against_the_recipe(tmp_path: Any) -> None:
                     "  int8_calib: random\n  timing_cache: auto\n")
     build = load_recipe(path).build
     assert (build.int8_calib, build.timing_cache) == ("random", "auto")
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def everything_set() -> TrtBuildSettings:
+    """A plan where every row of the table is set (none at its default)."""
+    return plan("10.16", precision="int8", qdq=True, strongly_typed=True, tf32=False,
+                workspace="4GiB", builder_optimization_level=5, timing_cache="t.cache",
+                sparsity=True, refit=True, version_compatible=True,
+                hardware_compatibility="same-compute-capability", plugins=["libmy.so"])
+
+
+def test_every_row_is_a_recipe_key_and_a_settings_field() -> None:
+    recipe_keys = {f.name for f in dataclasses.fields(BuildSpec)}
+    fields = {f.name for f in dataclasses.fields(TrtBuildSettings)}
+    for row in SETTINGS:
+        assert row.key in recipe_keys, row.key
+        assert row.field in fields, row.field
+    assert len({row.key for row in SETTINGS}) == len(SETTINGS)
+
+
+def test_every_row_set_reaches_polygraphy_trtexec_sidecar_and_data() -> None:
+    s = everything_set()
+    line = trtexec_command(s, "m.onnx", "m.engine")
+    side = sidecar(s, gpu_name="g", compute_capability=(9, 0), trt_version=s.version,
+                   onnx_sha256="a", engine_sha256="b", io={})
+    data = settings_to_data(s)
+    for row in SETTINGS:
+        value = getattr(s, row.field)
+        if row.polygraphy is not None:
+            assert row.polygraphy in polygraphy_kwargs(s, row.loader), row.key
+        rendered = row.trtexec(value, s, features(s.version))
+        assert rendered and all(item.removeprefix("# ") in line for item in rendered), row.key
+        if row.sidecar is not None:
+            assert side[row.sidecar] == row.to_sidecar(value), row.key
+        assert row.data_key in data and row.data_key in side["settings"], row.key
+    kwargs = polygraphy_kwargs(s)
+    assert kwargs["memory_pool_limits"] == {TrtEnum("MemoryPoolType", "WORKSPACE"): 4 << 30}
+    assert kwargs["hardware_compatibility_level"] == TrtEnum("HardwareCompatibilityLevel",
+                                                             "SAME_COMPUTE_CAPABILITY")
+    assert kwargs["builder_optimization_level"] == 5 and kwargs["tf32"] is False
+    assert polygraphy_kwargs(s, "network") == {"strongly_typed": True}
+    assert polygraphy_kwargs(s, "plugins") == {"plugins": ("libmy.so",)}
+
+
+def test_unset_settings_are_not_sent_to_polygraphy() -> None:
+    s = plan("8.6")  # every setting at its default: None means the backend's default
+    assert polygraphy_kwargs(s) == {"tf32": True,  # Polygraphy's default (off) is not TRT's
+                                    "profiling_verbosity": TrtEnum("ProfilingVerbosity",
+                                                                   "DETAILED")}
+    assert polygraphy_kwargs(s, "network") == {} and polygraphy_kwargs(s, "plugins") == {}
+    assert argv(trtexec_command(s, "m.onnx", "m.engine"))[6:] == ["--skipInference"]
+
+
+def test_precision_flags_are_polygraphy_keywords_and_trtexec_flags() -> None:
+    s = plan("10", precision="best", int8_calib="c.npz")
+    kwargs = polygraphy_kwargs(s)
+    assert kwargs["fp16"] is True and kwargs["int8"] is True and "bf16" not in kwargs
+    assert {"--fp16", "--int8"} <= set(argv(trtexec_command(s, "m.onnx", "m.engine")))
+
+
+def test_a_row_carries_its_version_gate(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A setting's oldest TensorRT is one field of its row: no other edit gates it.
+    from trtc.tensorrt import settings as module
+
+    gated = tuple(dataclasses.replace(r, since=(10, 0)) if r.key == "sparsity" else r
+                  for r in module.SETTINGS)
+    monkeypatch.setattr(module, "SETTINGS", gated)
+    with pytest.raises(UsageError, match=r"build.sparsity needs TensorRT 10.0 or newer "
+                                         r"\(this is 8.6.0\)"):
+        plan("8.6", sparsity=True)
+    assert plan("10", sparsity=True).sparsity
+    assert not plan("8.6").sparsity  # unset: nothing to refuse
