@@ -284,19 +284,12 @@ class TensorRTBackend:
         profile and the workspace for the timing cache) and passes the settings
         to :meth:`build`; this is the fallback for a bare BuildSpec.
         """
-        from trtc.tensorrt.engine_file import default_timing_cache_dir
-        from trtc.tensorrt.model import check_qdq_target, onnx_facts, qdq_precision
-        from trtc.tensorrt.settings import plan_trt_build
+        from trtc.tensorrt.model import plan_from_onnx
 
         version = version or tensorrt_version()
         if version is None:
             raise diagnostics.not_installed()
-        inputs, has_qdq, meta = onnx_facts(onnx_path)
-        check_qdq_target(meta, "tensorrt", str(onnx_path))
-        cache_dir = default_timing_cache_dir(out_path) if out_path is not None else None
-        return plan_trt_build(spec, inputs, version, model_has_qdq=has_qdq,
-                              qdq_precision=qdq_precision(meta),
-                              timing_cache_dir=str(cache_dir) if cache_dir else None)
+        return plan_from_onnx(onnx_path, spec, version, out_path)
 
     def build(self, onnx_path: Path, out_path: Path, spec: BuildSpec, *,
               settings: TrtBuildSettings | None = None, verbose: bool = False
@@ -307,7 +300,7 @@ class TensorRTBackend:
         """
         from trtc.tensorrt.engine_file import sidecar, timing_cache_file, timing_cache_key
         from trtc.tensorrt.model import onnx_facts
-        from trtc.tensorrt.settings import check_gpu, settings_to_data
+        from trtc.tensorrt.settings import check_gpu, math_precision, settings_to_data
         from trtc.tensorrt.trtexec import trtexec_command
         from trtc.workspace import sha256_file
 
@@ -327,11 +320,8 @@ class TensorRTBackend:
         # What trtc did to the ONNX (prune / quantize): verify judges such an engine by
         # its task metric, as it does the ONNX.
         side["onnx_metadata"] = {k: v for k, v in metadata.items() if k.startswith("trtc.")}
-        precision = settings.precision
-        if precision == "fp32" and settings.tf32 and not settings.strongly_typed:
-            precision = "tf32"  # verify's tolerances: TF32 math differs from fp32 ONNX Runtime
         return {
-            "precision": precision,
+            "precision": math_precision(settings),
             "settings": {**settings_to_data(settings),
                          "timing_cache_key": timing_cache_key(gpu.name, gpu.compute_capability,
                                                               version),

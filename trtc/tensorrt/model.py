@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trtc.errors import ModelError, UsageError
+
+if TYPE_CHECKING:
+    from trtc.recipe import BuildSpec
+    from trtc.tensorrt.settings import TrtBuildSettings
 
 #: {input name: (numpy dtype name, shape with named dynamic dims)}.
 InputSpecs = dict[str, tuple[str, tuple[int | str, ...]]]
@@ -96,3 +101,26 @@ def _backend_for_target(target: str) -> str:
         if t == target:
             return backend
     return "the matching backend"
+
+
+def plan_from_onnx(onnx_path: Path, spec: BuildSpec, version: str,
+                   out_path: Path | None = None) -> TrtBuildSettings:
+    """Plan a build of ``onnx_path`` from a bare build section (no recipe around it).
+
+    The build stage plans itself (it knows the recipe's batches for the default
+    profile and the workspace's timing-cache directory); this is what a backend
+    given only a BuildSpec does: no default profile, the timing cache beside
+    ``out_path``.
+
+    Raises:
+        UsageError: a Q/DQ model made for another backend, or what plan_trt_build refuses.
+    """
+    from trtc.tensorrt.engine_file import default_timing_cache_dir
+    from trtc.tensorrt.settings import plan_trt_build
+
+    inputs, has_qdq, meta = onnx_facts(onnx_path)
+    check_qdq_target(meta, "tensorrt", str(onnx_path))
+    cache_dir = default_timing_cache_dir(out_path) if out_path is not None else None
+    return plan_trt_build(spec, inputs, version, model_has_qdq=has_qdq,
+                          qdq_precision=qdq_precision(meta),
+                          timing_cache_dir=str(cache_dir) if cache_dir else None)

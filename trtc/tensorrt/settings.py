@@ -306,6 +306,14 @@ def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
         precision_flags=flags, timing_cache_keyed=keyed, notes=tuple(notes), **values)
 
 
+def math_precision(settings: TrtBuildSettings) -> str:
+    """The precision the engine computes in, for verify's tolerances: ``tf32`` for an fp32
+    build with TF32 on (TF32 math differs from fp32 ONNX Runtime), else the precision."""
+    if settings.precision == "fp32" and settings.tf32 and not settings.strongly_typed:
+        return "tf32"
+    return settings.precision
+
+
 def _resolve_timing_cache(value: str | None, cache_dir: str | None) -> tuple[str | None, bool]:
     if value is None or value.lower() in ("none", "off", ""):
         return None, False

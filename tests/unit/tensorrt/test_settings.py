@@ -199,3 +199,12 @@ def test_a_row_carries_its_version_gate(monkeypatch: pytest.MonkeyPatch) -> None
         plan("8.6", sparsity=True)
     assert plan("10", sparsity=True).sparsity
     assert not plan("8.6").sparsity  # unset: nothing to refuse
+
+
+def test_math_precision_names_tf32_for_verify() -> None:
+    from trtc.tensorrt.settings import math_precision
+
+    assert math_precision(plan("8.6")) == "tf32"
+    assert math_precision(plan("8.6", tf32=False)) == "fp32"
+    assert math_precision(plan("11")) == "fp32"  # strongly typed: TF32 off
+    assert math_precision(plan("8.6", precision="fp16")) == "fp16"
