@@ -13,6 +13,7 @@ needs, never inherits a CUDA context, and its result must pickle.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing
 import os
@@ -44,14 +45,11 @@ def _child(target: str, args: tuple[Any, ...], conn: Any) -> None:
 def _kill(process: Any) -> None:
     if process.pid is None:
         return
-    for sig in (signal.SIGKILL,):
-        try:
-            os.killpg(process.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            try:
-                os.kill(process.pid, sig)
-            except ProcessLookupError:
-                pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGKILL)
     process.join(5)
 
 
