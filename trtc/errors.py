@@ -65,6 +65,13 @@ class DataError(TrtcError):
     kind = "data error"
 
 
+class TimeoutExpired(TrtcError):
+    """A step ran past its deadline (``build.timeout_s``) and was stopped."""
+
+    exit_code = 124  # as timeout(1)
+    kind = "timeout"
+
+
 EXIT_CODES: dict[str, int] = {
     "ok": 0,
     "verification failed": VerificationError.exit_code,
@@ -72,5 +79,6 @@ EXIT_CODES: dict[str, int] = {
     "missing dependency or hardware": DependencyError.exit_code,
     "model error": ModelError.exit_code,
     "data error": DataError.exit_code,
+    "timeout": TimeoutExpired.exit_code,
     "internal bug": 70,
 }

@@ -1,0 +1,64 @@
+"""Input dimension names that mean "unknown", made unique before a runtime reads them.
+
+ONNX lets a dynamic dim carry a name (``dim_param``). TensorRT treats two dims
+with the same name as the same dimension, so a Paddle2ONNX export whose input
+dims are all named ``?`` tells TensorRT that batch == height == width, and the
+build fails with "Input dimensions with this name are inconsistent" as soon as
+a profile gives them different sizes. Exporters use such placeholder names for
+"no name at all"; they are renamed per input and axis. Real names (``batch``,
+``seq``) are kept: sharing one is a promise that those dims are equal.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+#: Names exporters write for an anonymous dim: '?', 'None', '-1', '', 'unk__12',
+#: 'DynamicDimension.3' (tf2onnx), 'dim_0' style names are real enough to keep.
+_PLACEHOLDER = re.compile(r"^(\?+|none|null|-1|unk__\d+|dynamicdimension\.?\d*|unknown)$",
+                          re.IGNORECASE)
+
+
+def is_placeholder(name: str) -> bool:
+    """True for a dim name that only says "unknown" (it promises no equality)."""
+    return _PLACEHOLDER.match(name.strip()) is not None
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^0-9A-Za-z_]", "_", text) or "input"
+
+
+def unique_dim_names(model: Any) -> list[str]:
+    """Rename placeholder dim names of the graph inputs to ``<input>_dim<axis>``, in place.
+
+    Only names used for more than one (input, axis) are a problem, but a lone ``?``
+    is renamed too, so that every anonymous dim has a name a profile or ``--shapes``
+    can be reported with. Axis 0 keeps one shared name, ``batch``, when every input
+    that has a placeholder there has one (the usual meaning, and TensorRT then checks
+    that the batch sizes agree), unless ``batch`` is already used for another axis.
+
+    Returns:
+        One line per renamed dim: ``input[axis]: '?' -> input_dim2``.
+    """
+    graph = model.graph
+    initializers = {t.name for t in graph.initializer}
+    inputs = [vi for vi in graph.input if vi.name not in initializers]
+    used = {d.dim_param for vi in inputs for d in vi.type.tensor_type.shape.dim
+            if d.HasField("dim_param") and not is_placeholder(d.dim_param)}
+    share_batch = "batch" not in used
+    renamed: list[str] = []
+    for vi in inputs:
+        if not vi.type.HasField("tensor_type") or not vi.type.tensor_type.HasField("shape"):
+            continue
+        for axis, dim in enumerate(vi.type.tensor_type.shape.dim):
+            if not dim.HasField("dim_param") or not is_placeholder(dim.dim_param):
+                continue
+            new = "batch" if axis == 0 and share_batch else f"{_safe(vi.name)}_dim{axis}"
+            while new in used and new != "batch":
+                new += "_"
+            renamed.append(f"{vi.name}[{axis}]: {dim.dim_param!r} -> {new}")
+            dim.dim_param = new
+            if new != "batch":
+                used.add(new)
+    return renamed

@@ -1,0 +1,132 @@
+"""Why TensorRT could not parse or build a model, in one line, with the fix that applies.
+
+TensorRT's ONNX parser reports an error code, a description and the index of the
+node it failed on; the builder reports through its log. This module turns those
+(plain data, collected by the adapter) into a message naming the node and op and
+a hint with the real fix: "needs a plugin" only when the op has no importer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ParserIssue:
+    """One error of TensorRT's ONNX parser (``IParserError``), as plain data."""
+
+    desc: str
+    code: str = ""
+    node: int = -1
+    node_name: str = ""
+    op_type: str = ""
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What failed (one line) and what to do about it."""
+
+    message: str
+    hint: str
+    cause: str  # a short key: reshape-wildcard, dim-names, no-importer, dtype, memory, other
+
+
+_REEXPORT = ("re-export at the opset and exporter this TensorRT parses: export.opset: auto "
+             "(trtc's default picks 17 and the TorchScript exporter for TensorRT 8.6), or "
+             "export.opset: 17 with export.exporter: legacy")
+
+#: (cause, pattern over the description, hint). The first match wins.
+_RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("reshape-wildcard", re.compile(r"wildcard|no integer solution|reshape.*-1", re.I),
+     _REEXPORT + "; shape arithmetic from torch's dynamo exporter often folds into a "
+     "Reshape TensorRT 8.6 cannot solve"),
+    ("dim-names", re.compile(r"dimensions? with (this|the same) name|inconsistent.*name", re.I),
+     "TensorRT treats input dims with the same name as one dimension: give unrelated dims "
+     "distinct names in the ONNX model (trtc renames placeholder names such as '?'), or "
+     "use the same size for them in the profile"),
+    ("no-importer", re.compile(r"no importer registered|plugin.*not found|could not find "
+                               r"plugin|getPluginCreator|unsupported operator", re.I),
+     "the op has no TensorRT importer in this version: register a plugin for it "
+     "(build.plugins: [libmyplugin.so]) or replace the op in the graph"),
+    ("dtype", re.compile(r"data ?type|UINT8|DOUBLE|FLOAT64|INT64.*not supported|"
+                         r"unsupported.*type", re.I),
+     "cast the tensor to a type TensorRT supports (float32/float16/int32/bool) in the model, "
+     "e.g. re-export with float32 inputs"),
+    ("memory", re.compile(r"out of memory|insufficient memory|Requested amount of GPU "
+                          r"memory|OutOfMemory", re.I),
+     "lower the profile's max shapes or raise build.max_workspace; close other GPU users"),
+)
+
+
+def _node_label(issue: ParserIssue) -> str:
+    parts = []
+    if issue.node_name:
+        parts.append(repr(issue.node_name))
+    if issue.op_type:
+        parts.append(f"({issue.op_type})")
+    if issue.node >= 0:
+        parts.append(f"#{issue.node}")
+    return " ".join(parts)
+
+
+def _first_sentence(text: str) -> str:
+    line = " ".join(text.split())
+    return line[:300]
+
+
+def diagnose(issues: Sequence[ParserIssue], log_errors: Sequence[str], *, where: str,
+             version: str, opset: int = 0, max_opset: int | None = None,
+             phase: str = "parse") -> Diagnosis:
+    """Explain a failed parse or build.
+
+    Args:
+        issues: the parser's errors (empty when the parser succeeded).
+        log_errors: TensorRT's error lines from the log (builder errors).
+        where: the model file, for the message.
+        version: the TensorRT version.
+        opset: the model's default-domain opset (0: unknown).
+        max_opset: the newest opset this TensorRT's parser documents.
+        phase: "parse" or "build".
+    """
+    texts = [i.desc for i in issues] + list(log_errors)
+    first = issues[0] if issues else None
+    cause, hint = "other", ""
+    for key, pattern, rule_hint in _RULES:
+        if any(pattern.search(t) for t in texts):
+            cause, hint = key, rule_hint
+            break
+    # The parser's "unsupported node" on an op that newer opsets changed is an opset problem.
+    if cause in ("other", "no-importer") and max_opset and opset > max_opset:
+        cause, hint = "opset", (f"the model is opset {opset}, newer than TensorRT {version}'s "
+                                f"parser documents ({max_opset}): " + _REEXPORT)
+    if not hint:
+        hint = ("rerun with --verbose for TensorRT's log; check the op in TensorRT's ONNX "
+                "operator support list, or simplify the graph (export.cleanup: onnxslim)")
+    if first is not None:
+        label = _node_label(first)
+        message = (f"{where}: TensorRT {version} cannot parse node {label}: "
+                   f"{_first_sentence(first.desc)}")
+        if len(issues) > 1:
+            message += f" (+{len(issues) - 1} more parser error(s))"
+    elif log_errors:
+        message = (f"{where}: TensorRT {version} cannot {phase} the model: "
+                   f"{_first_sentence(log_errors[0])}")
+    else:
+        message = f"{where}: TensorRT {version} cannot {phase} the model"
+    return Diagnosis(message, hint, cause)
+
+
+_LOG_ERROR = re.compile(r"\[(?:E|ERROR)\]|\bERROR\b|\berror\b:")
+
+
+def error_lines(log: str) -> list[str]:
+    """TensorRT's error lines from a captured log, without the logger's prefix."""
+    out = []
+    for line in log.splitlines():
+        if _LOG_ERROR.search(line):
+            text = re.sub(r"^\s*\[[^\]]*\]\s*(\[[^\]]*\]\s*)*", "", line).strip()
+            if text:
+                out.append(text)
+    return out
