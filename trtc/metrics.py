@@ -15,6 +15,22 @@ from typing import Any
 import numpy as np
 
 
+def warm_up(fn: Callable[[], Any], warmup_ms: float,
+            clock: Callable[[], float] = time.perf_counter, min_calls: int = 1) -> int:
+    """Call ``fn`` until ``warmup_ms`` have passed (trtexec's --warmUp), at least ``min_calls``.
+
+    The one warm-up loop: the CPU timer, the CUDA harness and the torch.cuda
+    baseline warm up the same way. Returns the number of calls.
+    """
+    end = clock() + warmup_ms / 1000.0
+    calls = 0
+    while True:
+        fn()
+        calls += 1
+        if clock() >= end and calls >= min_calls:
+            return calls
+
+
 def measure(fn: Callable[[], Any], warmup_ms: float, duration_s: float,
             min_iterations: int, clock: Callable[[], float] = time.perf_counter,
             ) -> tuple[list[float], float]:
@@ -23,11 +39,7 @@ def measure(fn: Callable[[], Any], warmup_ms: float, duration_s: float,
     Returns:
         (per-run latencies in ms, total timed wall time in s).
     """
-    end_warmup = clock() + warmup_ms / 1000.0
-    while True:
-        fn()
-        if clock() >= end_warmup:
-            break
+    warm_up(fn, warmup_ms, clock)
     latencies: list[float] = []
     start = clock()
     deadline = start + duration_s
