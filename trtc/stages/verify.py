@@ -215,11 +215,14 @@ def error_stats(candidate: np.ndarray, reference: np.ndarray) -> dict[str, float
     from polygraphy.comparator import CompareFunc
     from polygraphy.comparator.struct import IterationResult
 
-    with polygraphy_severity("CRITICAL"):
-        result = CompareFunc.simple()(IterationResult({"o": candidate}, runner_name="c"),
-                                      IterationResult({"o": reference}, runner_name="r"))
-    stats = combine_compare_results([(result["o"], int(np.asarray(reference).size))])
-    return {**stats, "cosine": cosine(candidate, reference)}
+    size = int(np.asarray(reference).size)
+    compared: list[tuple[Any, int]] = []
+    if size:  # Polygraphy's mean of nothing is NaN (with a warning); nothing differs
+        with polygraphy_severity("CRITICAL"):
+            result = CompareFunc.simple()(IterationResult({"o": candidate}, runner_name="c"),
+                                          IterationResult({"o": reference}, runner_name="r"))
+        compared.append((result["o"], size))
+    return {**combine_compare_results(compared), "cosine": cosine(candidate, reference)}
 
 
 @contextmanager

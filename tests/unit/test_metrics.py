@@ -1,4 +1,4 @@
-"""Tests for the pure parts of trtc.stages.bench: percentiles, latency stats, the timing loop.
+"""Tests for trtc.metrics: percentiles, latency stats, the warm-up and timing loop.
 
 ``measure`` is driven by a fake clock that only moves when the timed function
 runs, so iteration counts and latencies are exact and worked out by hand.
@@ -14,7 +14,6 @@ import pytest
 
 from trtc import metrics
 from trtc.metrics import default_threads, latency_stats, measure, percentile
-from trtc.stages import bench
 
 # --------------------------------------------------------------------------- percentile
 
@@ -221,16 +220,3 @@ def test_default_threads_follows_cpu_affinity(monkeypatch: pytest.MonkeyPatch) -
         pytest.skip("no sched_getaffinity on this platform")
     monkeypatch.setattr(metrics.os, "sched_getaffinity", lambda pid: {0, 2, 5})
     assert default_threads() == 3
-
-
-def test_shapes_fix_the_batch_that_is_run_and_say_which_batches_were_dropped() -> None:
-    from trtc.recipe import BenchSpec
-
-    warnings: list[str] = []
-    spec = BenchSpec(batch=(1, 8), shapes={"x": [4, 3, 8, 8]})
-    assert bench._batches(spec, "x", warnings) == (4,)
-    assert warnings == ["--shapes sets x to batch 4; batch sizes [1, 8] were not used"]
-    warnings.clear()
-    assert bench._batches(BenchSpec(batch=(1, 4), shapes={"x": [4, 3]}), "x", warnings) == (4,)
-    assert bench._batches(BenchSpec(batch=(2, 8)), "x", warnings) == (2, 8)
-    assert warnings == []
