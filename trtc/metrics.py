@@ -106,3 +106,20 @@ def top1_metric(cand_logits: list[np.ndarray], ref_logits: list[np.ndarray],
     return {"name": "top1", "candidate": cand_acc, "reference": ref_acc, "drop": drop,
             "max_drop": max_drop, "agreement": float((cand == ref).mean()),
             "samples": int(truth.size), "passed": drop <= max_drop + 1e-12}
+
+
+def cosine_metric(cand_out: list[np.ndarray], ref_out: list[np.ndarray],
+                  min_cosine: float) -> dict[str, Any]:
+    """Per-sample cosine similarity of candidate and reference outputs (first axis = batch).
+
+    ``agreement``: how often their argmax agrees (top-1 agreement without labels).
+    """
+    a = np.concatenate([np.asarray(x, np.float64).reshape(len(x), -1) for x in cand_out])
+    b = np.concatenate([np.asarray(x, np.float64).reshape(len(x), -1) for x in ref_out])
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    cos = np.where(norms > 0, (a * b).sum(1) / np.maximum(norms, np.finfo(np.float64).tiny),
+                   np.all(a == b, axis=1).astype(np.float64))
+    mean = float(cos.mean())
+    return {"name": "cosine", "mean": mean, "min": float(cos.min()), "min_cosine": min_cosine,
+            "agreement": float((a.argmax(1) == b.argmax(1)).mean()), "samples": int(len(cos)),
+            "passed": mean >= min_cosine}

@@ -14,7 +14,8 @@ no ``if backend.name == ...`` branches:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -142,6 +143,22 @@ class Backend(Protocol):
 
     def source_metadata(self, artifact: Path) -> dict[str, str]:
         """The metadata_props of the ONNX the artifact is (or was built from)."""
+
+
+@contextmanager
+def polygraphy_severity(level: str) -> Iterator[None]:
+    """Set Polygraphy's log severity (``CRITICAL``, ``ERROR``...) for the block, then restore it.
+
+    Polygraphy prints its log to stdout, where it would corrupt ``--json``.
+    """
+    from polygraphy.logger import G_LOGGER
+
+    before = G_LOGGER.module_severity
+    G_LOGGER.module_severity = getattr(G_LOGGER, level)
+    try:
+        yield
+    finally:
+        G_LOGGER.module_severity = before
 
 
 def get_backend(name: str) -> Backend:

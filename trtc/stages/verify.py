@@ -8,16 +8,16 @@ similarity and the task metric (top-1 drop, or mean per-sample cosine).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from trtc.backends.base import polygraphy_severity
 from trtc.errors import DataError, UsageError, VerificationError
-from trtc.metrics import cosine, top1_metric
+from trtc.metrics import cosine, cosine_metric, top1_metric
 from trtc.recipe import DEFAULT_TOLERANCES, ModelSpec, VerifySpec
 from trtc.stages import StageContext, StageResult
 from trtc.workspace import write_json
@@ -225,22 +225,6 @@ def error_stats(candidate: np.ndarray, reference: np.ndarray) -> dict[str, float
     return {**combine_compare_results(compared), "cosine": cosine(candidate, reference)}
 
 
-@contextmanager
-def polygraphy_severity(level: str) -> Iterator[None]:
-    """Set Polygraphy's log severity (``CRITICAL``, ``ERROR``...) for the block, then restore it.
-
-    Polygraphy prints its log to stdout, where it would corrupt ``--json``.
-    """
-    from polygraphy.logger import G_LOGGER
-
-    before = G_LOGGER.module_severity
-    G_LOGGER.module_severity = getattr(G_LOGGER, level)
-    try:
-        yield
-    finally:
-        G_LOGGER.module_severity = before
-
-
 def load_dataset(spec: VerifySpec, inputs: list[Any]) -> Any:
     from trtc import data
 
@@ -283,20 +267,6 @@ def gates(spec: VerifySpec, changed_by: list[str] | None) -> tuple[bool, str]:
     if metric == "none" and approximate and spec.elementwise == "auto":
         metric = "cosine"
     return elementwise, metric
-
-
-def cosine_metric(cand_out: list[np.ndarray], ref_out: list[np.ndarray],
-                  min_cosine: float) -> dict[str, Any]:
-    """Per-sample cosine similarity of candidate and reference outputs (first axis = batch)."""
-    a = np.concatenate([np.asarray(x, np.float64).reshape(len(x), -1) for x in cand_out])
-    b = np.concatenate([np.asarray(x, np.float64).reshape(len(x), -1) for x in ref_out])
-    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    cos = np.where(norms > 0, (a * b).sum(1) / np.maximum(norms, np.finfo(np.float64).tiny),
-                   np.all(a == b, axis=1).astype(np.float64))
-    mean = float(cos.mean())
-    return {"name": "cosine", "mean": mean, "min": float(cos.min()), "min_cosine": min_cosine,
-            "agreement": float((a.argmax(1) == b.argmax(1)).mean()), "samples": int(len(cos)),
-            "passed": mean >= min_cosine}
 
 
 def verify_artifact(candidate: Path, reference: Reference, spec: VerifySpec,

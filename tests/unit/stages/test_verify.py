@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from trtc.errors import UsageError
-from trtc.metrics import top1_metric
+from trtc.metrics import cosine_metric, top1_metric
 from trtc.recipe import ToleranceSpec, VerifySpec
 from trtc.stages import StageContext, verify
 from trtc.stages.verify import (
@@ -19,11 +19,9 @@ from trtc.stages.verify import (
     VerifyReport,
     changed_on_purpose,
     combine_compare_results,
-    cosine_metric,
     error_stats,
     failure_hint,
     gates,
-    polygraphy_severity,
     tolerances,
 )
 
@@ -302,18 +300,6 @@ def test_combine_weights_means_by_elements_and_takes_the_max() -> None:
 
 def test_combine_of_nothing_is_zero() -> None:
     assert set(combine_compare_results([(_Result(9.0, 9.0, 9.0), 0)]).values()) == {0.0}
-
-
-def test_polygraphy_severity_is_restored() -> None:
-    from polygraphy.logger import G_LOGGER
-
-    before = G_LOGGER.module_severity
-    with polygraphy_severity("CRITICAL"):
-        assert G_LOGGER.module_severity != before
-    assert G_LOGGER.module_severity == before
-    with pytest.raises(RuntimeError), polygraphy_severity("CRITICAL"):
-        raise RuntimeError("boom")
-    assert G_LOGGER.module_severity == before
 
 
 # --------------------------------------------------------------------------- the report
