@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 
+import numpy as np
 import pytest
 
 from trtc import metrics
@@ -220,3 +221,25 @@ def test_default_threads_follows_cpu_affinity(monkeypatch: pytest.MonkeyPatch) -
         pytest.skip("no sched_getaffinity on this platform")
     monkeypatch.setattr(metrics.os, "sched_getaffinity", lambda pid: {0, 2, 5})
     assert default_threads() == 3
+
+
+def test_warm_up_runs_for_the_time_and_at_least_min_calls() -> None:
+    from trtc.metrics import warm_up
+
+    clock = FakeClock(0.25)
+    assert warm_up(clock.run, 600, clock) == 3  # 0.25, 0.5, 0.75 >= 0.6
+    clock = FakeClock(0.25)
+    assert warm_up(clock.run, 0, clock, min_calls=4) == 4  # e.g. one launch per stream
+    clock = FakeClock(0.25)
+    assert warm_up(clock.run, 0, clock) == 1  # always at least once
+
+
+def test_cosine_metric_per_sample() -> None:
+    from trtc.metrics import cosine_metric
+
+    a = [np.array([[1.0, 0.0], [0.0, 2.0]])]
+    b = [np.array([[1.0, 0.0], [2.0, 0.0]])]
+    m = cosine_metric(a, b, min_cosine=0.9)
+    assert m["mean"] == 0.5 and m["min"] == 0.0 and m["samples"] == 2
+    assert m["agreement"] == 0.5 and m["passed"] is False
+    assert cosine_metric(b, b, 0.999)["passed"] is True
