@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from trtc.errors import DataError, UsageError
-from trtc.shapes import format_shape
+from trtc.shapes import format_shape, format_shapes
 
 Feed = dict[str, np.ndarray]
 
@@ -27,6 +27,11 @@ class InputInfo:
     name: str
     dtype: str
     shape: tuple[int | str, ...]
+
+
+def input_infos(specs: Mapping[str, tuple[str, Sequence[int | str]]]) -> list[InputInfo]:
+    """``{name: (dtype, shape)}`` (what ``Backend.io_specs`` gives) as InputInfo, in order."""
+    return [InputInfo(name, dtype, tuple(shape)) for name, (dtype, shape) in specs.items()]
 
 
 @dataclass
@@ -62,7 +67,7 @@ def resolve_shape(info: InputInfo, shapes: Mapping[str, Sequence[int]],
             out.append(batch)
         else:
             raise DataError(f"input '{info.name}' has dynamic dim '{dim}' at axis {axis} "
-                            f"(shape {_fmt(info.shape)}) and no value for it",
+                            f"(shape {format_shape(info.shape)}) and no value for it",
                             f"pass --shapes {info.name}:{_example(info.shape, batch)}")
     if batch != 1 and info.shape and isinstance(info.shape[0], int) and info.shape[0] != batch:
         raise DataError(f"input '{info.name}' has a static batch dim {info.shape[0]}; "
@@ -80,10 +85,6 @@ def check_shape_names(inputs: Sequence[InputInfo], shapes: Mapping[str, Any], fl
                              f"inputs are: {', '.join(names)}")
 
 
-def _fmt(shape: Sequence[int | str]) -> str:
-    return "x".join(str(d) for d in shape)
-
-
 def _example(shape: Sequence[int | str], batch: int) -> str:
     return "x".join(str(d) if isinstance(d, int) else (str(batch) if i == 0 else "N")
                     for i, d in enumerate(shape))
@@ -92,12 +93,13 @@ def _example(shape: Sequence[int | str], batch: int) -> str:
 def _check_shape(info: InputInfo, shape: Sequence[int], where: str) -> None:
     if len(shape) != len(info.shape):
         raise DataError(f"{where}: input '{info.name}' has rank {len(info.shape)} "
-                        f"(model shape {_fmt(info.shape)}), got shape {format_shape(list(shape))}",
+                        f"(model shape {format_shape(info.shape)}), got shape "
+                        f"{format_shape(shape)}",
                         "match the model's rank")
     for axis, (want, got) in enumerate(zip(info.shape, shape)):
         if isinstance(want, int) and want != got:
             raise DataError(f"{where}: input '{info.name}' axis {axis} must be {want} "
-                            f"(model shape {_fmt(info.shape)}), got {format_shape(list(shape))}",
+                            f"(model shape {format_shape(info.shape)}), got {format_shape(shape)}",
                             "only dynamic (named) dims can change")
 
 
@@ -120,7 +122,7 @@ def random_dataset(inputs: Sequence[InputInfo], shapes: Mapping[str, Sequence[in
             else:
                 feed[info.name] = rng.integers(0, 8, shape).astype(dtype)
         feeds.append(feed)
-    desc = ", ".join(f"{n}:{format_shape(list(s))}" for n, s in concrete.items())
+    desc = format_shapes(concrete)
     return Dataset(feeds, None, f"random (seed {seed}, {iterations} x {desc})")
 
 

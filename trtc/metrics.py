@@ -15,6 +15,22 @@ from typing import Any
 import numpy as np
 
 
+def warm_up(fn: Callable[[], Any], warmup_ms: float,
+            clock: Callable[[], float] = time.perf_counter, min_calls: int = 1) -> int:
+    """Call ``fn`` until ``warmup_ms`` have passed (trtexec's --warmUp), at least ``min_calls``.
+
+    The one warm-up loop: the CPU timer, the CUDA harness and the torch.cuda
+    baseline warm up the same way. Returns the number of calls.
+    """
+    end = clock() + warmup_ms / 1000.0
+    calls = 0
+    while True:
+        fn()
+        calls += 1
+        if clock() >= end and calls >= min_calls:
+            return calls
+
+
 def measure(fn: Callable[[], Any], warmup_ms: float, duration_s: float,
             min_iterations: int, clock: Callable[[], float] = time.perf_counter,
             ) -> tuple[list[float], float]:
@@ -23,11 +39,7 @@ def measure(fn: Callable[[], Any], warmup_ms: float, duration_s: float,
     Returns:
         (per-run latencies in ms, total timed wall time in s).
     """
-    end_warmup = clock() + warmup_ms / 1000.0
-    while True:
-        fn()
-        if clock() >= end_warmup:
-            break
+    warm_up(fn, warmup_ms, clock)
     latencies: list[float] = []
     start = clock()
     deadline = start + duration_s
@@ -94,3 +106,20 @@ def top1_metric(cand_logits: list[np.ndarray], ref_logits: list[np.ndarray],
     return {"name": "top1", "candidate": cand_acc, "reference": ref_acc, "drop": drop,
             "max_drop": max_drop, "agreement": float((cand == ref).mean()),
             "samples": int(truth.size), "passed": drop <= max_drop + 1e-12}
+
+
+def cosine_metric(cand_out: list[np.ndarray], ref_out: list[np.ndarray],
+                  min_cosine: float) -> dict[str, Any]:
+    """Per-sample cosine similarity of candidate and reference outputs (first axis = batch).
+
+    ``agreement``: how often their argmax agrees (top-1 agreement without labels).
+    """
+    a = np.concatenate([np.asarray(x, np.float64).reshape(len(x), -1) for x in cand_out])
+    b = np.concatenate([np.asarray(x, np.float64).reshape(len(x), -1) for x in ref_out])
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    cos = np.where(norms > 0, (a * b).sum(1) / np.maximum(norms, np.finfo(np.float64).tiny),
+                   np.all(a == b, axis=1).astype(np.float64))
+    mean = float(cos.mean())
+    return {"name": "cosine", "mean": mean, "min": float(cos.min()), "min_cosine": min_cosine,
+            "agreement": float((a.argmax(1) == b.argmax(1)).mean()), "samples": int(len(cos)),
+            "passed": mean >= min_cosine}

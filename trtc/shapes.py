@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from trtc.errors import UsageError
 
 
@@ -33,5 +35,16 @@ def parse_shapes(text: str | None, flag: str = "--shapes") -> dict[str, tuple[in
     return shapes
 
 
-def format_shape(shape: tuple[int, ...] | list[int]) -> str:
+def format_shape(shape: Sequence[int | str]) -> str:
+    """``(1, 3, 'h', 224)`` -> ``1x3xhx224`` (trtexec's form; named dims as they are)."""
     return "x".join(str(d) for d in shape)
+
+
+def format_dims(shape: Sequence[int | str]) -> str:
+    """:func:`format_shape`, with a scalar (or unknown rank) shown as ``[]``."""
+    return format_shape(shape) if len(shape) else "[]"
+
+
+def format_shapes(shapes: Mapping[str, Sequence[int | str]]) -> str:
+    """``{'x': (1, 3), 'm': (1,)}`` -> ``x:1x3, m:1`` (messages and descriptions)."""
+    return ", ".join(f"{name}:{format_shape(shape)}" for name, shape in shapes.items())

@@ -95,6 +95,19 @@ def read_json(path: str | Path) -> Any | None:
         return None
 
 
+def manifest_beside(artifact: str | Path) -> dict[str, Any] | None:
+    """The manifest of the stage folder holding ``artifact``, or None (none, or unreadable).
+
+    An artifact built by a recipe sits beside its build manifest, which records how
+    it was built (e.g. its precision); a file from elsewhere has none.
+    """
+    try:
+        data = json.loads((Path(artifact).parent / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 @dataclass
 class StageRecord:
     """What a stage consumed and produced; becomes its manifest."""

@@ -11,6 +11,7 @@ import pytest
 from trtc.data import (
     InputInfo,
     array_dataset,
+    input_infos,
     load_arrays,
     random_dataset,
     resolve_shape,
@@ -397,3 +398,8 @@ def test_array_dataset_fewer_samples_than_static_batch() -> None:
     static4 = InputInfo("x", "float32", (4, 2))
     with pytest.raises(DataError, match="fewer than the model's static batch of 4"):
         array_dataset({"x": np.zeros((3, 2), np.float32)}, [static4], 4, "labels", "s")
+
+
+def test_input_infos_from_io_specs_keep_order() -> None:
+    infos = input_infos({"x": ("float32", ["batch", 3, 8, 8]), "ids": ("int64", ("batch",))})
+    assert infos == [IMAGE, InputInfo("ids", "int64", ("batch",))]

@@ -54,6 +54,7 @@ def test_exit_code_table() -> None:
         "missing dependency or hardware": 3,
         "model error": 4,
         "data error": 5,
+        "timeout": 124,
         "internal bug": 70,
     }
 

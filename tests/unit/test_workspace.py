@@ -338,3 +338,27 @@ def test_lock_held_by_another_process(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert held.stdout.strip() == "locked"
     assert free.stdout.strip() == "got"
+
+
+def test_manifest_beside_reads_the_stage_folder_of_an_artifact(tmp_path: Path) -> None:
+    from trtc.workspace import manifest_beside
+
+    artifact = tmp_path / "build" / "model.ort.onnx"
+    artifact.parent.mkdir()
+    assert manifest_beside(artifact) is None
+    (artifact.parent / "manifest.json").write_text('{"metrics": {"precision": "fp16"}}')
+    assert manifest_beside(artifact) == {"metrics": {"precision": "fp16"}}
+    (artifact.parent / "manifest.json").write_text("[1, 2]")
+    assert manifest_beside(artifact) is None  # not a manifest
+    (artifact.parent / "manifest.json").write_text("{truncated")
+    assert manifest_beside(artifact) is None
+
+
+def test_stage_paths_and_the_shared_timing_cache(tmp_path: Path) -> None:
+    from trtc.stages.build import workspace_timing_cache_dir
+
+    ws = workspace.Workspace(tmp_path / "build", "resnet")
+    assert ws.stage_dir("quantize") == tmp_path / "build" / "resnet" / "quantize"
+    assert ws.manifest_path("bench") == tmp_path / "build" / "resnet" / "bench" / "manifest.json"
+    # every recipe of a workspace shares one timing cache folder
+    assert workspace_timing_cache_dir(ws.stage_dir("build")) == tmp_path / "build" / ".timing-cache"

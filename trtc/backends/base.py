@@ -1,8 +1,22 @@
-"""The backend interface and how a recipe's ``backend:`` becomes one."""
+"""The backend interface and how a recipe's ``backend:`` becomes one.
+
+A backend carries everything that differs between runtimes, so the stages have
+no ``if backend.name == ...`` branches:
+
+- build: :meth:`Backend.prepare_build` (checks and plans, fast), :meth:`Backend.build`
+  (slow, into a staged file), :meth:`Backend.finish_build` (files beside the final
+  artifact), :meth:`Backend.preview_build` (``build --dry-run``);
+- run: :meth:`Backend.runner` (Polygraphy, for verify), :meth:`Backend.infer_fn`;
+- time: :meth:`Backend.timer` (bench);
+- io: :meth:`Backend.io_specs`, :meth:`Backend.precision_of`,
+  :meth:`Backend.source_metadata`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -12,14 +26,82 @@ if TYPE_CHECKING:
     import numpy as np
     from polygraphy.backend.base import BaseRunner
 
-    from trtc.recipe import BuildSpec
+    from trtc.graph.io import ModelIO
+    from trtc.recipe import BenchSpec, BuildSpec
 
 Feed = Mapping[str, "np.ndarray"]
+IoSpecs = tuple[dict[str, tuple[str, tuple[int | str, ...]]], list[str]]
 BACKENDS = ("onnxruntime", "tensorrt")
 
 
+@dataclass(frozen=True)
+class ProfileHint:
+    """What the rest of the recipe says about the shapes the artifact will run.
+
+    The default TensorRT profile covers the batches verify and bench run, and a dry
+    run without an exported model reads the inputs the recipe declares.
+    """
+
+    batches: tuple[int, ...] = ()
+    dims: dict[str, int] = field(default_factory=dict)
+    shapes: tuple[dict[str, Any], ...] = ()
+    declared_inputs: dict[str, tuple[str, tuple[int | str, ...]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """One build, as the stage resolved it: the model, the section and where things go."""
+
+    onnx_path: Path
+    out_path: Path
+    spec: BuildSpec
+    model: ModelIO
+    #: Why this backend was chosen (``onnxruntime (auto: ...)``), for the auto-fallback note.
+    why: str = ""
+    hint: ProfileHint | None = None
+    #: Where TensorRT's ``timing_cache: auto`` keeps its caches (None: beside the artifact).
+    timing_cache_dir: Path | None = None
+    verbose: bool = False
+
+
+@dataclass(frozen=True)
+class PreparedBuild:
+    """A backend's checked plan for one build, made before anything slow runs."""
+
+    precision: str
+    #: Backend-specific settings handed to :meth:`Backend.build` (TensorRT: TrtBuildSettings).
+    settings: Any = None
+    warnings: tuple[str, ...] = ()
+
+
+class Timer(Protocol):
+    """How one backend times its artifact, and the PyTorch baseline beside it (bench)."""
+
+    #: Threads the runtime (and the CPU baseline) use; None where it is not a CPU thread pool.
+    threads: int | None
+    #: The end of the "latency varies run to run" warning.
+    noise_hint: str
+
+    def method(self) -> dict[str, Any]:
+        """The report's ``method`` keys that describe this timer (``timer``, ...)."""
+
+    def context(self) -> dict[str, Any]:
+        """Report keys beyond ``threads`` (TensorRT: ``device``, ``engine``); may be empty."""
+
+    def time(self, feed: Feed, batch: int) -> tuple[dict[str, Any], list[str]]:
+        """Time the artifact on ``feed``: (latency statistics, notes for the warnings)."""
+
+    def baseline(self, model: Any, feed: Feed, input_names: Sequence[str], batch: int,
+                 main: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+        """Time the PyTorch model on ``feed``: (timed runs by name, derived row keys).
+
+        ``main`` is the artifact's statistics; the derived keys hold the speed-ups
+        (and aliases such as ``pytorch``), which the noise check leaves out.
+        """
+
+
 class Backend(Protocol):
-    """What the stages need from a runtime: build an artifact, run it, time it."""
+    """What the stages need from a runtime: build an artifact, run it, time it, read it."""
 
     name: str
     #: File name of the built artifact inside build/<recipe>/build/.
@@ -28,18 +110,55 @@ class Backend(Protocol):
     def check_available(self, spec: BuildSpec) -> None:
         """Raise DependencyError (with an install hint) when this backend cannot run here."""
 
-    def build(self, onnx_path: Path, out_path: Path, spec: BuildSpec) -> dict[str, Any]:
+    def prepare_build(self, request: BuildRequest) -> PreparedBuild:
+        """Check and plan the build (settings, files, shapes); raise before anything slow."""
+
+    def build(self, onnx_path: Path, out_path: Path, spec: BuildSpec, *,
+              plan: PreparedBuild | None = None, verbose: bool = False) -> dict[str, Any]:
         """Build ``out_path`` from ``onnx_path``; return the settings used and metrics."""
+
+    def finish_build(self, artifact: Path, plan: PreparedBuild,
+                     info: Mapping[str, Any]) -> dict[str, Path]:
+        """Write what goes beside the final artifact; return those files by role."""
+
+    def preview_build(self, spec: BuildSpec, *, onnx_path: Path | None,
+                      hint: ProfileHint | None, version: str | None, output: str | None,
+                      timing_cache_dir: Path | None) -> dict[str, Any]:
+        """The resolved settings a build would use (``--dry-run``); {} when nothing to add."""
 
     def runner(self, artifact: Path, name: str) -> BaseRunner:
         """Return a Polygraphy runner for the artifact (for the comparator)."""
 
     def infer_fn(self, artifact: Path, threads: int | None) -> Callable[[Feed], Any]:
-        """Return a function running one inference on a feed dict (for benchmarking)."""
+        """Return a function running one inference on a feed dict."""
 
-    def io_specs(self, artifact: Path) -> tuple[dict[str, tuple[str, tuple[int | str, ...]]],
-                                                list[str]]:
+    def timer(self, artifact: Path, spec: BenchSpec) -> Timer:
+        """Return the timer bench measures the artifact with."""
+
+    def io_specs(self, artifact: Path) -> IoSpecs:
         """Return ({input name: (dtype, shape with named dynamic dims)}, output names)."""
+
+    def precision_of(self, artifact: Path) -> str:
+        """The precision the artifact computes in, read from the artifact (verify's tolerances)."""
+
+    def source_metadata(self, artifact: Path) -> dict[str, str]:
+        """The metadata_props of the ONNX the artifact is (or was built from)."""
+
+
+@contextmanager
+def polygraphy_severity(level: str) -> Iterator[None]:
+    """Set Polygraphy's log severity (``CRITICAL``, ``ERROR``...) for the block, then restore it.
+
+    Polygraphy prints its log to stdout, where it would corrupt ``--json``.
+    """
+    from polygraphy.logger import G_LOGGER
+
+    before = G_LOGGER.module_severity
+    G_LOGGER.module_severity = getattr(G_LOGGER, level)
+    try:
+        yield
+    finally:
+        G_LOGGER.module_severity = before
 
 
 def get_backend(name: str) -> Backend:
@@ -48,8 +167,8 @@ def get_backend(name: str) -> Backend:
         from trtc.backends.onnxruntime import OnnxRuntimeBackend
         return OnnxRuntimeBackend()
     if name == "tensorrt":
-        from trtc.backends.tensorrt import TensorRTBackend
-        return TensorRTBackend()
+        from trtc.backends.tensorrt_stage import TensorRTStageBackend
+        return TensorRTStageBackend()
     raise UsageError(f"unknown backend {name!r}", f"use one of: auto, {', '.join(BACKENDS)}")
 
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trtc.errors import DependencyError, ModelError
+from trtc.backends.base import PreparedBuild
+from trtc.errors import DependencyError, ModelError, UsageError
 
 if TYPE_CHECKING:
     import onnxruntime as ort
     from polygraphy.backend.base import BaseRunner
 
-    from trtc.backends.base import Feed
-    from trtc.recipe import BuildSpec
+    from trtc.backends.base import BuildRequest, Feed, IoSpecs, ProfileHint, Timer
+    from trtc.graph.io import ModelIO
+    from trtc.recipe import BenchSpec, BuildSpec
 
 _LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
            "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
@@ -78,7 +81,61 @@ class OnnxRuntimeBackend:
                 "ONNX Runtime here has no CUDAExecutionProvider (device: cuda)",
                 "install onnxruntime-gpu on a machine with a GPU, or set build.device: cpu")
 
-    def build(self, onnx_path: Path, out_path: Path, spec: BuildSpec) -> dict[str, Any]:
+    # ----------------------------------------------------------------- build
+
+    def prepare_build(self, request: BuildRequest) -> PreparedBuild:
+        """Check the Q/DQ target and the precision: ONNX Runtime runs the model's own types.
+
+        Under ``backend: auto`` a TensorRT-style Q/DQ model and a TensorRT precision are
+        reported, not refused: the pipeline goes on, without the speed-up.
+        """
+        from trtc.tensorrt.model import check_qdq_target
+
+        spec, model = request.spec, request.model
+        auto = spec.backend == "auto"
+        warnings: list[str] = []
+        try:
+            check_qdq_target(model.metadata, self.name, str(request.onnx_path))
+        except UsageError as exc:
+            # A TensorRT-style (s8/s8) Q/DQ model still runs correctly here, only without
+            # the speed-up; asked for explicitly, it is refused.
+            if not auto:
+                raise
+            warnings.append(f"{exc.message}: it runs on ONNX Runtime, without the int8 "
+                            "speed-up (ONNX Runtime's CPU kernels want --target "
+                            "onnxruntime-cpu)")
+        if auto:
+            reason = request.why
+            prefix = f"{self.name} (auto: "
+            if reason.startswith(prefix) and reason.endswith(")"):
+                reason = reason[len(prefix):-1]
+            warnings.append(f"backend auto chose {self.name}, not TensorRT: {reason}")
+        precision = self._precision(spec, model, warnings)
+        return PreparedBuild(precision, warnings=tuple(warnings))
+
+    @staticmethod
+    def _precision(spec: BuildSpec, model: ModelIO, warnings: list[str]) -> str:
+        """The precision the model holds; ``build.precision`` is a TensorRT builder setting.
+
+        Asked of ONNX Runtime directly it is refused; when ``auto`` fell back to ONNX
+        Runtime it is reported, not applied.
+        """
+        from trtc.tensorrt.model import qdq_precision
+
+        held = qdq_precision(model.metadata) or ("int8" if model.has_qdq else "fp32")
+        if spec.precision in ("fp32", held):
+            return held
+        message = (f"build.precision {spec.precision} is a TensorRT builder setting; ONNX "
+                   f"Runtime runs the model's own types ({held})")
+        hint = (f"write it into the model: trtc quantize MODEL.onnx -o OUT.onnx --precision "
+                f"{spec.precision} --target onnxruntime-cpu, then build OUT.onnx")
+        if spec.backend == "onnxruntime":
+            raise UsageError(message, hint)
+        warnings.append(f"{message}: built as {held}")
+        return held
+
+    def build(self, onnx_path: Path, out_path: Path, spec: BuildSpec, *,
+              plan: PreparedBuild | None = None, verbose: bool = False) -> dict[str, Any]:
         self.check_available(spec)
         # Optimised graphs at level 'all' contain provider-specific fused ops and
         # layouts, so the artifact is tied to the provider (and CPU type) it was built for.
@@ -93,10 +150,23 @@ class OnnxRuntimeBackend:
         return {"settings": settings, "device": {"provider": sess.get_providers()[0],
                                                   "cpu_count": os.cpu_count()}}
 
-    def runner(self, artifact: Path, name: str, device: str = "cpu") -> BaseRunner:
+    def finish_build(self, artifact: Path, plan: PreparedBuild,
+                     info: Mapping[str, Any]) -> dict[str, Path]:
+        return {}  # the optimised model is the whole artifact
+
+    def preview_build(self, spec: BuildSpec, *, onnx_path: Path | None,
+                      hint: ProfileHint | None, version: str | None, output: str | None,
+                      timing_cache_dir: Path | None) -> dict[str, Any]:
+        return {}  # the recipe section is the whole plan
+
+    # ----------------------------------------------------------------- run
+
+    def runner(self, artifact: Path, name: str, device: str = "cpu",
+               level: str | None = None) -> BaseRunner:
+        """Polygraphy's OnnxrtRunner; ``level="disable"`` reads the graph most literally."""
         from polygraphy.backend.onnxrt import OnnxrtRunner
 
-        return OnnxrtRunner(make_session(artifact, device=device), name=name)
+        return OnnxrtRunner(make_session(artifact, device=device, level=level), name=name)
 
     def infer_fn(self, artifact: Path, threads: int | None) -> Callable[[Feed], Any]:
         sess = make_session(artifact, threads=threads)
@@ -107,10 +177,68 @@ class OnnxRuntimeBackend:
 
         return infer
 
-    def io_specs(self, artifact: Path) -> tuple[dict[str, tuple[str, tuple[int | str, ...]]],
-                                                list[str]]:
-        from trtc.graph.inspect import summarize_model
+    def timer(self, artifact: Path, spec: BenchSpec) -> Timer:
+        return CpuTimer(self.infer_fn, artifact, spec)
 
-        summary = summarize_model(artifact)
-        return ({t.name: (t.dtype, t.shape) for t in summary.inputs},
-                [t.name for t in summary.outputs])
+    # ----------------------------------------------------------------- io
+
+    def io_specs(self, artifact: Path) -> IoSpecs:
+        from trtc.graph.io import read_model_io
+
+        return read_model_io(artifact).io_specs()
+
+    def precision_of(self, artifact: Path) -> str:
+        return "fp32"  # no manifest: an ONNX file says nothing of how it was meant to run
+
+    def source_metadata(self, artifact: Path) -> dict[str, str]:
+        from trtc.errors import ModelError
+        from trtc.graph.io import read_model_io
+
+        try:
+            return read_model_io(artifact).metadata
+        except ModelError:  # the runner reports an unreadable model properly
+            return {}
+
+
+class CpuTimer:
+    """``time.perf_counter`` around synchronous runs, the PyTorch baseline on the same threads.
+
+    Both runtimes get the same thread count, so the ratio compares runtimes, not
+    thread pools.
+    """
+
+    noise_hint = ("the machine may be busy, or runs are so short that scheduler noise "
+                  "dominates: compare medians, not means")
+
+    def __init__(self, make_infer: Callable[[Path, int | None], Callable[[Feed], Any]],
+                 artifact: Path, spec: BenchSpec) -> None:
+        from trtc.metrics import default_threads
+
+        self.spec = spec
+        self.threads: int | None = spec.threads or default_threads()
+        self._infer = make_infer(artifact, self.threads)
+
+    def method(self) -> dict[str, Any]:
+        return {"timer": "time.perf_counter"}
+
+    def context(self) -> dict[str, Any]:
+        return {}
+
+    def _measure(self, fn: Callable[[], Any], batch: int) -> dict[str, Any]:
+        from trtc.metrics import latency_stats, measure
+
+        spec = self.spec
+        lat, wall = measure(fn, spec.warmup_ms, spec.duration_s, spec.min_iterations)
+        return latency_stats(lat, batch, wall)
+
+    def time(self, feed: Feed, batch: int) -> tuple[dict[str, Any], list[str]]:
+        return self._measure(partial(self._infer, feed), batch), []
+
+    def baseline(self, model: Any, feed: Feed, input_names: Sequence[str], batch: int,
+                 main: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+        from trtc.backends import torch as torch_backend
+
+        infer = torch_backend.infer_fn(model, list(input_names))
+        with torch_backend.torch_threads(self.threads):
+            stats = self._measure(partial(infer, feed), batch)
+        return {"pytorch": stats}, {"speedup_vs_pytorch": stats["median_ms"] / main["median_ms"]}

@@ -19,49 +19,31 @@ from onnx import (
     ModelProto,
     NodeProto,
     TensorProto,
-    TensorShapeProto,
     ValueInfoProto,
 )
 from onnx.checker import ValidationError
 from onnx.shape_inference import InferenceError
 
-from trtc.errors import ModelError, UsageError
+from trtc.errors import UsageError
+from trtc.graph.io import (
+    DEFAULT_DOMAINS,
+    TensorInfo,
+    default_opset,
+    has_rank,
+    load_proto,
+    real_inputs,
+    tensor_info,
+)
 from trtc.graph.names import graphs
+from trtc.shapes import format_dims
 
-Dim = int | str
 Shape = tuple[int, ...]
 
-_DEFAULT_DOMAINS = ("", "ai.onnx")
 _FLOP_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 # Initializers bigger than this are handed to shape inference as typed inputs instead
 # of copied: inference only needs their shape, and data propagation only ever needs
 # small (shape-like) constants.
 _MAX_COPIED_INITIALIZER = 1024
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    """Name, element type and shape of one graph input or output."""
-
-    name: str
-    dtype: str  # numpy dtype name, e.g. "float32"; "unknown" if unset
-    # ints for static dims, the dim_param for named dynamic dims, "?" for unnamed
-    # dynamic dims; () when the rank itself is unknown (or for scalars)
-    shape: tuple[Dim, ...]
-
-    @property
-    def dynamic_dims(self) -> tuple[int, ...]:
-        """Return the indices of dims that are not fixed integers."""
-        return tuple(i for i, d in enumerate(self.shape) if not isinstance(d, int))
-
-    def to_dict(self) -> dict[str, object]:
-        """Return a JSON-serialisable dict."""
-        return {
-            "name": self.name,
-            "dtype": self.dtype,
-            "shape": list(self.shape),
-            "dynamic_dims": list(self.dynamic_dims),
-        }
 
 
 @dataclass(frozen=True)
@@ -110,15 +92,15 @@ def summarize_model(
     does not match the model's inputs.
     """
     path = Path(path)
-    model = _load(path)
+    model = load_proto(path)
     graph = model.graph
-    inputs = tuple(_tensor_info(vi) for vi in _real_inputs(graph))
-    outputs = tuple(_tensor_info(vi) for vi in graph.output)
+    inputs = tuple(tensor_info(vi) for vi in real_inputs(graph))
+    outputs = tuple(tensor_info(vi) for vi in graph.output)
     nodes = [node for g in graphs(graph) for node in g.node]
     flops_by_op, flops_note = _estimate_flops(model, inputs, shapes or {})
     return ModelSummary(
         path=str(path),
-        opset=_default_opset(model),
+        opset=default_opset(model),
         producer=f"{model.producer_name} {model.producer_version}".strip(),
         inputs=inputs,
         outputs=outputs,
@@ -130,83 +112,6 @@ def summarize_model(
         flops_by_op=flops_by_op,
         flops_note=flops_note,
     )
-
-
-# --- loading -------------------------------------------------------------------------
-
-
-def _load(path: Path) -> ModelProto:
-    """Load the model proto without external weights, turning failures into ModelError."""
-    if not path.is_file():
-        raise ModelError(
-            f"ONNX model '{path}' not found or not a file",
-            hint="check the model path",
-        )
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # protobuf raises DecodeError, RuntimeError, ValueError...
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ModelError(
-            f"cannot parse ONNX model '{path}': {reason}",
-            hint="the file may be truncated or not an ONNX protobuf; re-export or re-download it",
-        ) from exc
-    # Arbitrary bytes sometimes decode as a proto made only of unknown fields.
-    if not model.HasField("graph"):
-        raise ModelError(
-            f"'{path}' does not contain an ONNX graph",
-            hint="pass an .onnx file exported by torch.onnx, tf2onnx or similar",
-        )
-    return model
-
-
-def _default_opset(model: ModelProto) -> int:
-    """Return the opset version imported for the default ONNX domain."""
-    versions = [op.version for op in model.opset_import if op.domain in _DEFAULT_DOMAINS]
-    return max(versions, default=0)
-
-
-# --- I/O -----------------------------------------------------------------------------
-
-
-def _real_inputs(graph: GraphProto) -> list[ValueInfoProto]:
-    """Return graph inputs that are fed at run time (old exporters list weights too)."""
-    weights = {t.name for t in graph.initializer} | {
-        t.values.name for t in graph.sparse_initializer
-    }
-    return [vi for vi in graph.input if vi.name not in weights]
-
-
-def _tensor_info(vi: ValueInfoProto) -> TensorInfo:
-    """Convert a ValueInfoProto into a TensorInfo."""
-    if not vi.type.HasField("tensor_type"):
-        return TensorInfo(vi.name, "unknown", ())
-    tensor_type = vi.type.tensor_type
-    shape = tuple(_dim(d) for d in tensor_type.shape.dim) if _has_rank(vi) else ()
-    return TensorInfo(vi.name, _dtype_name(tensor_type.elem_type), shape)
-
-
-def _has_rank(vi: ValueInfoProto) -> bool:
-    """Tell whether the value info declares a shape (a rank), even one with dynamic dims."""
-    return vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape")
-
-
-def _dim(dim: TensorShapeProto.Dimension) -> Dim:
-    """Return the dim as int, its symbolic name, or "?"."""
-    if dim.HasField("dim_value") and dim.dim_value >= 0:
-        return int(dim.dim_value)
-    return dim.dim_param or "?"
-
-
-def _dtype_name(elem_type: int) -> str:
-    """Return the numpy dtype name for an ONNX element type."""
-    if elem_type == TensorProto.UNDEFINED:
-        return "unknown"
-    if elem_type == TensorProto.STRING:
-        return "string"  # numpy would say "object", which tells the user nothing
-    try:
-        return onnx.helper.tensor_dtype_to_np_dtype(elem_type).name
-    except (KeyError, ValueError, TypeError):
-        return TensorProto.DataType.Name(elem_type).lower()
 
 
 # --- graph walking, parameters and size ----------------------------------------------
@@ -267,7 +172,7 @@ def _estimate_flops(
     model: ModelProto, inputs: tuple[TensorInfo, ...], shapes: Mapping[str, Sequence[int]]
 ) -> tuple[dict[str, int], str]:
     """Estimate FLOPs of the top-level graph at concrete input shapes; return them and a note."""
-    unranked = {vi.name for vi in _real_inputs(model.graph) if not _has_rank(vi)}
+    unranked = {vi.name for vi in real_inputs(model.graph) if not has_rank(vi)}
     concrete = _concrete_input_shapes(inputs, unranked, shapes)
     probe = _shape_probe(model, concrete)
     note_parts = [_shapes_note(inputs, concrete)]
@@ -284,7 +189,7 @@ def _estimate_flops(
     per_op: Counter[str] = Counter()
     skipped = 0
     for node in model.graph.node:
-        if node.op_type not in _FLOP_OPS or node.domain not in _DEFAULT_DOMAINS:
+        if node.op_type not in _FLOP_OPS or node.domain not in DEFAULT_DOMAINS:
             continue
         flops = _node_flops(node, known)
         if flops is None:
@@ -336,12 +241,12 @@ def _concrete_shape(info: TensorInfo, requested: Sequence[int] | None) -> Shape 
     if info.shape and len(requested) != len(info.shape):
         raise UsageError(
             f"input '{info.name}' has rank {len(info.shape)} but got shape {list(requested)}",
-            hint=f"declared shape is {_format_dims(info.shape)}",
+            hint=f"declared shape is {format_dims(info.shape)}",
         )
     for declared, wanted in zip(info.shape, requested, strict=False):
         if isinstance(declared, int) and declared != wanted:
             raise UsageError(
-                f"input '{info.name}' has static shape {_format_dims(info.shape)}; "
+                f"input '{info.name}' has static shape {format_dims(info.shape)}; "
                 f"cannot use {list(requested)}",
                 hint="only dynamic dims (names or '?') can be set",
             )
@@ -356,19 +261,14 @@ def _shapes_note(inputs: tuple[TensorInfo, ...], concrete: Mapping[str, Shape | 
         if shape is None:
             used.append(f"{info.name}=unknown rank")
             continue
-        used.append(f"{info.name}={_format_dims(shape)}")
+        used.append(f"{info.name}={format_dims(shape)}")
         substituted += [f"{info.name}[{i}] ({info.shape[i]})={shape[i]}" for i in info.dynamic_dims]
         if not info.shape and shape:  # an unranked input the caller gave a shape for
-            substituted.append(f"{info.name} (unknown rank)={_format_dims(shape)}")
+            substituted.append(f"{info.name} (unknown rank)={format_dims(shape)}")
     note = "at " + (", ".join(used) if used else "no inputs")
     if substituted:
         return f"{note}; dynamic dims set: {', '.join(substituted)}"
     return f"{note}; all input dims static"
-
-
-def _format_dims(shape: Sequence[Dim]) -> str:
-    """Format a shape as 1x3x224x224 (scalars as [])."""
-    return "x".join(str(d) for d in shape) if shape else "[]"
 
 
 def _shape_probe(model: ModelProto, concrete: Mapping[str, Shape | None]) -> ModelProto:
@@ -423,7 +323,7 @@ def _known_shapes(probe: ModelProto, original: GraphProto) -> dict[str, Shape]:
 
 def _static_shape(vi: ValueInfoProto) -> Shape | None:
     """Return the shape if every dim is a fixed integer, else None."""
-    if not _has_rank(vi):
+    if not has_rank(vi):
         return None
     dims = vi.type.tensor_type.shape.dim
     if not all(d.HasField("dim_value") and d.dim_value >= 0 for d in dims):

@@ -21,12 +21,40 @@ class ExportJob:
     export: ExportSpec
 
 
-def run(job: ExportJob, ctx: StageContext) -> StageResult:
+@dataclass(frozen=True)
+class ExportReport:
+    """What export did: the export manifest's ``metrics`` (and flags mode's ``--json``)."""
+
+    #: torch.onnx's settings (exporter, opset asked for, example shapes); None for onnx:.
+    export: dict[str, Any] | None
+    #: Node counts before / after cleanup.
+    nodes: dict[str, Any]
+    opset: int | None
+    #: PyTorch vs ONNX Runtime on seeded inputs; None for an onnx: source.
+    parity: dict[str, Any] | None
+    inputs: dict[str, list[int | str]]
+    outputs: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        head: dict[str, Any] = ({"source": "onnx"} if self.export is None
+                                else {"export": self.export})
+        return {**head, "nodes": self.nodes, "opset": self.opset, "parity": self.parity,
+                "inputs": self.inputs, "outputs": self.outputs}
+
+
+@dataclass
+class ExportResult(StageResult):
+    """The export stage's result: :class:`ExportReport` beside the generic fields."""
+
+    report: ExportReport | None = None
+
+
+def run(job: ExportJob, ctx: StageContext) -> ExportResult:
     """Export the job's model to ``ctx.outputs['model']``."""
     return export_model(job.model, job.export, ctx.outputs["model"])
 
 
-def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path) -> StageResult:
+def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path) -> ExportResult:
     """Export ``model_spec`` to ``out_path``; nothing is written if any step fails.
 
     Raises:
@@ -34,14 +62,15 @@ def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path) -> Sta
         VerificationError: ONNX Runtime disagrees with PyTorch beyond tolerance.
     """
     from trtc.graph.cleanup import check_and_infer, cleanup, load_onnx, save_onnx
+    from trtc.graph.io import model_io
 
-    metrics: dict[str, Any] = {}
+    exported: dict[str, Any] | None = None
+    parity: dict[str, Any] | None = None
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="trtc-export-") as tmp:
         if model_spec.source.startswith("onnx:"):
             model = load_onnx(model_spec.source[len("onnx:"):])
             torch_model = None
-            metrics["source"] = "onnx"
         else:
             from trtc.backends import torch as torch_backend
 
@@ -49,29 +78,25 @@ def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path) -> Sta
             names = torch_backend.output_names_for(torch_model, model_spec, spec.example_dims,
                                                    spec.seed)
             raw_path = Path(tmp) / "exported.onnx"
-            metrics["export"] = torch_backend.export_onnx(
+            exported = torch_backend.export_onnx(
                 torch_model, model_spec.inputs, names, raw_path, opset=spec.opset,
                 exporter=spec.exporter, example_dims=spec.example_dims, seed=spec.seed)
             model = load_onnx(raw_path)
         model = check_and_infer(model, where="exported model")
         _check_io(model, model_spec)
         model, counts = cleanup(model, spec.cleanup)
-        metrics["nodes"] = counts
-        metrics["opset"] = next((o.version for o in model.opset_import
-                                 if o.domain in ("", "ai.onnx")), None)
         with atomic_path(out_path) as staged:
             save_onnx(model, staged)
             if torch_model is not None:
                 parity = _parity(torch_model, model_spec, spec, staged)
-                metrics["parity"] = parity
                 _raise_on_parity(parity, spec)
             else:
-                metrics["parity"] = None
                 warnings.append("onnx: source: no PyTorch model, so no parity check")
-    metrics["inputs"] = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
-                         for i in model.graph.input}
-    metrics["outputs"] = [o.name for o in model.graph.output]
-    return StageResult("export", {"model": out_path}, metrics, warnings=warnings)
+    io = model_io(model, str(out_path))
+    report = ExportReport(exported, counts, io.opset or None, parity,
+                          {t.name: list(t.shape) for t in io.inputs}, io.output_names)
+    return ExportResult("export", {"model": out_path}, report.to_dict(), warnings=warnings,
+                        report=report)
 
 
 def _check_io(model: Any, spec: ModelSpec) -> None:
@@ -93,7 +118,7 @@ def _parity(torch_model: Any, model_spec: ModelSpec, spec: ExportSpec, onnx_path
     from trtc.backends import torch as torch_backend
     from trtc.backends.onnxruntime import make_session
 
-    sess = make_session(onnx_path, level="disable")
+    sess = make_session(onnx_path, level="disable")  # the most literal reading of the graph
     names = [o.name for o in sess.get_outputs()]
     input_names = [i.name for i in model_spec.inputs]
     worst: dict[str, dict[str, float]] = {n: {"max_abs": 0.0, "max_rel": 0.0} for n in names}

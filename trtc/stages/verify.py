@@ -1,16 +1,23 @@
-"""verify: compare the built artifact with a reference through Polygraphy's comparator."""
+"""verify: compare the built artifact with a reference through Polygraphy's comparator.
+
+The element-wise statistics (max/mean/median absolute and relative error) and
+the verdict per output are Polygraphy's own (``Comparator.compare_accuracy``
+with ``CompareFunc.simple``); trtc adds what Polygraphy does not give: cosine
+similarity and the task metric (top-1 drop, or mean per-sample cosine).
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from trtc.backends.base import polygraphy_severity
 from trtc.errors import DataError, UsageError, VerificationError
-from trtc.metrics import top1_metric
+from trtc.metrics import cosine, cosine_metric, top1_metric
 from trtc.recipe import DEFAULT_TOLERANCES, ModelSpec, VerifySpec
 from trtc.stages import StageContext, StageResult
 from trtc.workspace import write_json
@@ -38,23 +45,95 @@ class VerifyJob:
     changed_by: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class OutputStats:
+    """One output over every iteration: Polygraphy's error statistics, cosine, tolerances."""
+
+    max_abs: float
+    mean_abs: float
+    median_abs: float
+    max_rel: float
+    mean_rel: float
+    median_rel: float
+    cosine: float
+    atol: float
+    rtol: float
+    passed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max_abs": self.max_abs, "mean_abs": self.mean_abs,
+                "median_abs": self.median_abs, "max_rel": self.max_rel,
+                "mean_rel": self.mean_rel, "median_rel": self.median_rel, "cosine": self.cosine,
+                "atol": self.atol, "rtol": self.rtol, "passed": self.passed}
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """``verify/report.json``: per-output statistics, the task metric and the verdict."""
+
+    candidate: str
+    candidate_backend: str
+    reference: str
+    precision: str
+    data: str
+    samples: int
+    outputs: dict[str, OutputStats]
+    changed_by: list[str]
+    elementwise_gates: bool
+    #: ``top1_metric`` / ``cosine_metric``'s dict (with ``output``), or None.
+    metric: dict[str, Any] | None = None
+    failures: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "candidate": self.candidate, "candidate_backend": self.candidate_backend,
+            "reference": self.reference, "precision": self.precision, "data": self.data,
+            "samples": self.samples,
+            "outputs": {n: s.to_dict() for n, s in self.outputs.items()},
+            "changed_by": list(self.changed_by), "elementwise_gates": self.elementwise_gates,
+        }
+        if self.metric is not None:
+            out["metric"] = dict(self.metric)
+        out["passed"] = self.passed
+        out["failures"] = list(self.failures)
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """The manifest's metrics: the verdict, precision, data, metric, per-output headline."""
+        out: dict[str, Any] = {"passed": self.passed, "precision": self.precision,
+                               "data": self.data}
+        if self.metric is not None:
+            out["metric"] = dict(self.metric)
+        out["outputs"] = {n: {"max_abs": s.max_abs, "max_rel": s.max_rel, "cosine": s.cosine,
+                              "passed": s.passed} for n, s in self.outputs.items()}
+        return out
+
+
 def run(job: VerifyJob, ctx: StageContext) -> StageResult:
     """Verify ``ctx.inputs['candidate']`` against the reference; write the report."""
     reference = (Reference(model=job.reference_model) if job.reference_model is not None
                  else Reference(onnx_path=ctx.inputs["reference"]))
-    precision = _precision_of(ctx.inputs["candidate"])
-    report = verify_artifact(ctx.inputs["candidate"], reference, job.verify, precision,
-                             changed_by=list(job.changed_by) or None)
-    report_path = ctx.outputs["report"]
-    write_json(report_path, report)
-    if not report["passed"]:
-        raise VerificationError(report["failures"][0] + (
-            f" (+{len(report['failures']) - 1} more)" if len(report["failures"]) > 1 else ""),
-            f"see {report_path}; " + failure_hint(report, flags=False))
-    return StageResult("verify", {"report": report_path}, _summary(report))
+    report = compare(ctx.inputs["candidate"], reference, job.verify,
+                     changed_by=list(job.changed_by) or None)
+    outputs: dict[str, Path] = {}
+    where = "the report"
+    if "report" in ctx.outputs:
+        write_json(ctx.outputs["report"], report.to_dict())
+        outputs["report"] = ctx.outputs["report"]
+        where = str(ctx.outputs["report"])
+    if not report.passed:
+        failures = report.failures
+        raise VerificationError(failures[0] + (
+            f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""),
+            f"see {where}; " + failure_hint(report.to_dict(), flags=False))
+    return StageResult("verify", outputs, report.summary())
 
 
-def failure_hint(report: dict[str, Any], *, flags: bool) -> str:
+def failure_hint(report: Mapping[str, Any], *, flags: bool) -> str:
     """What to do about a failed verify: the task metric that gated, or the tolerances."""
     metric = report.get("metric") or {}
     if metric and not metric.get("passed", True):
@@ -67,29 +146,15 @@ def failure_hint(report: dict[str, Any], *, flags: bool) -> str:
             "loosen verify.atol/rtol or per_output only if expected")
 
 
-def _precision_of(artifact: Path) -> str:
-    """The artifact's precision: its build manifest, else a TensorRT engine's sidecar."""
-    manifest = artifact.parent / "manifest.json"
-    try:
-        return str(json.loads(manifest.read_text())["metrics"]["precision"])
-    except (OSError, KeyError, ValueError):
-        pass
-    from trtc.tensorrt.engine_file import read_sidecar
+def precision_of(artifact: Path) -> str:
+    """The artifact's precision: its build manifest, else what the backend reads from it."""
+    from trtc.backends import backend_for_artifact
+    from trtc.workspace import manifest_beside
 
-    side = read_sidecar(artifact) or {}
-    precision = str(side.get("precision") or "fp32")
-    if precision == "fp32" and side.get("tf32") and not side.get("strongly_typed"):
-        return "tf32"  # TensorRT's fp32 engines use TF32 math unless built with --no-tf32
-    return precision
-
-
-def _summary(report: dict[str, Any]) -> dict[str, Any]:
-    keep = ("passed", "precision", "data", "metric")
-    out = {k: report[k] for k in keep if k in report}
-    out["outputs"] = {n: {k: v for k, v in s.items() if k in ("max_abs", "max_rel", "cosine",
-                                                                "passed")}
-                      for n, s in report["outputs"].items()}
-    return out
+    metrics = (manifest_beside(artifact) or {}).get("metrics")
+    if isinstance(metrics, dict) and "precision" in metrics:
+        return str(metrics["precision"])
+    return backend_for_artifact(artifact).precision_of(artifact)
 
 
 def tolerances(spec: VerifySpec, precision: str, outputs: list[str]) -> dict[str, dict[str, float]]:
@@ -109,21 +174,55 @@ def tolerances(spec: VerifySpec, precision: str, outputs: list[str]) -> dict[str
     return out
 
 
-def error_stats(candidate: np.ndarray, reference: np.ndarray) -> dict[str, float]:
-    """Return max/mean/median absolute and relative error and cosine similarity."""
-    from trtc.metrics import cosine as cosine_of
+def combine_compare_results(results: Sequence[tuple[Any, int]]) -> dict[str, float]:
+    """One output's Polygraphy ``OutputCompareResult`` per iteration, over all iterations.
 
-    a = candidate.astype(np.float64).ravel()
-    b = reference.astype(np.float64).ravel()
-    diff = np.abs(a - b)
-    rel = diff / np.maximum(np.abs(b), np.finfo(np.float32).tiny)
-    cosine = cosine_of(a, b)
-    if not diff.size:
-        return {"max_abs": 0.0, "mean_abs": 0.0, "median_abs": 0.0, "max_rel": 0.0,
-                "mean_rel": 0.0, "median_rel": 0.0, "cosine": cosine}
-    return {"max_abs": float(diff.max()), "mean_abs": float(diff.mean()),
-            "median_abs": float(np.median(diff)), "max_rel": float(rel.max()),
-            "mean_rel": float(rel.mean()), "median_rel": float(np.median(rel)), "cosine": cosine}
+    ``results`` pairs each iteration's result with its element count. Maxima are
+    the maximum, means the element-weighted mean, medians the element-weighted
+    median of the iterations' medians (exact for one iteration). No elements: zeros.
+    """
+    sized = [(r, n) for r, n in results if n]
+    keys = ("abs", "rel")
+    if not sized:
+        return {f"{s}_{k}": 0.0 for k in keys for s in ("max", "mean", "median")}
+    total = sum(n for _, n in sized)
+    out: dict[str, float] = {}
+    for k in keys:
+        out[f"max_{k}"] = float(max(getattr(r, f"max_{k}diff") for r, _ in sized))
+        out[f"mean_{k}"] = float(sum(getattr(r, f"mean_{k}diff") * n for r, n in sized) / total)
+        out[f"median_{k}"] = _weighted_median([(float(getattr(r, f"median_{k}diff")), n)
+                                               for r, n in sized])
+    return {k: out[k] for k in ("max_abs", "mean_abs", "median_abs", "max_rel", "mean_rel",
+                                "median_rel")}
+
+
+def _weighted_median(values: Sequence[tuple[float, int]]) -> float:
+    ordered = sorted(values)
+    half = sum(n for _, n in ordered) / 2.0
+    seen = 0
+    for value, n in ordered:
+        seen += n
+        if seen >= half:
+            return value
+    return ordered[-1][0]
+
+
+def error_stats(candidate: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """Polygraphy's max/mean/median absolute and relative error of one pair, and the cosine.
+
+    Relative errors are against the reference (Polygraphy divides by its second output).
+    """
+    from polygraphy.comparator import CompareFunc
+    from polygraphy.comparator.struct import IterationResult
+
+    size = int(np.asarray(reference).size)
+    compared: list[tuple[Any, int]] = []
+    if size:  # Polygraphy's mean of nothing is NaN (with a warning); nothing differs
+        with polygraphy_severity("CRITICAL"):
+            result = CompareFunc.simple()(IterationResult({"o": candidate}, runner_name="c"),
+                                          IterationResult({"o": reference}, runner_name="r"))
+        compared.append((result["o"], size))
+    return {**combine_compare_results(compared), "cosine": cosine(candidate, reference)}
 
 
 def load_dataset(spec: VerifySpec, inputs: list[Any]) -> Any:
@@ -141,22 +240,16 @@ def load_dataset(spec: VerifySpec, inputs: list[Any]) -> Any:
 
 
 def changed_on_purpose(candidate: Path) -> list[str]:
-    """The trtc stages that rewrote the candidate's model: ``trtc.prune.*`` /
-    ``trtc.quantize.*`` metadata of an ONNX, or of the ONNX a TensorRT engine was built
-    from (its engine.json sidecar); other files report none."""
-    keys: list[str] = []
-    if candidate.suffix.lower() == ".onnx":
-        import onnx
+    """The trtc stages that rewrote the candidate's model: the ``trtc.prune.*`` /
+    ``trtc.quantize.*`` metadata of the ONNX the artifact is or was built from
+    (a TensorRT engine's sidecar keeps it); other files report none."""
+    from trtc.backends import backend_for_artifact
 
-        try:
-            model = onnx.load(str(candidate), load_external_data=False)
-        except Exception:  # noqa: BLE001 - the runner reports an unreadable model properly
-            return []
-        keys = [p.key for p in model.metadata_props]
-    else:
-        from trtc.tensorrt.engine_file import read_sidecar
-
-        keys = list((read_sidecar(candidate) or {}).get("onnx_metadata") or {})
+    try:
+        backend = backend_for_artifact(candidate)
+    except UsageError:
+        return []
+    keys = backend.source_metadata(candidate)
     return sorted({k.split(".")[1] for k in keys
                    if k.startswith(("trtc.prune.", "trtc.quantize."))})
 
@@ -176,125 +269,123 @@ def gates(spec: VerifySpec, changed_by: list[str] | None) -> tuple[bool, str]:
     return elementwise, metric
 
 
-def cosine_metric(cand_out: list[np.ndarray], ref_out: list[np.ndarray],
-                  min_cosine: float) -> dict[str, Any]:
-    """Per-sample cosine similarity of candidate and reference outputs (first axis = batch)."""
-    a = np.concatenate([np.asarray(x, np.float64).reshape(len(x), -1) for x in cand_out])
-    b = np.concatenate([np.asarray(x, np.float64).reshape(len(x), -1) for x in ref_out])
-    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    cos = np.where(norms > 0, (a * b).sum(1) / np.maximum(norms, np.finfo(np.float64).tiny),
-                   np.all(a == b, axis=1).astype(np.float64))
-    mean = float(cos.mean())
-    return {"name": "cosine", "mean": mean, "min": float(cos.min()), "min_cosine": min_cosine,
-            "agreement": float((a.argmax(1) == b.argmax(1)).mean()), "samples": int(len(cos)),
-            "passed": mean >= min_cosine}
-
-
 def verify_artifact(candidate: Path, reference: Reference, spec: VerifySpec,
                     precision: str | None = None,
                     changed_by: list[str] | None = None) -> dict[str, Any]:
+    """:func:`compare` as the report's JSON dict (``trtc verify``'s flags mode)."""
+    return compare(candidate, reference, spec, precision, changed_by).to_dict()
+
+
+def compare(candidate: Path, reference: Reference, spec: VerifySpec,
+            precision: str | None = None, changed_by: list[str] | None = None) -> VerifyReport:
     """Run candidate and reference on the same data and compare every output.
 
     ``changed_by`` names the stages that changed the model on purpose (prune, quantize);
-    None reads it from an ONNX candidate's metadata. Returns the report (``passed`` False
-    when a gating check fails); raises only for unusable inputs (missing files,
+    None reads it from the candidate's (source) metadata. Returns the report (``passed``
+    False when a gating check fails); raises only for unusable inputs (missing files,
     mismatching data).
     """
+    # Polygraphy logs to stdout; trtc reports every mismatch itself, and Polygraphy's
+    # critical errors still raise. Restored afterwards: the process may go on using it.
+    with polygraphy_severity("CRITICAL"):
+        return _compare(candidate, reference, spec, precision, changed_by)
+
+
+def _compare(candidate: Path, reference: Reference, spec: VerifySpec, precision: str | None,
+             changed_by: list[str] | None) -> VerifyReport:
     from polygraphy.comparator import Comparator, CompareFunc
-    from polygraphy.logger import G_LOGGER
 
-    from trtc.backends import backend_for_artifact, get_backend
-    from trtc.data import InputInfo
+    from trtc.backends import backend_for_artifact
+    from trtc.data import input_infos
 
-    # Polygraphy prints its log to stdout, where it would corrupt `--json`; trtc reports
-    # every mismatch itself, and Polygraphy's critical errors still raise (and go to stderr).
-    G_LOGGER.module_severity = G_LOGGER.CRITICAL
     if precision is None:
-        precision = _precision_of(candidate)
+        precision = precision_of(candidate)
     if changed_by is None:
         changed_by = changed_on_purpose(candidate)
     elementwise_gates, metric_name = gates(spec, changed_by)
     backend = backend_for_artifact(candidate)
     inputs, outputs = backend.io_specs(candidate)
-    infos = [InputInfo(n, d, s) for n, (d, s) in inputs.items()]
-    dataset = load_dataset(spec, infos)
+    dataset = load_dataset(spec, input_infos(inputs))
     if metric_name == "top1" and dataset.labels is None:
         raise DataError(f"verify.metric top1: {spec.data.source} has no "
                         f"'{spec.data.labels_key}' array", "add labels, or set metric: none")
-
-    cand_runner = backend.runner(candidate, name="candidate")
-    if reference.model is not None:
-        from trtc.backends import torch as torch_backend
-
-        model = torch_backend.load_model(reference.model)
-        ref_runner = torch_backend.runner(model, {i.name: (i.dtype, i.shape) for i in infos},
-                                          outputs, name="reference")
-    else:
-        from polygraphy.backend.onnxrt import OnnxrtRunner
-
-        from trtc.backends.onnxruntime import make_session
-
-        assert reference.onnx_path is not None
-        _, ref_outputs = get_backend("onnxruntime").io_specs(reference.onnx_path)
-        missing = [o for o in outputs if o not in ref_outputs]
-        if missing:
-            raise UsageError(f"reference {reference.onnx_path} has no output(s) "
-                             f"{', '.join(missing)}", "compare models with the same outputs")
-        # The reference runs unoptimised: the most literal reading of the graph.
-        ref_runner = OnnxrtRunner(make_session(reference.onnx_path, level="disable"),
-                                  name="reference")
-
+    ref_runner = _reference_runner(reference, inputs, outputs)
     tols = tolerances(spec, precision, outputs)
-    results = Comparator.run([ref_runner, cand_runner], data_loader=dataset.feeds)
+    # Candidate first: Polygraphy's relative error divides by the second (the reference).
+    results = Comparator.run([backend.runner(candidate, name="candidate"), ref_runner],
+                             data_loader=dataset.feeds)
     verdict = Comparator.compare_accuracy(
         results, compare_func=CompareFunc.simple(
             atol={n: t["atol"] for n, t in tols.items()},
             rtol={n: t["rtol"] for n, t in tols.items()}))
-
-    ref_iters = results[0][1]
-    cand_iters = results[1][1]
+    cand_iters, ref_iters = results[0][1], results[1][1]
     # Newer Polygraphy returns one AccuracyResult per compare function, older a single one.
     accuracy = verdict if hasattr(verdict, "values") else next(iter(verdict))
     per_iteration = next(iter(accuracy.values()))
-    report_outputs: dict[str, Any] = {}
+    report_outputs: dict[str, OutputStats] = {}
     failures: list[str] = []
     for name in outputs:
+        compared = [(it[name], int(np.asarray(c[name]).size))
+                    for it, c in zip(per_iteration, cand_iters) if name in it]
         cand = np.concatenate([np.asarray(it[name]).reshape(-1) for it in cand_iters])
         ref = np.concatenate([np.asarray(it[name]).reshape(-1) for it in ref_iters])
-        stats = error_stats(cand, ref)
-        passed = all(bool(it[name]) for it in per_iteration if name in it)
-        stats.update(tols[name], passed=passed)
+        stats = OutputStats(**combine_compare_results(compared), cosine=cosine(cand, ref),
+                            atol=tols[name]["atol"], rtol=tols[name]["rtol"],
+                            passed=all(bool(r) for r, _ in compared))
         report_outputs[name] = stats
-        if not passed and elementwise_gates:
-            failures.append(f"output '{name}' differs by up to {stats['max_abs']:.3g} abs / "
-                            f"{stats['max_rel']:.3g} rel (atol {tols[name]['atol']:g}, "
-                            f"rtol {tols[name]['rtol']:g})")
+        if not stats.passed and elementwise_gates:
+            failures.append(f"output '{name}' differs by up to {stats.max_abs:.3g} abs / "
+                            f"{stats.max_rel:.3g} rel (atol {stats.atol:g}, "
+                            f"rtol {stats.rtol:g})")
+    metric, failure = _task_metric(metric_name, spec, outputs[0],
+                                   [it[outputs[0]] for it in cand_iters],
+                                   [it[outputs[0]] for it in ref_iters], dataset.labels)
+    if failure:
+        failures.append(failure)
+    return VerifyReport(str(candidate), backend.name, reference.describe(), precision,
+                        dataset.description, dataset.samples, report_outputs, changed_by,
+                        elementwise_gates, metric, tuple(failures))
 
-    report: dict[str, Any] = {
-        "candidate": str(candidate), "candidate_backend": backend.name,
-        "reference": reference.describe(), "precision": precision,
-        "data": dataset.description, "samples": dataset.samples, "outputs": report_outputs,
-        "changed_by": changed_by, "elementwise_gates": elementwise_gates,
-    }
-    if metric_name == "cosine":
-        metric = cosine_metric([it[outputs[0]] for it in cand_iters],
-                               [it[outputs[0]] for it in ref_iters], spec.min_cosine)
-        metric["output"] = outputs[0]
-        report["metric"] = metric
-        if not metric["passed"]:
-            failures.append(f"output '{outputs[0]}': mean cosine similarity "
-                            f"{metric['mean']:.4f} is below min_cosine {spec.min_cosine:g}")
-    if metric_name == "top1":
-        assert dataset.labels is not None
-        metric = top1_metric([it[outputs[0]] for it in cand_iters],
-                             [it[outputs[0]] for it in ref_iters], dataset.labels, spec.max_drop)
-        metric["output"] = outputs[0]
-        report["metric"] = metric
-        if not metric["passed"]:
-            failures.append(f"top-1 accuracy dropped by {metric['drop'] * 100:.2f} points "
-                            f"({metric['reference'] * 100:.2f}% -> "
-                            f"{metric['candidate'] * 100:.2f}%), more than max_drop "
-                            f"{spec.max_drop * 100:.2f}")
-    report["passed"] = not failures
-    report["failures"] = failures
-    return report
+
+def _reference_runner(reference: Reference, inputs: Mapping[str, Any],
+                      outputs: list[str]) -> Any:
+    """The reference's Polygraphy runner: PyTorch on the CPU, or ONNX Runtime unoptimised."""
+    from trtc.backends.onnxruntime import OnnxRuntimeBackend
+
+    if reference.model is not None:
+        from trtc.backends import torch as torch_backend
+
+        model = torch_backend.load_model(reference.model)
+        return torch_backend.runner(model, inputs, outputs, name="reference")
+    if reference.onnx_path is None:
+        raise UsageError("verify needs a reference: an ONNX model or the PyTorch model")
+    ort = OnnxRuntimeBackend()
+    _, ref_outputs = ort.io_specs(reference.onnx_path)
+    missing = [o for o in outputs if o not in ref_outputs]
+    if missing:
+        raise UsageError(f"reference {reference.onnx_path} has no output(s) "
+                         f"{', '.join(missing)}", "compare models with the same outputs")
+    # The reference runs unoptimised: the most literal reading of the graph.
+    return ort.runner(reference.onnx_path, name="reference", level="disable")
+
+
+def _task_metric(name: str, spec: VerifySpec, output: str, cand: list[np.ndarray],
+                 ref: list[np.ndarray], labels: list[np.ndarray] | None
+                 ) -> tuple[dict[str, Any] | None, str | None]:
+    """The gating task metric of the first output and its failure message (None: passed)."""
+    if name == "cosine":
+        metric = {**cosine_metric(cand, ref, spec.min_cosine), "output": output}
+        return metric, None if metric["passed"] else (
+            f"output '{output}': mean cosine similarity {metric['mean']:.4f} is below "
+            f"min_cosine {spec.min_cosine:g}")
+    if name == "top1":
+        if labels is None:
+            raise DataError("verify.metric top1: the data has no labels",
+                            "add labels, or set metric: none")
+        metric = {**top1_metric(cand, ref, labels, spec.max_drop), "output": output}
+        return metric, None if metric["passed"] else (
+            f"top-1 accuracy dropped by {metric['drop'] * 100:.2f} points "
+            f"({metric['reference'] * 100:.2f}% -> {metric['candidate'] * 100:.2f}%), more "
+            f"than max_drop {spec.max_drop * 100:.2f}")
+    return None, None
+

@@ -1,4 +1,4 @@
-"""Tests for the pure helpers of trtc.stages.verify: error statistics, tolerances, top-1."""
+"""Tests for trtc.stages.verify: error statistics, tolerances, top-1, the report, a CPU run."""
 
 from __future__ import annotations
 
@@ -9,11 +9,16 @@ import numpy as np
 import pytest
 
 from trtc.errors import UsageError
-from trtc.metrics import top1_metric
+from trtc.metrics import cosine_metric, top1_metric
 from trtc.recipe import ToleranceSpec, VerifySpec
+from trtc.stages import StageContext, verify
 from trtc.stages.verify import (
+    OutputStats,
+    Reference,
+    VerifyJob,
+    VerifyReport,
     changed_on_purpose,
-    cosine_metric,
+    combine_compare_results,
     error_stats,
     failure_hint,
     gates,
@@ -77,7 +82,8 @@ def test_zero_vectors() -> None:
 def test_zero_reference_gives_huge_but_finite_relative_error() -> None:
     s = error_stats(np.array([1e-3], np.float32), np.array([0.0], np.float32))
     assert np.isfinite(s["max_rel"])
-    assert s["max_rel"] > 1e30
+    # Polygraphy adds 2.2e-16 to zero reference values before dividing.
+    assert s["max_rel"] > 1e12
     assert s["max_abs"] == pytest.approx(1e-3)
 
 
@@ -269,3 +275,83 @@ def test_failure_hint_names_the_knob_that_gated() -> None:
     tolerances = {"metric": {"name": "top1", "passed": True}, "elementwise_gates": True}
     assert "--atol/--rtol" in failure_hint(tolerances, flags=True)
     assert "verify.atol/rtol" in failure_hint({}, flags=False)
+
+
+# --------------------------------------------------------------------------- Polygraphy's stats
+
+
+class _Result:
+    """The attributes of Polygraphy's OutputCompareResult that trtc reads."""
+
+    def __init__(self, max_: float, mean: float, median: float) -> None:
+        for kind in ("abs", "rel"):
+            setattr(self, f"max_{kind}diff", max_)
+            setattr(self, f"mean_{kind}diff", mean)
+            setattr(self, f"median_{kind}diff", median)
+
+
+def test_combine_weights_means_by_elements_and_takes_the_max() -> None:
+    s = combine_compare_results([(_Result(1.0, 0.5, 0.4), 30), (_Result(3.0, 1.0, 0.9), 10)])
+    assert s["max_abs"] == 3.0 and s["max_rel"] == 3.0
+    assert s["mean_abs"] == pytest.approx((0.5 * 30 + 1.0 * 10) / 40)
+    assert s["median_abs"] == 0.4  # 30 of the 40 elements are in the first iteration
+    assert list(s) == ["max_abs", "mean_abs", "median_abs", "max_rel", "mean_rel", "median_rel"]
+
+
+def test_combine_of_nothing_is_zero() -> None:
+    assert set(combine_compare_results([(_Result(9.0, 9.0, 9.0), 0)]).values()) == {0.0}
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def _stats(passed: bool = True) -> OutputStats:
+    return OutputStats(0.1, 0.01, 0.0, 0.2, 0.02, 0.0, 0.99, 1e-4, 1e-3, passed)
+
+
+def test_report_to_dict_and_summary_keep_the_json_layout() -> None:
+    report = VerifyReport("c.onnx", "onnxruntime", "onnxruntime (r.onnx)", "fp32", "random",
+                          8, {"y": _stats(False)}, [], True, None, ("output 'y' differs",))
+    data = report.to_dict()
+    assert list(data) == ["candidate", "candidate_backend", "reference", "precision", "data",
+                          "samples", "outputs", "changed_by", "elementwise_gates", "passed",
+                          "failures"]
+    assert data["passed"] is False and data["failures"] == ["output 'y' differs"]
+    assert list(data["outputs"]["y"]) == ["max_abs", "mean_abs", "median_abs", "max_rel",
+                                          "mean_rel", "median_rel", "cosine", "atol", "rtol",
+                                          "passed"]
+    assert report.summary() == {"passed": False, "precision": "fp32", "data": "random",
+                                "outputs": {"y": {"max_abs": 0.1, "max_rel": 0.2,
+                                                  "cosine": 0.99, "passed": False}}}
+    metric = {"name": "cosine", "passed": True}
+    with_metric = VerifyReport("c", "onnxruntime", "r", "fp32", "d", 1, {}, ["prune"], False,
+                               metric).to_dict()
+    assert list(with_metric)[-3:] == ["metric", "passed", "failures"]
+
+
+def test_run_compares_a_model_with_itself(conv_onnx: Path, tmp_path: Path) -> None:
+    ctx = StageContext(inputs={"candidate": conv_onnx, "reference": conv_onnx},
+                       outputs={"report": tmp_path / "report.json"}, work_dir=tmp_path)
+    result = verify.run(VerifyJob(VerifySpec()), ctx)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["passed"] is True and result.metrics["passed"] is True
+    assert report["outputs"]["y"]["max_abs"] < 1e-5  # optimised candidate, literal reference
+    assert report["outputs"]["y"]["cosine"] == pytest.approx(1.0)
+    assert report["precision"] == "fp32"  # no manifest beside it: the backend's reading
+
+
+def test_compare_reports_a_difference_against_the_reference(conv_onnx: Path,
+                                                             tmp_path: Path) -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(conv_onnx))
+    bias = next(t for t in model.graph.initializer if t.name == "fcb")
+    bias.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(bias) + 0.5, "fcb"))
+    cand = tmp_path / "shifted.onnx"
+    onnx.save(model, str(cand))
+    report = verify.compare(cand, Reference(onnx_path=conv_onnx), VerifySpec())
+    assert not report.passed
+    assert report.failures[0].startswith("output 'y' differs by up to")
+    assert report.outputs["y"].max_abs == pytest.approx(0.5, abs=1e-5)
+    assert report.outputs["y"].mean_abs == pytest.approx(0.5, abs=1e-5)

@@ -1,4 +1,4 @@
-"""Tests for the pure parts of trtc.stages.bench: percentiles, latency stats, the timing loop.
+"""Tests for trtc.metrics: percentiles, latency stats, the warm-up and timing loop.
 
 ``measure`` is driven by a fake clock that only moves when the timed function
 runs, so iteration counts and latencies are exact and worked out by hand.
@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 import os
 
+import numpy as np
 import pytest
 
 from trtc import metrics
 from trtc.metrics import default_threads, latency_stats, measure, percentile
-from trtc.stages import bench
 
 # --------------------------------------------------------------------------- percentile
 
@@ -223,14 +223,23 @@ def test_default_threads_follows_cpu_affinity(monkeypatch: pytest.MonkeyPatch) -
     assert default_threads() == 3
 
 
-def test_shapes_fix_the_batch_that_is_run_and_say_which_batches_were_dropped() -> None:
-    from trtc.recipe import BenchSpec
+def test_warm_up_runs_for_the_time_and_at_least_min_calls() -> None:
+    from trtc.metrics import warm_up
 
-    warnings: list[str] = []
-    spec = BenchSpec(batch=(1, 8), shapes={"x": [4, 3, 8, 8]})
-    assert bench._batches(spec, "x", warnings) == (4,)
-    assert warnings == ["--shapes sets x to batch 4; batch sizes [1, 8] were not used"]
-    warnings.clear()
-    assert bench._batches(BenchSpec(batch=(1, 4), shapes={"x": [4, 3]}), "x", warnings) == (4,)
-    assert bench._batches(BenchSpec(batch=(2, 8)), "x", warnings) == (2, 8)
-    assert warnings == []
+    clock = FakeClock(0.25)
+    assert warm_up(clock.run, 600, clock) == 3  # 0.25, 0.5, 0.75 >= 0.6
+    clock = FakeClock(0.25)
+    assert warm_up(clock.run, 0, clock, min_calls=4) == 4  # e.g. one launch per stream
+    clock = FakeClock(0.25)
+    assert warm_up(clock.run, 0, clock) == 1  # always at least once
+
+
+def test_cosine_metric_per_sample() -> None:
+    from trtc.metrics import cosine_metric
+
+    a = [np.array([[1.0, 0.0], [0.0, 2.0]])]
+    b = [np.array([[1.0, 0.0], [2.0, 0.0]])]
+    m = cosine_metric(a, b, min_cosine=0.9)
+    assert m["mean"] == 0.5 and m["min"] == 0.0 and m["samples"] == 2
+    assert m["agreement"] == 0.5 and m["passed"] is False
+    assert cosine_metric(b, b, 0.999)["passed"] is True
