@@ -186,6 +186,12 @@ class BuildSpec:
     workspace: int | str | None = None
     #: TensorRT builder optimization level 0-5 (TensorRT's default is 3).
     builder_optimization_level: int | None = None
+    #: TensorRT tactic sources: auto (8.x: no cuBLAS/cuDNN tactics, as TensorRT 10
+    #: defaults to; 10/11: their default), default (TensorRT's own), or a list such as
+    #: "JIT_CONVOLUTIONS,EDGE_MASK_CONVOLUTIONS" (trtexec --tacticSources).
+    tactic_sources: str = "auto"
+    #: Stop a TensorRT build after this many seconds (exit 124); null = no limit.
+    timeout_s: float | None = None
     #: Timing cache file (loaded and saved); auto = in the workspace, keyed by GPU and
     #: TensorRT version; null = none.
     timing_cache: str | None = "auto"

@@ -108,6 +108,8 @@ def _trt_values(trt: Any, value: Any) -> Any:
         return getattr(getattr(trt, value.enum), value.member)
     if isinstance(value, dict):
         return {_trt_values(trt, k): _trt_values(trt, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_trt_values(trt, v) for v in value]
     return value
 
 

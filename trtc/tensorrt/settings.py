@@ -69,6 +69,8 @@ class TrtBuildSettings:
     hardware_compatibility: str | None   # None | "ampere+" | "same-compute-capability"
     plugins: tuple[str, ...]
     version: str                # the TensorRT version these settings were resolved for
+    #: Tactic sources to enable (trt.TacticSource names); None = TensorRT's default.
+    tactic_sources: tuple[str, ...] | None = None
     #: Builder precision flags to set: a subset of ("fp16", "bf16", "int8", "fp8");
     #: always empty for strongly typed networks.
     precision_flags: tuple[str, ...] = ()
@@ -161,6 +163,39 @@ def _timing_cache_flag(value: Any, s: TrtBuildSettings, f: TrtFeatures) -> list[
     return [f"--timingCacheFile={value}"]
 
 
+#: TensorRT's tactic sources (trt.TacticSource members), in trtexec's order.
+TACTIC_SOURCES = ("CUBLAS", "CUBLAS_LT", "CUDNN", "EDGE_MASK_CONVOLUTIONS", "JIT_CONVOLUTIONS")
+#: What ``tactic_sources: auto`` enables on TensorRT 8.x: TensorRT 10 no longer times
+#: cuBLAS/cuDNN tactics by default; on 8.6 the builder still does, for every layer,
+#: which is what makes detector builds take minutes. 10 and 11 keep their own default.
+AUTO_TACTIC_SOURCES_8 = ("EDGE_MASK_CONVOLUTIONS", "JIT_CONVOLUTIONS")
+
+
+def _tactics(value: Any, feats: TrtFeatures) -> tuple[str, ...] | None:
+    if value is None or value == "default":
+        return None
+    if value == "auto":
+        return AUTO_TACTIC_SOURCES_8 if feats.major < 10 else None
+    names = value.split(",") if isinstance(value, str) else list(value)
+    out = tuple(n.strip().upper().lstrip("+") for n in names if n.strip())
+    for name in out:
+        if name not in TACTIC_SOURCES:
+            import difflib
+
+            close = difflib.get_close_matches(name, TACTIC_SOURCES, n=1)
+            raise UsageError(f"build.tactic_sources: unknown tactic source {name!r}",
+                             f"did you mean {close[0]}?" if close else
+                             f"use auto, default or a list of: {', '.join(TACTIC_SOURCES)}")
+    return out
+
+
+def _tactics_flag(value: Any, s: TrtBuildSettings, f: TrtFeatures) -> list[str]:
+    if value is None:
+        return []
+    return ["--tacticSources=" + ",".join(("+" if t in value else "-") + t
+                                          for t in TACTIC_SOURCES)]
+
+
 #: The build settings, in the order the trtexec line renders them.
 SETTINGS: tuple[Setting, ...] = (
     Setting("strongly_typed", "strongly_typed", "strongly_typed", None, "strongly_typed",
@@ -177,6 +212,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("builder_optimization_level", "optimization_level", "builder_optimization_level",
             _level, "builder_optimization_level", _valued("--builderOptimizationLevel={}"),
             to_polygraphy=int),
+    Setting("tactic_sources", "tactic_sources", "tactic_sources", _tactics, "tactic_sources",
+            _tactics_flag, sidecar="tactic_sources",
+            to_polygraphy=lambda v: [TrtEnum("TacticSource", t) for t in v],
+            to_sidecar=lambda v: "default" if v is None else list(v)),
     Setting("timing_cache", "timing_cache", "timing_cache", None, None, _timing_cache_flag),
     Setting("sparsity", "sparsity", "sparsity", _same, "sparse_weights",
             _switch("--sparsity=enable"), sidecar="sparsity"),

@@ -135,7 +135,8 @@ def everything_set() -> TrtBuildSettings:
     return plan("10.16", precision="int8", qdq=True, strongly_typed=True, tf32=False,
                 workspace="4GiB", builder_optimization_level=5, timing_cache="t.cache",
                 sparsity=True, refit=True, version_compatible=True,
-                hardware_compatibility="same-compute-capability", plugins=["libmy.so"])
+                hardware_compatibility="same-compute-capability", plugins=["libmy.so"],
+                tactic_sources="jit_convolutions,+CUDNN")
 
 
 def test_every_row_is_a_recipe_key_and_a_settings_field() -> None:
@@ -172,7 +173,9 @@ def test_every_row_set_reaches_polygraphy_trtexec_sidecar_and_data() -> None:
 
 
 def test_unset_settings_are_not_sent_to_polygraphy() -> None:
-    s = plan("8.6")  # every setting at its default: None means the backend's default
+    # Every setting at its default: None means the backend's default (tactic_sources
+    # 'default' here: 'auto' is trtc's own choice on 8.6, tested below).
+    s = plan("8.6", tactic_sources="default")
     assert polygraphy_kwargs(s) == {"tf32": True,  # Polygraphy's default (off) is not TRT's
                                     "profiling_verbosity": TrtEnum("ProfilingVerbosity",
                                                                    "DETAILED")}
@@ -208,3 +211,29 @@ def test_math_precision_names_tf32_for_verify() -> None:
     assert math_precision(plan("8.6", tf32=False)) == "fp32"
     assert math_precision(plan("11")) == "fp32"  # strongly typed: TF32 off
     assert math_precision(plan("8.6", precision="fp16")) == "fp16"
+
+
+# --------------------------------------------------------------------------- tactic sources
+
+
+def test_tactic_sources_auto_drops_cublas_cudnn_on_86_only() -> None:
+    s86 = plan("8.6")
+    assert s86.tactic_sources == ("EDGE_MASK_CONVOLUTIONS", "JIT_CONVOLUTIONS")
+    assert polygraphy_kwargs(s86)["tactic_sources"] == [
+        TrtEnum("TacticSource", "EDGE_MASK_CONVOLUTIONS"),
+        TrtEnum("TacticSource", "JIT_CONVOLUTIONS")]
+    assert ("--tacticSources=-CUBLAS,-CUBLAS_LT,-CUDNN,+EDGE_MASK_CONVOLUTIONS,"
+            "+JIT_CONVOLUTIONS") in trtexec_command(s86, "m.onnx", "m.engine")
+    for version in ("10.16", "11.1"):
+        s = plan(version)
+        assert s.tactic_sources is None and "tactic_sources" not in polygraphy_kwargs(s)
+        assert "--tacticSources" not in trtexec_command(s, "m.onnx", "m.engine")
+
+
+def test_tactic_sources_default_and_lists() -> None:
+    assert plan("8.6", tactic_sources="default").tactic_sources is None
+    assert plan("10.16", tactic_sources="CUDNN, jit_convolutions").tactic_sources == (
+        "CUDNN", "JIT_CONVOLUTIONS")
+    with pytest.raises(UsageError, match="unknown tactic source 'CUDN'") as info:
+        plan("8.6", tactic_sources="CUDN")
+    assert "CUDNN" in (info.value.hint or "")

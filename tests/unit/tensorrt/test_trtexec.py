@@ -19,6 +19,7 @@ def test_trtexec_8_6_line() -> None:
         "--minShapes=input:1x3x224x224", "--optShapes=input:8x3x224x224",
         "--maxShapes=input:32x3x224x224", "--fp16", "--noTF32",
         "--memPoolSize=workspace:4096", "--builderOptimizationLevel=4",
+        "--tacticSources=-CUBLAS,-CUBLAS_LT,-CUDNN,+EDGE_MASK_CONVOLUTIONS,+JIT_CONVOLUTIONS",
         "--timingCacheFile=t.cache", "--sparsity=enable", "--versionCompatible",
         "--hardwareCompatibilityLevel=ampere+", "--staticPlugins=p.so", "--skipInference"]
 
