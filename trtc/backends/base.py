@@ -114,8 +114,12 @@ class Backend(Protocol):
         """Check and plan the build (settings, files, shapes); raise before anything slow."""
 
     def build(self, onnx_path: Path, out_path: Path, spec: BuildSpec, *,
-              plan: PreparedBuild | None = None, verbose: bool = False) -> dict[str, Any]:
-        """Build ``out_path`` from ``onnx_path``; return the settings used and metrics."""
+              plan: PreparedBuild | None = None, verbose: bool = False,
+              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """Build ``out_path`` from ``onnx_path``; return the settings used and metrics.
+
+        ``progress`` hears what a long build is doing (phase, elapsed time).
+        """
 
     def finish_build(self, artifact: Path, plan: PreparedBuild,
                      info: Mapping[str, Any]) -> dict[str, Path]:
@@ -167,8 +171,8 @@ def get_backend(name: str) -> Backend:
         from trtc.backends.onnxruntime import OnnxRuntimeBackend
         return OnnxRuntimeBackend()
     if name == "tensorrt":
-        from trtc.backends.tensorrt_stage import TensorRTStageBackend
-        return TensorRTStageBackend()
+        from trtc.backends.tensorrt import TensorRTBackend
+        return TensorRTBackend()
     raise UsageError(f"unknown backend {name!r}", f"use one of: auto, {', '.join(BACKENDS)}")
 
 

@@ -27,9 +27,21 @@ from typing import Any
 from trtc import errors
 from trtc.errors import ModelError, TimeoutExpired, TrtcError
 
+#: The pipe to the parent, in the child process (None elsewhere).
+_CONN: Any = None
+
+
+def phase(name: str) -> None:
+    """Tell the parent which phase the child is in (a no-op outside a child)."""
+    if _CONN is not None:
+        _CONN.send(("phase", name))
+
 
 def _child(target: str, args: tuple[Any, ...], conn: Any) -> None:
+    global _CONN
     os.setpgid(0, 0)  # its own process group: the parent kills helpers it forks too
+    os.dup2(2, 1)  # the child's prints (Polygraphy logs to stdout) must not corrupt --json
+    _CONN = conn
     try:
         module, _, name = target.partition(":")
         result = getattr(importlib.import_module(module), name)(*args)
@@ -68,6 +80,7 @@ def _remove(paths: Sequence[Path]) -> None:
 def run_isolated(target: str, args: tuple[Any, ...], *, what: str,
                  timeout_s: float | None = None, tick_s: float = 15.0,
                  on_tick: Callable[[float], None] | None = None,
+                 on_phase: Callable[[str], None] | None = None,
                  cleanup: Sequence[Path] = (), timeout_hint: str = "") -> Any:
     """Call ``module:function(*args)`` in a child process and return its result.
 
@@ -77,6 +90,7 @@ def run_isolated(target: str, args: tuple[Any, ...], *, what: str,
         what: what is running, for messages ("the TensorRT build of m.onnx").
         timeout_s: kill the child after this many seconds (None: no limit).
         tick_s: how often ``on_tick(elapsed_s)`` is called while waiting.
+        on_phase: called with each :func:`phase` the child reports.
         cleanup: files or folders removed when the child is killed or dies.
         timeout_hint: what to do when the deadline passes.
 
@@ -101,6 +115,10 @@ def run_isolated(target: str, args: tuple[Any, ...], *, what: str,
                     message = parent.recv()
                 except EOFError:
                     message = None
+                if message is not None and message[0] == "phase":
+                    if on_phase is not None:
+                        on_phase(message[1])
+                    continue
                 break
             if not process.is_alive() and not parent.poll(0):
                 message = None

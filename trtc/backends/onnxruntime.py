@@ -135,7 +135,8 @@ class OnnxRuntimeBackend:
         return held
 
     def build(self, onnx_path: Path, out_path: Path, spec: BuildSpec, *,
-              plan: PreparedBuild | None = None, verbose: bool = False) -> dict[str, Any]:
+              plan: PreparedBuild | None = None, verbose: bool = False,
+              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
         self.check_available(spec)
         # Optimised graphs at level 'all' contain provider-specific fused ops and
         # layouts, so the artifact is tied to the provider (and CPU type) it was built for.

@@ -30,9 +30,9 @@ if TYPE_CHECKING:
     import numpy as np
     from polygraphy.backend.base import BaseRunner
 
-    from trtc.backends.base import Feed
+    from trtc.backends.base import BuildRequest, Feed, PreparedBuild, ProfileHint, Timer
     from trtc.backends.cuda_harness import GpuInfo, HarnessConfig, Slot
-    from trtc.recipe import BuildSpec
+    from trtc.recipe import BenchSpec, BuildSpec
     from trtc.tensorrt.settings import TrtBuildSettings
 
 
@@ -152,33 +152,128 @@ def polygraphy_loaders(onnx_path: Path, settings: TrtBuildSettings,
 
 
 def build_engine(onnx_path: Path, out_path: Path, settings: TrtBuildSettings,
-                 timing_cache: Path | None, verbose: bool = False) -> dict[str, Any]:
-    """Build and write the serialized engine; return timings and timing-cache facts."""
+                 timing_cache: Path | None, verbose: bool = False, *,
+                 timeout_s: float | None = None,
+                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Build and write the serialized engine in a child process; return its facts.
+
+    The TensorRT build runs in a spawned child (:mod:`trtc.backends.isolated`) so that
+    ``timeout_s`` can stop it, Ctrl-C / SIGTERM stop it at once, a crash in the builder
+    is one line, and ``progress`` hears the phase and the elapsed time while it runs.
+    Whatever the child had written is removed when it fails.
+    """
+    from trtc.backends.isolated import run_isolated
+
+    def tick(elapsed: float) -> None:
+        if progress is not None:
+            progress(f"building the TensorRT {settings.version} engine: {elapsed:.0f} s")
+
+    hint = ("raise build.timeout_s (--timeout-s), or build faster: build.tactic_sources: auto, "
+            "a lower build.builder_optimization_level, a narrower profile")
+    return dict(run_isolated(
+        "trtc.backends.tensorrt:engine_file_from_onnx",
+        (str(onnx_path), str(out_path), settings, str(timing_cache) if timing_cache else None,
+         verbose),
+        what=f"the TensorRT build of {onnx_path.name}", timeout_s=timeout_s, tick_s=15.0,
+        on_tick=tick, on_phase=progress, cleanup=[out_path], timeout_hint=hint))
+
+
+def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSettings,
+                          timing_cache: str | None, verbose: bool = False) -> dict[str, Any]:
+    """Parse, build and write one engine (runs in the build's child process).
+
+    Placeholder input dim names (Paddle's ``?``) are made unique first: TensorRT
+    treats equal names as one dimension. A failed parse or build is explained
+    from the parser's errors and TensorRT's log (trtc.tensorrt.diagnose).
+    """
+    import tempfile
+
     from polygraphy.backend.trt import EngineBytesFromNetwork
     from polygraphy.exception import PolygraphyException
 
-    cache_before = timing_cache.stat().st_size if timing_cache and timing_cache.is_file() else 0
-    if timing_cache is not None:
-        timing_cache.parent.mkdir(parents=True, exist_ok=True)
-    with quiet_polygraphy(verbose):
-        network, config, notes = polygraphy_loaders(onnx_path, settings, timing_cache)
-        build = EngineBytesFromNetwork(network, config=config,
-                                       save_timing_cache=str(timing_cache) if timing_cache
-                                       else None)
-        start = time.perf_counter()
-        try:
-            engine_bytes = build()
-        except PolygraphyException as exc:
-            raise diagnostics.build_failed(onnx_path, settings.version, exc) from None
-        elapsed = time.perf_counter() - start
+    from trtc.backends.isolated import phase
+    from trtc.graph.dims import with_unique_dim_names
+
+    source, cache = Path(onnx_path), Path(timing_cache) if timing_cache else None
+    cache_before = cache.stat().st_size if cache and cache.is_file() else 0
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="trtc-build-") as tmp:
+        model, notes = with_unique_dim_names(source, Path(tmp))
+        log = Path(tmp) / "trt.log"
+        with quiet_polygraphy(verbose), _polygraphy_log(log):
+            phase(f"parsing {source.name} (TensorRT {settings.version})")
+            network, config, more = polygraphy_loaders(model, settings, cache)
+            build = EngineBytesFromNetwork(network, config=config,
+                                           save_timing_cache=str(cache) if cache else None)
+            start = time.perf_counter()
+            try:
+                engine_bytes = build()
+            except PolygraphyException as exc:
+                raise _explained(source, model, settings, log, exc) from None
+            elapsed = time.perf_counter() - start
+    phase("writing the engine")
     data = bytes(engine_bytes)
-    out_path.write_bytes(data)
-    cache_after = timing_cache.stat().st_size if timing_cache and timing_cache.is_file() else 0
+    Path(out_path).write_bytes(data)
+    cache_after = cache.stat().st_size if cache and cache.is_file() else 0
     return {"engine_build_s": round(elapsed, 3), "engine_bytes": len(data),
-            "engine_sha256": hashlib.sha256(data).hexdigest(), "notes": notes,
-            "timing_cache": {"path": str(timing_cache) if timing_cache else None,
+            "engine_sha256": hashlib.sha256(data).hexdigest(), "notes": notes + more,
+            "timing_cache": {"path": str(cache) if cache else None,
                              "loaded": cache_before > 0, "bytes_before": cache_before,
                              "bytes_after": cache_after}}
+
+
+@contextlib.contextmanager
+def _polygraphy_log(path: Path) -> Iterator[None]:
+    """Also write Polygraphy's (and TensorRT's) log lines to ``path``, for the diagnosis."""
+    from polygraphy.logger import G_LOGGER
+
+    G_LOGGER.log_file = str(path)
+    try:
+        yield
+    finally:
+        G_LOGGER.log_file = None
+
+
+def _explained(source: Path, model: Path, settings: TrtBuildSettings, log: Path,
+               exc: BaseException) -> Exception:
+    """A ModelError naming the node and op that failed, with the fix that applies."""
+    from trtc.errors import ModelError
+    from trtc.graph.io import read_opset
+    from trtc.tensorrt.diagnose import explain
+
+    found = explain(parser_issues(model), log.read_text(errors="replace") if log.is_file()
+                    else "", diagnostics.first_line(exc), where=str(source),
+                    version=settings.version, opset=read_opset(source))
+    return ModelError(found.message, found.hint)
+
+
+def parser_issues(onnx_path: Path) -> list[Any]:
+    """Parse ``onnx_path`` with TensorRT's ONNX parser; its errors with node names and ops."""
+    import onnx
+
+    from trtc.tensorrt.diagnose import ParserIssue
+
+    trt = _trt()
+    logger = trt.Logger(trt.Logger.ERROR)
+    builder = trt.Builder(logger)
+    explicit = getattr(trt.NetworkDefinitionCreationFlag, "EXPLICIT_BATCH", None)
+    # 8.6 needs the explicit-batch flag; 10 deprecated it (always explicit), 11 removed it.
+    network = builder.create_network(1 << int(explicit) if explicit is not None
+                                     and int(trt.__version__.split(".")[0]) < 10 else 0)
+    parser = trt.OnnxParser(network, logger)
+    if parser.parse_from_file(str(onnx_path)):
+        return []
+    nodes = onnx.load(str(onnx_path), load_external_data=False).graph.node
+    issues = []
+    for i in range(parser.num_errors):
+        err = parser.get_error(i)
+        index = int(err.node())
+        node = nodes[index] if 0 <= index < len(nodes) else None
+        issues.append(ParserIssue(str(err.desc()), str(err.code()).split(".")[-1], index,
+                                  node.name if node is not None else "",
+                                  node.op_type if node is not None else ""))
+    return issues
 
 
 # --------------------------------------------------------------------------- engines
@@ -262,7 +357,7 @@ def inspect_layers(engine: Any) -> dict[str, Any]:
                                 for i in range(int(engine.num_layers))])
 
 
-def _batch(feed: Mapping[str, np.ndarray]) -> int:
+def feed_batch(feed: Mapping[str, np.ndarray]) -> int:
     return int(next(iter(feed.values())).shape[0]) if feed else 1
 
 
@@ -278,42 +373,43 @@ class TensorRTBackend:
 
     # ----------------------------------------------------------------- build
 
-    def plan(self, onnx_path: Path, spec: BuildSpec, out_path: Path | None = None,
-             version: str | None = None) -> TrtBuildSettings:
-        """Resolve the recipe into TrtBuildSettings for the installed version (validates).
+    def prepare_build(self, request: BuildRequest) -> PreparedBuild:
+        """Plan the engine for the installed TensorRT (settings, files, shape preflight)."""
+        from trtc.backends.tensorrt_plan import prepare
 
-        The stage normally plans (it knows the recipe's batches for the default
-        profile and the workspace for the timing cache) and passes the settings
-        to :meth:`build`; this is the fallback for a bare BuildSpec.
-        """
-        from trtc.tensorrt.model import plan_from_onnx
+        return prepare(request, tensorrt_version() or "")
 
-        version = version or tensorrt_version()
-        if version is None:
-            raise diagnostics.not_installed()
-        return plan_from_onnx(onnx_path, spec, version, out_path)
+    def preview_build(self, spec: BuildSpec, *, onnx_path: Path | None,
+                      hint: ProfileHint | None, version: str | None, output: str | None,
+                      timing_cache_dir: Path | None) -> dict[str, Any]:
+        """The dry run: settings and trtexec line for the installed (or asked) version."""
+        from trtc.backends.tensorrt_plan import preview
+
+        return preview(spec, onnx_path=onnx_path, hint=hint, version=version, output=output,
+                       timing_cache_dir=timing_cache_dir)
 
     def build(self, onnx_path: Path, out_path: Path, spec: BuildSpec, *,
-              settings: TrtBuildSettings | None = None, verbose: bool = False
-              ) -> dict[str, Any]:
-        """Build ``out_path``; the sidecar and layer data come back for :meth:`after_build`.
+              plan: PreparedBuild | None = None, verbose: bool = False,
+              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """Build ``out_path``; the sidecar and layer data come back for :meth:`finish_build`.
 
         ``out_path`` may be a staged temporary file: nothing here depends on its name.
+        Without a ``plan`` (a bare build section), the settings come from the ONNX alone.
         """
         from trtc.tensorrt.engine_file import sidecar, timing_cache_file, timing_cache_key
-        from trtc.tensorrt.model import onnx_facts
+        from trtc.tensorrt.model import onnx_facts, plan_from_onnx
         from trtc.tensorrt.settings import check_gpu, math_precision, settings_to_data
         from trtc.tensorrt.trtexec import trtexec_command
         from trtc.workspace import sha256_file
 
         version, gpu = machine()
-        if settings is None:
-            settings = self.plan(onnx_path, spec, out_path, version)
+        settings = plan.settings if plan is not None and plan.settings is not None \
+            else plan_from_onnx(onnx_path, spec, version, out_path)
         warnings = check_gpu(settings, gpu.compute_capability, gpu.name)
         cache = timing_cache_file(settings, gpu_name=gpu.name,
                                   compute_capability=gpu.compute_capability)
         facts = build_engine(onnx_path, out_path, settings, Path(cache) if cache else None,
-                             verbose=verbose)
+                             verbose=verbose, timeout_s=spec.timeout_s, progress=progress)
         engine = deserialize(out_path, check_sidecar=False)
         inputs, _, metadata = onnx_facts(onnx_path)
         side = sidecar(settings, gpu_name=gpu.name, compute_capability=gpu.compute_capability,
@@ -334,11 +430,36 @@ class TensorRTBackend:
             "warnings": warnings + facts["notes"],
         }
 
-    def after_build(self, engine_path: Path, info: Mapping[str, Any]) -> dict[str, Path]:
-        """Write the sidecar and layers.json next to the final engine; return them by role."""
+    def finish_build(self, artifact: Path, plan: PreparedBuild,
+                     info: Mapping[str, Any]) -> dict[str, Path]:
+        """Write the sidecar and layers.json beside the final engine; with the int8
+        calibration cache, return them by role."""
         from trtc.tensorrt.engine_file import write_engine_files
 
-        return write_engine_files(engine_path, info)
+        extra = write_engine_files(artifact, info)
+        cache = ((plan.settings.calibration if plan.settings is not None else None)
+                 or {}).get("cache")
+        if cache and Path(cache).is_file():
+            extra.setdefault("calibration_cache", Path(cache))
+        return extra
+
+    def precision_of(self, artifact: Path) -> str:
+        """The sidecar's precision; TensorRT's fp32 engines use TF32 unless built without."""
+        side = read_sidecar(artifact) or {}
+        precision = str(side.get("precision") or "fp32")
+        if precision == "fp32" and side.get("tf32") and not side.get("strongly_typed"):
+            return "tf32"
+        return precision
+
+    def source_metadata(self, artifact: Path) -> dict[str, str]:
+        """The ``trtc.*`` metadata of the ONNX the engine was built from (its sidecar)."""
+        return dict((read_sidecar(artifact) or {}).get("onnx_metadata") or {})
+
+    def timer(self, artifact: Path, spec: BenchSpec) -> Timer:
+        """trtexec-style GPU timing with PyTorch eager on the same GPU."""
+        from trtc.backends.tensorrt_timer import GpuTimer
+
+        return GpuTimer(self, artifact, spec)
 
     # ----------------------------------------------------------------- run
 
@@ -376,18 +497,9 @@ class TensorRTBackend:
     def bench(self, artifact: Path, feed: Mapping[str, np.ndarray], config: HarnessConfig,
               streams: int = 1) -> dict[str, Any]:
         """trtexec-style timing of the engine on ``feed``: summary dict with samples."""
-        from trtc.backends.cuda_harness import run_harness
-        from trtc.backends.harness_stats import summarize
+        from trtc.backends.tensorrt_timer import bench_engine
 
-        slots = self.make_slots(deserialize(Path(artifact)), feed, streams)
-        try:
-            result = run_harness(slots, config)
-        finally:
-            for slot in slots:
-                slot.free()
-        out = summarize(result, _batch(feed))
-        out["samples"] = result.samples
-        return out
+        return bench_engine(self, deserialize(Path(artifact)), feed, config, streams)
 
     def cross_check(self, artifact: Path, feed: Mapping[str, np.ndarray],
                     config: HarnessConfig) -> dict[str, Any]:
@@ -396,7 +508,7 @@ class TensorRTBackend:
         from trtc.backends.torch_cuda import cross_check
 
         engine = deserialize(Path(artifact))
-        return cross_check(self.make_slots(engine, feed, 1), _batch(feed), config)
+        return cross_check(self.make_slots(engine, feed, 1), feed_batch(feed), config)
 
 
 def _engine_facts(engine_path: Path) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -12,6 +12,7 @@ a profile gives them different sizes. Exporters use such placeholder names for
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 #: Names exporters write for an anonymous dim: '?', 'None', '-1', '', 'unk__12',
@@ -62,3 +63,27 @@ def unique_dim_names(model: Any) -> list[str]:
             if new != "batch":
                 used.add(new)
     return renamed
+
+
+def with_unique_dim_names(onnx_path: Path, tmp: Path) -> tuple[Path, list[str]]:
+    """The model a runtime should read: ``onnx_path`` itself, or a copy with unique names.
+
+    The copy (with its weights, as external data past protobuf's 2 GiB) goes to ``tmp``.
+
+    Returns:
+        (the path to read, notes for the user: which dims were renamed).
+    """
+    import onnx
+
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    renamed = unique_dim_names(model)
+    if not renamed:
+        return onnx_path, []
+    from trtc.graph.cleanup import save_onnx
+
+    model = onnx.load(str(onnx_path))  # with its external data, to save a whole copy
+    unique_dim_names(model)
+    copy = tmp / onnx_path.name
+    save_onnx(model, copy)
+    return copy, ["input dims renamed for TensorRT (it reads equal names as one dimension): "
+                  + "; ".join(renamed)]

@@ -11,6 +11,7 @@ staged file, then writes what goes beside the artifact.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,8 @@ def run(job: BuildJob, ctx: StageContext) -> BuildResult:
     """Build from ``ctx.inputs['model']`` into ``ctx.outputs['artifact']``."""
     return build_artifact(ctx.inputs["model"], ctx.outputs["artifact"], job.build,
                           backend_name=job.backend, why=job.why, hint=job.hint,
-                          verbose=job.verbose, timing_cache_dir=job.timing_cache_dir)
+                          verbose=job.verbose, timing_cache_dir=job.timing_cache_dir,
+                          progress=ctx.reporter.phase)
 
 
 def workspace_timing_cache_dir(stage_dir: Path) -> Path:
@@ -123,7 +125,8 @@ def plan_build(spec: BuildSpec, *, onnx_path: Path | None = None, hint: ProfileH
 def build_artifact(onnx_path: Path, out_path: Path, spec: BuildSpec,
                    backend_name: str | None = None, why: str | None = None, *,
                    hint: ProfileHint | None = None, verbose: bool = False,
-                   timing_cache_dir: Path | None = None) -> BuildResult:
+                   timing_cache_dir: Path | None = None,
+                   progress: Callable[[str], None] | None = None) -> BuildResult:
     """Build ``out_path`` from ``onnx_path``; nothing is written when the build fails.
 
     ``timing_cache_dir``: where TensorRT's ``timing_cache: auto`` keeps its keyed
@@ -150,7 +153,8 @@ def build_artifact(onnx_path: Path, out_path: Path, spec: BuildSpec,
     warnings = list(prepared.warnings)
     start = time.perf_counter()
     with atomic_path(out_path) as staged:
-        built = backend.build(onnx_path, staged, spec, plan=prepared, verbose=verbose)
+        built = backend.build(onnx_path, staged, spec, plan=prepared, verbose=verbose,
+                              progress=progress)
     elapsed = time.perf_counter() - start
     extra = backend.finish_build(out_path, prepared, built)
     warnings.extend(w for w in built.get("warnings", []) if w not in warnings)

@@ -130,3 +130,16 @@ def error_lines(log: str) -> list[str]:
             if text:
                 out.append(text)
     return out
+
+
+def explain(issues: Sequence[ParserIssue], log_text: str, fallback: str, *, where: str,
+            version: str, opset: int = 0) -> Diagnosis:
+    """Diagnose a failed TensorRT build from the parser's errors and the captured log.
+
+    ``fallback`` (the exception's first line) stands in when the log holds no error.
+    """
+    from trtc.tensorrt.versions import MAX_OPSET, parse_version
+
+    return diagnose(issues, error_lines(log_text) or [fallback], where=where, version=version,
+                    opset=opset, max_opset=MAX_OPSET.get(parse_version(version)[0]),
+                    phase="parse" if issues else "build")

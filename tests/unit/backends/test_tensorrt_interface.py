@@ -1,4 +1,4 @@
-"""Tests for trtc.backends.tensorrt_stage on the CPU: what the stages read from a sidecar."""
+"""Tests for TensorRTBackend's stage interface on the CPU: what the stages read from a sidecar."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from trtc.backends import BuildRequest, PreparedBuild, get_backend
-from trtc.backends.tensorrt_stage import TensorRTStageBackend
+from trtc.backends.tensorrt import TensorRTBackend
 from trtc.errors import UsageError
 from trtc.graph.io import read_model_io
 from trtc.recipe import BuildSpec
@@ -34,11 +34,11 @@ def _engine(tmp_path: Path, **changes: object) -> Path:
 
 
 def test_get_backend_gives_the_whole_interface() -> None:
-    assert isinstance(get_backend("tensorrt"), TensorRTStageBackend)
+    assert isinstance(get_backend("tensorrt"), TensorRTBackend)
 
 
 def test_precision_reads_tf32_from_the_sidecar(tmp_path: Path) -> None:
-    backend = TensorRTStageBackend()
+    backend = TensorRTBackend()
     assert backend.precision_of(_engine(tmp_path)) == "tf32"
     assert backend.precision_of(_engine(tmp_path, strongly_typed=True)) == "fp32"
     assert backend.precision_of(_engine(tmp_path, precision="fp16")) == "fp16"
@@ -51,7 +51,7 @@ def test_source_metadata_is_the_onnx_metadata_it_was_built_from(tmp_path: Path) 
     from trtc.stages.verify import changed_on_purpose
 
     engine = _engine(tmp_path)
-    assert TensorRTStageBackend().source_metadata(engine) == SIDECAR["onnx_metadata"]
+    assert TensorRTBackend().source_metadata(engine) == SIDECAR["onnx_metadata"]
     assert changed_on_purpose(engine) == ["prune", "quantize"]
 
 
@@ -65,7 +65,7 @@ def test_prepare_refuses_an_onnxruntime_qdq_model(conv_onnx: Path, tmp_path: Pat
     request = BuildRequest(path, tmp_path / "m.engine", BuildSpec(backend="tensorrt"),
                            read_model_io(path))
     with pytest.raises(UsageError, match="quantized for onnxruntime-cpu"):
-        TensorRTStageBackend().prepare_build(request)
+        TensorRTBackend().prepare_build(request)
 
 
 def test_prepare_plans_for_a_version_without_tensorrt(conv_onnx: Path, tmp_path: Path) -> None:
@@ -78,4 +78,4 @@ def test_prepare_plans_for_a_version_without_tensorrt(conv_onnx: Path, tmp_path:
     assert isinstance(plan, PreparedBuild) and plan.precision == "fp16"
     assert plan.settings.profiles  # the dynamic batch got a default profile
     # finish_build names the files beside the engine (none written here)
-    assert TensorRTStageBackend().finish_build(tmp_path / "m.engine", plan, {}) == {}
+    assert TensorRTBackend().finish_build(tmp_path / "m.engine", plan, {}) == {}
