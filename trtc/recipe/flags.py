@@ -1,0 +1,43 @@
+"""Recipes from flags: a recipe for one model path, and flag values over a section."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any
+
+from trtc.recipe.schema import ModelSpec, Recipe, to_data
+from trtc.recipe.validate import check_semantics, convert, join
+
+
+def recipe_for_model(model: str | Path, name: str | None = None) -> Recipe:
+    """Make a recipe for one-off flag use (``trtc bench model.onnx``): no YAML involved."""
+    text = str(model)
+    if ":" in text.split("/")[0] and not Path(text).exists():
+        source = text  # torchvision:resnet18 / python:mod:fn / onnx:path
+    else:
+        source = f"onnx:{Path(text).resolve()}"
+    stem = name or Path(text.split(":")[-1]).name.split(".")[0] or "model"
+    return Recipe(name=stem, model=ModelSpec(source=source))
+
+
+def override(recipe: Recipe, section: str, **changes: Any) -> Recipe:
+    """Return ``recipe`` with flag values replacing keys of one section (None = keep).
+
+    Raises:
+        RecipeError: a value does not fit the schema (``--optimization-level fast``).
+    """
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if not changes:
+        return recipe
+    current = getattr(recipe, section)
+    # Flags arrive as free values: check and convert them as a recipe value would be.
+    hints = typing.get_type_hints(type(current))
+    changes = {k: convert(to_data(v), hints[k], join(section, k), "flags") if k in hints
+               else v for k, v in changes.items()}
+    updated = dataclasses.replace(current, **changes)
+    recipe = dataclasses.replace(recipe, **{section: updated})
+    check_semantics(recipe, "flags")
+    return recipe
+
