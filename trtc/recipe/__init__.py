@@ -11,7 +11,7 @@ environment, paths), ``validate`` (conversion and semantic checks), ``flags``
 (``recipe_for_model``, ``override``), ``jsonschema`` (``json_schema``).
 """
 
-from trtc.recipe.flags import override, recipe_for_model
+from trtc.recipe.flags import override, parse_input, recipe_for_model
 from trtc.recipe.jsonschema import json_schema
 from trtc.recipe.load import (
     base_dir,
@@ -63,6 +63,7 @@ __all__ = [
     "OrtOptimizationLevel", "PruneMethod", "PruneSpec", "QuantizePrecision", "QuantizeSpec",
     "QuantizeTarget", "Recipe", "ShapeRangeSpec", "ToleranceSpec", "VerifyMetric",
     "VerifyReference", "VerifySpec", "base_dir", "json_schema", "load_recipe", "override",
+    "parse_input",
     "parse_recipe", "recipe_for_model", "resolve_build_paths", "resolve_data_path",
     "resolve_paths", "resolve_ref", "to_data",
 ]

@@ -7,7 +7,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from trtc.recipe.schema import ModelSpec, Recipe, to_data
+from trtc.errors import UsageError
+from trtc.recipe.schema import InputSpec, ModelSpec, Recipe, to_data
 from trtc.recipe.validate import check_semantics, convert, join
 
 
@@ -41,3 +42,17 @@ def override(recipe: Recipe, section: str, **changes: Any) -> Recipe:
     check_semantics(recipe, "flags")
     return recipe
 
+
+
+def parse_input(text: str) -> InputSpec:
+    """Parse ``NAME:DIMS[:DTYPE]``, dims joined by 'x'; a non-numeric dim is a named dynamic dim.
+
+    Raises:
+        UsageError: not of that form.
+    """
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not parts[0]:
+        raise UsageError(f"--input {text!r}: expected NAME:DIMS[:DTYPE]",
+                         "e.g. --input input:batchx3x224x224:float32")
+    dims = tuple(int(d) if d.isdigit() else d for d in parts[1].split("x"))
+    return InputSpec(name=parts[0], shape=dims, dtype=parts[2] if len(parts) == 3 else "float32")
