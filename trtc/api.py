@@ -172,8 +172,8 @@ def quantize(source: Source, /, *, output: str | Path | None = None, shapes: Sha
             calibration ranges go to ``OUT.calibration.json`` beside it and the
             calibration cache to ``calibration-cache/`` in its folder.
         shapes: sizes for dynamic inputs while calibrating (``quantize.shapes``).
-        eval_data: flags mode: labelled data (``.npz`` / ``python:``) for the top-1
-            budget (a recipe's ``verify.data.source``).
+        eval_data: labelled data (``.npz`` / ``python:``) for the top-1 budget
+            (``verify.data.source``; used with ``max_drop``).
         calib_resize: image folders: resize the shorter side to this many pixels.
         calib_crop: image folders: center-crop to this size.
         workspace: recipe mode: the artifact root.
@@ -199,17 +199,15 @@ def quantize(source: Source, /, *, output: str | Path | None = None, shapes: Sha
         pre = dataclasses.replace(pre, resize=pre.resize if calib_resize is None else calib_resize,
                                   crop=pre.crop if calib_crop is None else calib_crop)
         recipe = override(recipe, "quantize", calib_preprocess=pre)
+    if eval_data is not None:  # the data verify judges by, and the budget with it
+        recipe = _with_data(recipe, source=resolve_ref(eval_data, Path.cwd()))
     if in_workspace:
         _no_output(output, workspace, recipe, "quantize")
-        if eval_data is not None:
-            raise UsageError("--eval-data is for flags mode; a recipe uses verify.data")
         return _in_workspace(recipe, "quantize", workspace, force, reporter)
     if output is None:
         raise UsageError("flags mode needs -o OUT.onnx",
                          "e.g. trtc quantize model.onnx -o model.int8.onnx --calib-data "
                          "calib.npz")
-    if eval_data is not None:
-        recipe = _with_data(recipe, source=resolve_ref(eval_data, Path.cwd()))
     out = Path(output)
     ranges = out.with_suffix(".calibration.json") if out.suffix == ".onnx" else \
         out.with_name(out.name + ".calibration.json")

@@ -739,3 +739,28 @@ def test_unquoted_2_4_gets_a_quoting_hint() -> None:
         parse_recipe(raw)
     assert "prune.method" in info.value.message and "got 124" in info.value.message
     assert info.value.hint is not None and 'quote it: method: "2:4"' in info.value.hint
+
+
+def test_quantize_shapes_key() -> None:
+    recipe = parse_recipe({"name": "m", "model": {"source": "onnx:m.onnx"},
+                           "quantize": {"shapes": {"x": [1, 3, 640, 640]}}})
+    assert recipe.quantize.shapes == {"x": (1, 3, 640, 640)}
+    with pytest.raises(RecipeError, match=r"quantize.shapes.x\[1\]: expected an integer"):
+        parse_recipe({"name": "m", "model": {"source": "onnx:m.onnx"},
+                      "quantize": {"shapes": {"x": [1, "c"]}}})
+
+
+def test_override_rejects_an_unknown_key_with_a_suggestion() -> None:
+    recipe = recipe_for_model("onnx:m.onnx")
+    with pytest.raises(RecipeError, match="flags: bench.duraton_s: unknown key") as info:
+        override(recipe, "bench", duraton_s=1.0)
+    assert info.value.hint == "did you mean 'duration_s'?"
+
+
+def test_parse_input() -> None:
+    from trtc.recipe import parse_input
+
+    assert parse_input("input:batchx3x224x224") == InputSpec("input", ("batch", 3, 224, 224))
+    assert parse_input("ids:1x128:int64") == InputSpec("ids", (1, 128), "int64")
+    with pytest.raises(UsageError, match="expected NAME:DIMS"):
+        parse_input("1x3x224x224")

@@ -57,7 +57,7 @@ def quantize(
     ] = None,
     eval_data: Annotated[str | None, typer.Option(
         help="Labelled data (.npz with 'labels', or python:) for the top-1 budget "
-        "(flags mode; default: cosine on the calibration data).")] = None,
+        "(verify.data.source; default: cosine on the calibration data).")] = None,
     shapes: ShapesOpt = None,
     *, common: Common,
 ) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import typing
 from pathlib import Path
 from typing import Any
 
 from trtc.errors import UsageError
 from trtc.recipe.schema import InputSpec, ModelSpec, Recipe, to_data
-from trtc.recipe.validate import check_semantics, convert, join
+from trtc.recipe.validate import check_semantics, convert, fail, join
 
 
 def recipe_for_model(model: str | Path, name: str | None = None) -> Recipe:
@@ -27,7 +28,8 @@ def override(recipe: Recipe, section: str, **changes: Any) -> Recipe:
     """Return ``recipe`` with flag values replacing keys of one section (None = keep).
 
     Raises:
-        RecipeError: a value does not fit the schema (``--optimization-level fast``).
+        RecipeError: a key is not in the section (``precison=``), or a value does not fit
+            the schema (``--optimization-level fast``).
     """
     changes = {k: v for k, v in changes.items() if v is not None}
     if not changes:
@@ -35,8 +37,14 @@ def override(recipe: Recipe, section: str, **changes: Any) -> Recipe:
     current = getattr(recipe, section)
     # Flags arrive as free values: check and convert them as a recipe value would be.
     hints = typing.get_type_hints(type(current))
-    changes = {k: convert(to_data(v), hints[k], join(section, k), "flags") if k in hints
-               else v for k, v in changes.items()}
+    for key in changes:
+        if key not in hints:
+            close = difflib.get_close_matches(key, list(hints), n=1)
+            raise fail("flags", join(section, key), "unknown key",
+                       f"did you mean '{close[0]}'?" if close else
+                       f"valid keys: {', '.join(hints)}")
+    changes = {k: convert(to_data(v), hints[k], join(section, k), "flags")
+               for k, v in changes.items()}
     updated = dataclasses.replace(current, **changes)
     recipe = dataclasses.replace(recipe, **{section: updated})
     check_semantics(recipe, "flags")
