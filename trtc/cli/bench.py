@@ -7,8 +7,9 @@ from typing import Annotated
 import typer
 
 from trtc import api
-from trtc.cli.options import Common, ShapesOpt, command
+from trtc.cli.options import Common, ShapesOpt, command, one_of
 from trtc.errors import UsageError
+from trtc.recipe import Baseline
 from trtc.report import bench_renderable
 
 
@@ -37,7 +38,7 @@ def bench(
     iterations: Annotated[int | None, typer.Option(help="Minimum timed runs.")] = None,
     threads: Annotated[int | None, typer.Option(help="Threads for every runtime "
                                                 "(default: all usable cores).")] = None,
-    baseline: Annotated[str | None, typer.Option(help="auto, pytorch or none.")] = None,
+    baseline: Annotated[str | None, typer.Option(help=f"{one_of(Baseline)}.")] = None,
     cuda_graph: Annotated[bool | None, typer.Option(
         "--cuda-graph/--no-cuda-graph", help="TensorRT: replay the engine as a CUDA graph "
         "(default: on, where the engine allows it).")] = None,

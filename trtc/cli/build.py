@@ -9,9 +9,10 @@ import typer
 from rich.text import Text
 
 from trtc import api
-from trtc.cli.options import Common, ForceOpt, command
+from trtc.cli.options import Common, ForceOpt, command, one_of
 from trtc.cli.output import Output
 from trtc.errors import UsageError
+from trtc.recipe import Backend, Device, HardwareCompatibility
 from trtc.report import dry_run_settings, plan_table
 
 
@@ -49,7 +50,7 @@ def build(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Artifact path "
                                                 "(flags mode): OUT.engine or OUT.ort.onnx.")
                       ] = None,
-    backend: Annotated[str | None, typer.Option(help="auto, onnxruntime or tensorrt.")] = None,
+    backend: Annotated[str | None, typer.Option(help=f"{one_of(Backend)}.")] = None,
     precision: Annotated[str | None, typer.Option(
         help="TensorRT precision: fp32, fp16, bf16, int8, fp8 or best (fp16+int8).")] = None,
     profile: Annotated[list[str] | None, typer.Option(
@@ -89,7 +90,7 @@ def build(
         "--version-compatible/--no-version-compatible",
         help="Engine that loads on newer TensorRT versions too (>= 8.6).")] = None,
     hardware_compatibility: Annotated[str | None, typer.Option(
-        help="none, ampere+ or same-compute-capability (TensorRT >= 10.9).")] = None,
+        help=f"{one_of(HardwareCompatibility)} (TensorRT >= 10.9).")] = None,
     plugins: Annotated[list[str] | None, typer.Option(
         "--plugins", metavar="LIB.so",
         help="TensorRT plugin library (.so) to load; repeatable.")] = None,
@@ -99,7 +100,7 @@ def build(
     trt_version: Annotated[str | None, typer.Option(
         help="With --dry-run where TensorRT is not installed: preview the settings and "
         "trtexec line for this version (8.6, 10, 11).")] = None,
-    device: Annotated[str | None, typer.Option(help="ONNX Runtime provider: cpu or cuda.")
+    device: Annotated[str | None, typer.Option(help=f"ONNX Runtime provider: {one_of(Device)}.")
                       ] = None,
     optimization_level: Annotated[str | None, typer.Option(
         help="ONNX Runtime graph optimisation: disable, basic, extended or all "

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from trtc import api
-from trtc.cli.options import Common, command
+from trtc.cli.options import Common, command, one_of
+from trtc.recipe import Cleanup
 
 
 @command()
@@ -26,7 +27,7 @@ def export(
     opset: Annotated[int | None, typer.Option(help="ONNX opset.")] = None,
     exporter: Annotated[str | None, typer.Option(help="dynamo (torch's default) or "
                                                  "legacy (TorchScript).")] = None,
-    cleanup: Annotated[str | None, typer.Option(help="onnxslim, graphsurgeon or none.")] = None,
+    cleanup: Annotated[str | None, typer.Option(help=f"{one_of(Cleanup)}.")] = None,
     *, common: Common,
 ) -> None:
     """Export a PyTorch model to ONNX, check it, clean it up and test parity."""

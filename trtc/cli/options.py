@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 
@@ -23,6 +23,12 @@ WorkspaceOpt = Annotated[Path, typer.Option("--workspace", help="Root of the art
 ForceOpt = Annotated[bool, typer.Option("--force", help="Run even if up to date.")]
 ShapesOpt = Annotated[str | None, typer.Option(
     "--shapes", help="trtexec-style shapes for dynamic inputs: 'x:1x3x640x640,y:1x128'.")]
+
+
+def one_of(choices: Any) -> str:
+    """``'a, b or c'`` from a schema choice type (``Literal['a', 'b', 'c']``)."""
+    names = [str(c) for c in get_args(choices)]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 @dataclass

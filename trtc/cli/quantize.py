@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from trtc import api
-from trtc.cli.options import Common, ShapesOpt, command
+from trtc.cli.options import Common, ShapesOpt, command, one_of
+from trtc.recipe import CalibMethod, QuantizePrecision
 from trtc.report import quantize_lines
 
 
@@ -23,7 +24,7 @@ def quantize(
     source: Annotated[str, typer.Argument(help="A recipe (.yaml) or an ONNX model.")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Quantized ONNX path "
                                                 "(flags mode).")] = None,
-    precision: Annotated[str | None, typer.Option(help="int8, fp8, fp16 or bf16.")] = None,
+    precision: Annotated[str | None, typer.Option(help=f"{one_of(QuantizePrecision)}.")] = None,
     target: Annotated[str | None, typer.Option(
         "--target", help="Q/DQ placement: tensorrt (symmetric int8, Q/DQ where TensorRT fuses "
         "them), onnxruntime-cpu (uint8 activations) or auto (TensorRT if it is usable here, "
@@ -34,7 +35,7 @@ def quantize(
     calib_samples: Annotated[int | None, typer.Option(help="Samples to calibrate on.")] = None,
     calib_batch: Annotated[int | None, typer.Option(help="Samples per calibration batch.")
                            ] = None,
-    calib_method: Annotated[str | None, typer.Option(help="minmax, entropy or percentile.")
+    calib_method: Annotated[str | None, typer.Option(help=f"{one_of(CalibMethod)}.")
                             ] = None,
     calib_resize: Annotated[int | None, typer.Option(
         help="Image folder: resize the shorter side to this many pixels (default 256).")
