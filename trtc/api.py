@@ -249,7 +249,9 @@ def build(source: Source, /, *, output: str | Path | None = None,
     if in_workspace:
         if output is not None:
             raise UsageError("-o/--output is for flags mode; a recipe writes to the workspace")
-        return _in_workspace(recipe, "build", workspace, force, reporter)
+        (outcome,) = run_recipe(recipe, workspace_for(recipe, workspace), only="build",
+                                force=force, reporter=reporter, verbose=verbose)
+        return outcome
     if output is None:
         raise UsageError("flags mode needs -o OUT (e.g. -o model.engine or -o model.ort.onnx)")
     return _flags(Plan(recipe, verbose=verbose), "build", {"model": _path(source)},
@@ -424,7 +426,7 @@ class RunResult:
 def run(recipe: str | Path | Recipe, /, *, workspace: str | Path = "build",
         until: str | None = None, force: bool = False, dry_run: bool = False,
         on_outcome: Callable[[StageOutcome], None] | None = None,
-        reporter: Reporter | None = None) -> RunResult:
+        reporter: Reporter | None = None, verbose: bool = False) -> RunResult:
     """Run every enabled stage of a recipe in order, skipping those that are up to date.
 
     Args:
@@ -435,6 +437,7 @@ def run(recipe: str | Path | Recipe, /, *, workspace: str | Path = "build",
         dry_run: say what would run and why; run and write nothing.
         on_outcome: called with each stage's outcome as soon as it is known.
         reporter: where progress goes.
+        verbose: TensorRT's builder log for the build stage.
 
     Returns:
         The outcomes, and (unless ``dry_run``) the ``report.md`` summary written.
@@ -445,7 +448,7 @@ def run(recipe: str | Path | Recipe, /, *, workspace: str | Path = "build",
     loaded = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     ws = workspace_for(loaded, workspace)
     outcomes = run_recipe(loaded, ws, until=until, force=force, dry_run=dry_run,
-                          on_outcome=on_outcome, reporter=reporter)
+                          on_outcome=on_outcome, reporter=reporter, verbose=verbose)
     result = RunResult(loaded.name, ws.root, outcomes)
     if not dry_run:
         from trtc.report import summary_markdown

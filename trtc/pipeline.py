@@ -394,9 +394,12 @@ def _missing_input(recipe: Recipe, stage: str, role: str, path: Path) -> Excepti
 
 def run_recipe(recipe: Recipe, ws: Workspace, *, until: str | None = None,
                only: str | None = None, force: bool = False, dry_run: bool = False,
-               on_outcome: Any = None, reporter: Reporter | None = None
-               ) -> list[StageOutcome]:
-    """Run every enabled stage in order (up to ``until``); return what happened to each."""
+               on_outcome: Any = None, reporter: Reporter | None = None,
+               verbose: bool = False) -> list[StageOutcome]:
+    """Run every enabled stage in order (up to ``until``); return what happened to each.
+
+    ``verbose`` asks the build for TensorRT's log (see :class:`Plan`).
+    """
     if until is not None and until not in STAGES:
         raise UsageError(f"--until {until!r} is not a stage", f"stages are: {', '.join(STAGES)}")
     if only:
@@ -405,7 +408,7 @@ def run_recipe(recipe: Recipe, ws: Workspace, *, until: str | None = None,
         # Disabled stages are left out of a run (prune and quantize are off by default).
         last = STAGES.index(until) if until else len(STAGES) - 1
         stages = [s for s in recipe.enabled_stages() if STAGES.index(s) <= last]
-    plan = Plan(recipe, ws)
+    plan = Plan(recipe, ws, verbose=verbose)
 
     def check_backend() -> None:
         # Fail fast: a backend that cannot run here (backend: tensorrt without TensorRT)

@@ -175,3 +175,14 @@ def test_outcome_metrics_and_outputs_come_from_the_result_or_the_manifest() -> N
     assert skipped.metrics == {"backend": "onnxruntime"}
     assert skipped.outputs == {"artifact": Path("/w/model.ort.onnx")}
     assert StageOutcome("build", "would run", "x").metrics == {}
+
+
+def test_verbose_reaches_the_build_job_when_it_has_the_field(tmp_path: Path) -> None:
+    from trtc.stages.build import BuildJob
+
+    job = _plan(_recipe(tmp_path)).job("build")
+    loud = Plan(_recipe(tmp_path), verbose=True)
+    loud._backend = ("onnxruntime", "test")
+    if "verbose" in {f.name for f in dataclasses.fields(BuildJob)}:
+        assert loud.job("build").verbose is True and job.verbose is False
+    assert loud.verbose is True

@@ -32,7 +32,8 @@ def run(
             out.warnings(outcome.warnings)
 
     result = api.run(recipe_path, workspace=common.workspace, until=until, force=common.force,
-                     dry_run=dry_run, on_outcome=progress, reporter=out.reporter())
+                     dry_run=dry_run, on_outcome=progress, reporter=out.reporter(),
+                     verbose=out.verbose)
     if result.report is not None:
         out.show(summary_renderable(result.collected, result.recipe))
         out.info(f"report: {result.report}")
