@@ -15,23 +15,56 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from trtc.errors import UsageError
+from trtc.errors import TrtcError, UsageError
 from trtc.recipe import STAGES, Recipe
-from trtc.stages import NullReporter, Reporter, StageContext
+from trtc.stages import NullReporter, Reporter, StageContext, StageResult
 from trtc.usercode import ref_file
 from trtc.workspace import StageRecord, Workspace, read_json
 
 
 @dataclass
 class StageOutcome:
-    """What happened to one stage in a run."""
+    """What happened to one stage: ran (and what it produced), skipped, or would run.
+
+    Attributes:
+        stage: the stage's name.
+        status: ``ran``, ``skipped``, ``would run``, ``disabled`` or ``failed``
+            (verify: the check did not pass; ``error`` says why).
+        reason: why it ran (``--force``, what changed) or did not.
+        manifest: the stage's manifest (workspace mode; None in flags mode).
+        warnings: what the stage warned about.
+        wall_time_s: seconds the stage ran.
+        result: the stage's own result when it ran in this call.
+        report: verify's / bench's report (the JSON they write), when there is one.
+        error: verify's failure (``failed``), when the caller asked not to raise it.
+    """
 
     stage: str
-    status: str                    # "ran", "skipped", "would run", "disabled"
+    status: str
     reason: str
     manifest: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     wall_time_s: float = 0.0
+    result: StageResult | None = None
+    report: dict[str, Any] | None = None
+    error: TrtcError | None = None
+    #: Where the stage's manifest is (workspace mode, once it ran or was up to date).
+    manifest_path: Path | None = None
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The stage's metrics: from this run's result, else from its manifest."""
+        if self.result is not None:
+            return self.result.metrics
+        return dict((self.manifest or {}).get("metrics") or {})
+
+    @property
+    def outputs(self) -> dict[str, Path]:
+        """The artifacts by role (``model``, ``artifact``, ``report``, ``calibration``)."""
+        if self.result is not None:
+            return dict(self.result.outputs)
+        return {role: Path(o["path"]) for role, o in
+                ((self.manifest or {}).get("outputs") or {}).items()}
 
     def to_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "status": self.status, "reason": self.reason,
@@ -155,9 +188,12 @@ class Plan:
     ``quantize.target: auto`` makes the target part of the up-to-date check).
     """
 
-    def __init__(self, recipe: Recipe, ws: Workspace | None = None) -> None:
+    def __init__(self, recipe: Recipe, ws: Workspace | None = None, *,
+                 verbose: bool = False) -> None:
         self.recipe = recipe
         self.ws = ws
+        #: TensorRT's builder log (build jobs that have a ``verbose`` field).
+        self.verbose = verbose
         self._backend: tuple[str, str] | None = None
 
     @property
@@ -219,7 +255,8 @@ class Plan:
             return QuantizeJob(dataclasses.replace(r.quantize, target=self.quantize_target),
                                eval_source=r.verify.data.source if real else None,
                                labels_key=r.verify.data.labels_key,
-                               eval_batch=r.verify.data.batch)
+                               eval_batch=r.verify.data.batch,
+                               **_if_field(QuantizeJob, shapes=dict(r.quantize.shapes)))
         if stage == "build":
             from trtc.stages.build import BuildJob
 
@@ -229,7 +266,8 @@ class Plan:
 
             cache = (workspace_timing_cache_dir(self.ws.stage_dir("build"))
                      if self.ws is not None else None)
-            return BuildJob(r.build, name, why, hint, cache)
+            return BuildJob(r.build, name, why, hint, cache,
+                            **_if_field(BuildJob, verbose=self.verbose))
         if stage == "verify":
             from trtc.stages.verify import VerifyJob
 
@@ -256,6 +294,31 @@ class Plan:
         return {"report": out_dir / "report.json"}
 
 
+def _if_field(job_type: type, **values: Any) -> dict[str, Any]:
+    """The values whose names are fields of ``job_type`` (jobs grow fields one at a time)."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(job_type)}
+    return {k: v for k, v in values.items() if k in names}
+
+
+def run_job(plan: Plan, stage: str, ctx: StageContext) -> StageOutcome:
+    """Run one stage's job outside a workspace (flags mode): no manifest, no skipping.
+
+    The job comes from ``plan`` exactly as in a workspace run, so a flag means what
+    its recipe key means.
+    """
+    module = importlib.import_module(f"trtc.stages.{stage}")
+    job = plan.job(stage)  # resolves the backend first: a missing one writes nothing
+    for path in ctx.outputs.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    result = module.run(job, ctx)
+    elapsed = time.perf_counter() - start
+    return StageOutcome(stage, "ran", "flags mode", None, list(result.warnings), elapsed,
+                        result=result)
+
+
 def run_stage(recipe: Recipe, stage: str, ws: Workspace, *, force: bool = False,
               dry_run: bool = False, upstream_ran: bool = False,
               before_run: Callable[[], None] | None = None, plan: Plan | None = None,
@@ -280,7 +343,8 @@ def run_stage(recipe: Recipe, stage: str, ws: Workspace, *, force: bool = False,
     else:
         reason = ws.staleness(stage, spec, inputs)
     if reason is None:
-        return StageOutcome(stage, "skipped", "up to date", ws.read_manifest(stage))
+        return StageOutcome(stage, "skipped", "up to date", ws.read_manifest(stage),
+                            manifest_path=ws.manifest_path(stage))
     if dry_run:
         return StageOutcome(stage, "would run", reason)
     if before_run is not None:
@@ -301,7 +365,8 @@ def run_stage(recipe: Recipe, stage: str, ws: Workspace, *, force: bool = False,
                          outputs={k: str(v) for k, v in result.outputs.items()},
                          metrics=result.metrics, device=result.device, wall_time_s=elapsed)
     manifest = ws.write_manifest(record)
-    return StageOutcome(stage, "ran", reason, manifest, result.warnings, elapsed)
+    return StageOutcome(stage, "ran", reason, manifest, result.warnings, elapsed, result=result,
+                        manifest_path=ws.manifest_path(stage))
 
 
 def _missing_input(recipe: Recipe, stage: str, role: str, path: Path) -> Exception:
@@ -329,9 +394,12 @@ def _missing_input(recipe: Recipe, stage: str, role: str, path: Path) -> Excepti
 
 def run_recipe(recipe: Recipe, ws: Workspace, *, until: str | None = None,
                only: str | None = None, force: bool = False, dry_run: bool = False,
-               on_outcome: Any = None, reporter: Reporter | None = None
-               ) -> list[StageOutcome]:
-    """Run every enabled stage in order (up to ``until``); return what happened to each."""
+               on_outcome: Any = None, reporter: Reporter | None = None,
+               verbose: bool = False) -> list[StageOutcome]:
+    """Run every enabled stage in order (up to ``until``); return what happened to each.
+
+    ``verbose`` asks the build for TensorRT's log (see :class:`Plan`).
+    """
     if until is not None and until not in STAGES:
         raise UsageError(f"--until {until!r} is not a stage", f"stages are: {', '.join(STAGES)}")
     if only:
@@ -340,7 +408,7 @@ def run_recipe(recipe: Recipe, ws: Workspace, *, until: str | None = None,
         # Disabled stages are left out of a run (prune and quantize are off by default).
         last = STAGES.index(until) if until else len(STAGES) - 1
         stages = [s for s in recipe.enabled_stages() if STAGES.index(s) <= last]
-    plan = Plan(recipe, ws)
+    plan = Plan(recipe, ws, verbose=verbose)
 
     def check_backend() -> None:
         # Fail fast: a backend that cannot run here (backend: tensorrt without TensorRT)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -29,7 +30,9 @@ def _size(n: int) -> str:
     return str(n)
 
 
-def _count(n: int) -> str:
+def _count(n: int | None) -> str:
+    if n is None:
+        return "?"
     for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if n >= div:
             return f"{n / div:.2f}{unit}"
@@ -51,17 +54,6 @@ def plan_table(plan: dict[str, Any]) -> Table:
             table.add_row(prefix, "default" if value is None else str(value))
 
     add("", plan)
-    return table
-
-
-def outcomes_table(outcomes: list[Any]) -> Table:
-    table = Table(title="stages", title_justify="left")
-    for col in ("stage", "status", "why", "time"):
-        table.add_column(col)
-    for o in outcomes:
-        style = {"ran": "green", "skipped": "dim", "would run": "yellow"}.get(o.status, "")
-        table.add_row(o.stage, Text(o.status, style=style), o.reason,
-                      f"{o.wall_time_s:.2f} s" if o.status == "ran" else "")
     return table
 
 
@@ -288,3 +280,99 @@ def summary_markdown(collected: dict[str, Any], name: str) -> str:
         for w in br.get("warnings", []):
             lines.append(f"\nwarning: {w}")
     return "\n".join(lines) + "\n"
+
+
+def outcome_line(outcome: Any) -> str:
+    """One line of a stage's outcome: its name, what happened, how long, and why."""
+    style = {"ran": "green", "would run": "yellow"}.get(outcome.status, "dim")
+    took = f" in {outcome.wall_time_s:.2f} s" if outcome.status == "ran" else ""
+    return f"[{style}]{outcome.stage:8} {outcome.status}[/]{took} ({escape(outcome.reason)})"
+
+
+#: Resolved settings whose None sends nothing to TensorRT, so its default applies.
+_UNSET = {"workspace_bytes": "TensorRT's default (the GPU's memory)",
+          "builder_optimization_level": "TensorRT's default (3)"}
+
+
+def dry_run_settings(plan: dict[str, Any]) -> dict[str, Any]:
+    """What ``build --dry-run`` shows of a plan: TensorRT's resolved settings, not the raw
+    section; an unset setting reads 'none', or TensorRT's default where that applies."""
+    if "tensorrt" not in plan:
+        return dict(plan)
+    shown = {k: v for k, v in plan.items() if k not in ("settings", "trtexec")}
+    shown["tensorrt"] = {k: _UNSET.get(k, "none") if v is None else v
+                         for k, v in plan["tensorrt"].items() if k != "notes"}
+    return shown
+
+
+def quantize_lines(metrics: dict[str, Any]) -> list[str]:
+    """One line per fact a user acts on: calibration, Q/DQ, accuracy, budget, kept nodes."""
+    lines = []
+    calib = metrics.get("calibration")
+    if calib:
+        lines.append(f"calibration: {calib['method']} on {calib['samples']} samples from "
+                     f"{escape(str(calib['source']))} (cache {calib['cache']}, "
+                     f"{calib['calibration_runs']} calibration runs)")
+    qdq = metrics.get("qdq")
+    if qdq:
+        lines.append(f"Q/DQ: {qdq['quantize_linear']} QuantizeLinear, "
+                     f"{qdq['dequantize_linear']} DequantizeLinear; "
+                     f"{len(qdq['quantized_nodes'])} nodes quantized")
+    acc = metrics.get("accuracy")
+    if acc:
+        lines.append(f"accuracy: {acc['metric']} {acc['value']:.4f} (FP32 "
+                     f"{acc['reference']:.4f}, drop {acc['drop']:.4f})")
+    budget = metrics.get("budget")
+    if budget and budget.get("float_nodes"):
+        lines.append(f"budget {budget['max_drop']:g}: {budget['before']['drop']:.4f} -> "
+                     f"{budget['after']['drop']:.4f} with {len(budget['float_nodes'])} "
+                     f"node(s) in float: {escape(', '.join(budget['float_nodes']))}")
+    for kept in metrics.get("kept_fp32", []):
+        lines.append(f"kept in fp32: {escape(str(kept.get('name')))} "
+                     f"({escape(str(kept.get('op_type', '')))}): "
+                     f"{escape(str(kept.get('reason', '')))}")
+    return lines
+
+
+def _change(before: int | None, after: int | None) -> str:
+    if before is None or after is None:
+        return "?"
+    if before == after:
+        return _count(before)
+    return f"{_count(before)} -> {_count(after)}"
+
+
+def prune_renderable(report: dict[str, Any]) -> Group:
+    """Per-layer table, skipped chains and totals of one prune report."""
+    layers = Table(title=f"prune --method {report['method']}", title_justify="left")
+    for col in ("layer", "op", "status", "weight shape", "params", "FLOPs", "zeros"):
+        layers.add_column(col, justify="right" if col in ("params", "FLOPs", "zeros")
+                          else "left")
+    layers.add_column("why not", overflow="fold")
+    for row in report["layers"]:
+        shape = "x".join(map(str, row["shape_before"]))
+        if row["shape_after"] != row["shape_before"]:
+            shape += " -> " + "x".join(map(str, row["shape_after"]))
+        zeros = f"{row['zeros_after'] * 100:.0f}%"
+        style = "" if row["status"] == "pruned" else "dim"
+        layers.add_row(row["name"], row["op"], row["status"], shape,
+                       _change(row["params_before"], row["params_after"]),
+                       _change(row["flops_before"], row["flops_after"]), zeros, row["reason"],
+                       style=style)
+    parts: list[Any] = [layers]
+    skipped = [c for c in report.get("chains", []) if c["status"] == "skipped"]
+    if skipped:
+        parts.append(Text(f"{len(skipped)} channel chain(s) left alone: " + "; ".join(
+            f"{c['producer']}: {c['reason']}" for c in skipped[:8])
+            + (" ..." if len(skipped) > 8 else ""), style="dim"))
+    before, after = report["before"], report["after"]
+    totals = Table(title="total", title_justify="left")
+    for col in ("", "before", "after", "after/before"):
+        totals.add_column(col, justify="right" if col else "left")
+    for key in ("params", "flops", "size_bytes", "gzip_bytes", "weight_zeros_fraction"):
+        if key in before:
+            ratio = report["after_over_before"].get(key)
+            totals.add_row(key, str(before[key]), str(after[key]),
+                           "" if ratio is None else f"{ratio:.3f}")
+    parts += [totals, Text(f"note: {report['note']}", style="dim")]
+    return Group(*parts)

@@ -11,6 +11,23 @@ import pytest
 from typer.testing import CliRunner, Result
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "without_tensorrt: checks what happens where TensorRT "
+                            "is absent (skips where it is installed)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # trtc reads a tensorrt module without __version__ (tensorrt-stubs) as absent, too.
+    from trtc.backends.tensorrt import tensorrt_version
+
+    if tensorrt_version() is None:
+        return
+    skip = pytest.mark.skip(reason="asserts TensorRT's absence; TensorRT is installed here")
+    for item in items:
+        if "without_tensorrt" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run every test from tmp_path so that a stray relative path never lands in the repo."""

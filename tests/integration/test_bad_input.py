@@ -269,6 +269,7 @@ def test_unknown_backend(cli, conv_onnx: Path, tmp_path: Path, ws: Path) -> None
     assert not out.exists()
 
 
+@pytest.mark.without_tensorrt
 def test_tensorrt_backend_without_tensorrt(cli, conv_onnx: Path, tmp_path: Path,
                                            ws: Path) -> None:
     out = tmp_path / "out" / "model.engine"
@@ -282,6 +283,7 @@ def test_tensorrt_backend_without_tensorrt(cli, conv_onnx: Path, tmp_path: Path,
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
 
 
+@pytest.mark.without_tensorrt
 def test_tensorrt_backend_in_a_recipe(cli, onnx_recipe: Path, ws: Path) -> None:
     edit_recipe(onnx_recipe, lambda r: r["build"].update(backend="tensorrt"))
     result = cli("run", onnx_recipe, "--workspace", ws)
@@ -294,6 +296,7 @@ def test_tensorrt_backend_in_a_recipe(cli, onnx_recipe: Path, ws: Path) -> None:
     assert "manifest.json" in stage_files(ws, "conv", "export")
 
 
+@pytest.mark.without_tensorrt
 def test_tensorrt_exit_code_in_a_real_process(conv_onnx: Path, tmp_path: Path) -> None:
     out = tmp_path / "model.engine"
     proc = run_trtc("build", conv_onnx, "-o", out, "--backend", "tensorrt", "--workspace",
@@ -304,6 +307,7 @@ def test_tensorrt_exit_code_in_a_real_process(conv_onnx: Path, tmp_path: Path) -
     assert not out.exists()
 
 
+@pytest.mark.without_tensorrt
 def test_auto_backend_chooses_onnxruntime(cli, onnx_recipe: Path, ws: Path) -> None:
     ok_json(cli("run", onnx_recipe, "--workspace", ws, "--until", "export", "--json"))
     out = ok_json(cli("build", onnx_recipe, "--backend", "auto", "--workspace", ws, "--json"))

@@ -213,6 +213,7 @@ def test_dry_run_of_a_recipe_uses_the_recipe_inputs(cli, write_recipe: Callable[
 # --------------------------------------------------------------------------- real builds
 
 
+@pytest.mark.without_tensorrt
 def test_tensorrt_build_without_tensorrt_exits_3_and_writes_nothing(conv_onnx: Path,
                                                                     tmp_path: Path) -> None:
     out = tmp_path / "out" / "m.engine"
@@ -234,6 +235,7 @@ def test_workspace_size_and_directory_together(cli, conv_onnx: Path, tmp_path: P
     assert_user_error(result, 2, "two sizes")
 
 
+@pytest.mark.without_tensorrt
 def test_auto_backend_run_completes_on_onnxruntime_and_says_so(
         cli, onnx_recipe: Path, ws: Path) -> None:
     from integration_helpers import edit_recipe
@@ -248,6 +250,7 @@ def test_auto_backend_run_completes_on_onnxruntime_and_says_so(
     assert (ws / "conv" / "bench" / "manifest.json").is_file()
 
 
+@pytest.mark.without_tensorrt
 def test_tensorrt_backend_run_fails_fast(cli, onnx_recipe: Path, ws: Path) -> None:
     from integration_helpers import edit_recipe
 

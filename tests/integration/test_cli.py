@@ -184,6 +184,7 @@ def test_build_dry_run_writes_nothing(cli, conv_onnx: Path, tmp_path: Path, ws: 
     assert not out.exists()
 
 
+@pytest.mark.without_tensorrt
 def test_build_dry_run_for_tensorrt_works_without_it(cli, conv_onnx: Path, tmp_path: Path,
                                                      ws: Path) -> None:
     out = tmp_path / "out.engine"

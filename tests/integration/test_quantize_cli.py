@@ -135,6 +135,7 @@ def test_run_with_quantize_feeds_build_and_verify(cli, quant_recipe: Path, ws: P
     assert third["metrics"]["calibration"]["cache"] == "hit"
 
 
+@pytest.mark.without_tensorrt
 def test_target_auto_follows_the_backend_this_machine_builds_with(cli, quant_recipe: Path,
                                                                   ws: Path) -> None:
     # No TensorRT here: auto means ONNX Runtime, so the placement is onnxruntime-cpu's and

@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-from trtc.backends.base import (
-    Backend,
-    BuildRequest,
-    PreparedBuild,
-    ProfileHint,
-    Timer,
-    backend_for_artifact,
-    get_backend,
-    resolve_backend,
-)
+from trtc.backends.base import Backend, BuildRequest, PreparedBuild, ProfileHint, Timer
+from trtc.backends.registry import backend_for_artifact, get_backend, resolve_backend
 
 __all__ = ["Backend", "BuildRequest", "PreparedBuild", "ProfileHint", "Timer",
            "backend_for_artifact", "get_backend", "resolve_backend"]

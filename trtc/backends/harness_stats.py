@@ -6,6 +6,7 @@ and numbers, shared with the stages and tested without a GPU.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,3 +75,8 @@ def _brief(samples: list[float], batch: int, wall_s: float) -> dict[str, float]:
     s = latency_stats(samples, batch, wall_s)
     return {k: s[k] for k in ("min_ms", "mean_ms", "median_ms", "p90_ms", "p95_ms", "p99_ms",
                               "max_ms", "cov")}
+
+
+def feed_batch(feed: Mapping[str, Any]) -> int:
+    """The batch of a feed: the first input's leading dim (1 for an empty feed)."""
+    return int(next(iter(feed.values())).shape[0]) if feed else 1

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trtc.backends.harness_stats import feed_batch
 from trtc.tensorrt import diagnostics
 from trtc.tensorrt.engine_file import IoSpecs, io_specs, read_sidecar, sidecar_io_specs
 from trtc.tensorrt.settings import TrtEnum
@@ -357,10 +358,6 @@ def inspect_layers(engine: Any) -> dict[str, Any]:
                                 for i in range(int(engine.num_layers))])
 
 
-def feed_batch(feed: Mapping[str, np.ndarray]) -> int:
-    return int(next(iter(feed.values())).shape[0]) if feed else 1
-
-
 class TensorRTBackend:
     """Build TensorRT engines through Polygraphy; run them with Polygraphy and cuda-python."""
 
@@ -386,7 +383,7 @@ class TensorRTBackend:
         from trtc.backends.tensorrt_plan import preview
 
         return preview(spec, onnx_path=onnx_path, hint=hint, version=version, output=output,
-                       timing_cache_dir=timing_cache_dir)
+                       timing_cache_dir=timing_cache_dir, installed=tensorrt_version())
 
     def build(self, onnx_path: Path, out_path: Path, spec: BuildSpec, *,
               plan: PreparedBuild | None = None, verbose: bool = False,

@@ -91,7 +91,7 @@ def preflight_shapes(onnx_path: Path, onnx_inputs: OnnxInputs,
     """
     import numpy as np
 
-    from trtc.backends import get_backend
+    from trtc.backends.onnxruntime import OnnxRuntimeBackend
     from trtc.errors import ModelError
     from trtc.tensorrt.profiles import profile_corners
 
@@ -99,7 +99,7 @@ def preflight_shapes(onnx_path: Path, onnx_inputs: OnnxInputs,
     if not corners:
         return []
     try:
-        infer = get_backend("onnxruntime").infer_fn(onnx_path, threads=None)
+        infer = OnnxRuntimeBackend().infer_fn(onnx_path, threads=None)
     except ModelError as exc:
         return [f"shape preflight skipped: {exc.message}"]
     warnings: list[str] = []
@@ -276,7 +276,7 @@ def prepare(request: BuildRequest, version: str) -> PreparedBuild:
 
 def preview(spec: BuildSpec, *, onnx_path: Path | None, hint: ProfileHint | None,
             version: str | None, output: str | None,
-            timing_cache_dir: Path | None) -> dict[str, Any]:
+            timing_cache_dir: Path | None, installed: str | None = None) -> dict[str, Any]:
     """The ``tensorrt`` and ``trtexec`` keys of ``build --dry-run`` (works without TensorRT).
 
     The settings are resolved for the installed version, else for ``version``
@@ -284,7 +284,6 @@ def preview(spec: BuildSpec, *, onnx_path: Path | None, hint: ProfileHint | None
     rendered for that version. The model's inputs come from ``onnx_path`` when it
     exists, else from the recipe's ``model.inputs``.
     """
-    from trtc.backends.tensorrt import tensorrt_version
     from trtc.graph.io import read_opset
     from trtc.tensorrt.settings import settings_to_data
     from trtc.tensorrt.trtexec import trtexec_command
@@ -296,7 +295,6 @@ def preview(spec: BuildSpec, *, onnx_path: Path | None, hint: ProfileHint | None
     )
 
     trt_version = version
-    installed = tensorrt_version()
     if trt_version and installed and normalize_version(trt_version) != \
             normalize_version(installed):
         raise UsageError(f"--trt-version {trt_version}: TensorRT {installed} is installed here",

@@ -75,8 +75,7 @@ def bench_engine(backend: TensorRTBackend, engine: Any, feed: Mapping[str, Any],
                  config: HarnessConfig, streams: int = 1) -> dict[str, Any]:
     """Run the cuda-python harness on ``engine`` (one slot per stream); summary + samples."""
     from trtc.backends.cuda_harness import run_harness
-    from trtc.backends.harness_stats import summarize
-    from trtc.backends.tensorrt import feed_batch
+    from trtc.backends.harness_stats import feed_batch, summarize
 
     slots = backend.make_slots(engine, feed, streams)
     try:

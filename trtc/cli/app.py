@@ -13,7 +13,8 @@ from typer.exceptions import TyperException
 
 from trtc import __version__
 from trtc.cli import bench, build, export, inspect, prune, quantize, run, verify
-from trtc.cli.common import SETTINGS, JsonOpt, QuietOpt, VerboseOpt
+from trtc.cli.options import JsonOpt, QuietOpt, VerboseOpt
+from trtc.cli.output import SETTINGS
 from trtc.errors import TrtcError
 
 INTERNAL_ERROR = 70

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from trtc.cli.common import (
-    ForceOpt,
-    JsonOpt,
-    Output,
-    QuietOpt,
-    ShapesOpt,
-    VerboseOpt,
-    WorkspaceOpt,
-    is_recipe,
-    load_target,
-    run_one_stage,
-)
+from trtc import api
+from trtc.cli.options import Common, ShapesOpt, command, one_of
 from trtc.errors import UsageError
-from trtc.recipe import override
-from trtc.shapes import parse_shapes
+from trtc.recipe import Baseline
+from trtc.report import bench_renderable
 
 
 def _batches(values: list[str] | None) -> tuple[int, ...] | None:
@@ -37,6 +26,7 @@ def _batches(values: list[str] | None) -> tuple[int, ...] | None:
     return tuple(out)
 
 
+@command()
 def bench(
     target: Annotated[str, typer.Argument(help="A recipe (.yaml) or an artifact / ONNX model.")],
     batch: Annotated[list[str] | None, typer.Option(
@@ -48,43 +38,22 @@ def bench(
     iterations: Annotated[int | None, typer.Option(help="Minimum timed runs.")] = None,
     threads: Annotated[int | None, typer.Option(help="Threads for every runtime "
                                                 "(default: all usable cores).")] = None,
-    baseline: Annotated[str | None, typer.Option(help="auto, pytorch or none.")] = None,
+    baseline: Annotated[str | None, typer.Option(help=f"{one_of(Baseline)}.")] = None,
     cuda_graph: Annotated[bool | None, typer.Option(
         "--cuda-graph/--no-cuda-graph", help="TensorRT: replay the engine as a CUDA graph "
         "(default: on, where the engine allows it).")] = None,
     streams: Annotated[int | None, typer.Option(help="TensorRT: streams run at once, each "
                                                 "with its own context (throughput).")] = None,
-    workspace: WorkspaceOpt = Path("build"),
-    force: ForceOpt = False,
-    json_out: JsonOpt = False,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
+    *, common: Common,
 ) -> None:
     """Measure latency percentiles and throughput of an artifact."""
-    out = Output(json_out, quiet, verbose)
-    recipe = load_target(target)
-    parsed = parse_shapes(shapes)
-    recipe = override(recipe, "bench", batch=_batches(batch), duration_s=duration,
-                      warmup_ms=warmup, min_iterations=iterations, threads=threads,
-                      baseline=baseline, shapes=parsed or None, cuda_graph=cuda_graph,
-                      streams=streams)
-    from trtc.report import bench_renderable
-
-    if is_recipe(target):
-        from trtc.pipeline import workspace_for
-        from trtc.workspace import read_json
-
-        run_one_stage(recipe, "bench", workspace, force, out)
-        report = read_json(workspace_for(recipe, workspace).stage_dir("bench") / "report.json")
-        if report is not None:
-            out.show(bench_renderable(report))
-        out.result(report)
-        return
-    from trtc.stages.bench import benchmark
-
-    if recipe.bench.baseline == "pytorch":
-        raise UsageError("--baseline pytorch needs a recipe with a PyTorch model",
-                         "run trtc bench RECIPE.yaml, or drop --baseline")
-    report = benchmark(Path(target), recipe.bench, None)
-    out.show(bench_renderable(report))
-    out.result(report)
+    out = common.out
+    outcome = api.bench(target, shapes=shapes, workspace=common.workspace, force=common.force,
+                        reporter=out.reporter(), batch=_batches(batch), duration_s=duration,
+                        warmup_ms=warmup, min_iterations=iterations, threads=threads,
+                        baseline=baseline, cuda_graph=cuda_graph, streams=streams)
+    if api.is_recipe(target):
+        out.outcome(outcome)
+    if outcome.report is not None:
+        out.show(bench_renderable(outcome.report))
+    out.result(outcome.report)

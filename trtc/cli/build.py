@@ -8,19 +8,12 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from trtc.cli.common import (
-    ForceOpt,
-    JsonOpt,
-    Output,
-    QuietOpt,
-    VerboseOpt,
-    is_recipe,
-    load_target,
-    run_one_stage,
-)
+from trtc import api
+from trtc.cli.options import Common, ForceOpt, command, one_of
+from trtc.cli.output import Output
 from trtc.errors import UsageError
-from trtc.recipe import override
-from trtc.report import plan_table
+from trtc.recipe import Backend, Device, HardwareCompatibility
+from trtc.report import dry_run_settings, plan_table
 
 
 def split_workspace(values: list[str] | None) -> tuple[str | None, Path]:
@@ -33,12 +26,10 @@ def split_workspace(values: list[str] | None) -> tuple[str | None, Path]:
     Raises:
         UsageError: two sizes or two directories, or a bare number that looks like MiB.
     """
-    from trtc.tensorrt.settings import is_size
-
     size: str | None = None
     root: Path | None = None
     for value in values or []:
-        if is_size(value):
+        if api.is_size(value):
             if size is not None:
                 raise UsageError(f"--workspace given two sizes ({size}, {value})")
             if value.strip().isdigit() and int(value) < (1 << 20):
@@ -53,12 +44,13 @@ def split_workspace(values: list[str] | None) -> tuple[str | None, Path]:
     return size, root or Path("build")
 
 
+@command(workspace=False)
 def build(
     target: Annotated[str, typer.Argument(help="A recipe (.yaml) or an ONNX model.")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Artifact path "
                                                 "(flags mode): OUT.engine or OUT.ort.onnx.")
                       ] = None,
-    backend: Annotated[str | None, typer.Option(help="auto, onnxruntime or tensorrt.")] = None,
+    backend: Annotated[str | None, typer.Option(help=f"{one_of(Backend)}.")] = None,
     precision: Annotated[str | None, typer.Option(
         help="TensorRT precision: fp32, fp16, bf16, int8, fp8 or best (fp16+int8).")] = None,
     profile: Annotated[list[str] | None, typer.Option(
@@ -98,7 +90,7 @@ def build(
         "--version-compatible/--no-version-compatible",
         help="Engine that loads on newer TensorRT versions too (>= 8.6).")] = None,
     hardware_compatibility: Annotated[str | None, typer.Option(
-        help="none, ampere+ or same-compute-capability (TensorRT >= 10.9).")] = None,
+        help=f"{one_of(HardwareCompatibility)} (TensorRT >= 10.9).")] = None,
     plugins: Annotated[list[str] | None, typer.Option(
         "--plugins", metavar="LIB.so",
         help="TensorRT plugin library (.so) to load; repeatable.")] = None,
@@ -108,7 +100,7 @@ def build(
     trt_version: Annotated[str | None, typer.Option(
         help="With --dry-run where TensorRT is not installed: preview the settings and "
         "trtexec line for this version (8.6, 10, 11).")] = None,
-    device: Annotated[str | None, typer.Option(help="ONNX Runtime provider: cpu or cuda.")
+    device: Annotated[str | None, typer.Option(help=f"ONNX Runtime provider: {one_of(Device)}.")
                       ] = None,
     optimization_level: Annotated[str | None, typer.Option(
         help="ONNX Runtime graph optimisation: disable, basic, extended or all "
@@ -118,64 +110,42 @@ def build(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved settings "
                                           "(and the trtexec line); build nothing.")] = False,
     force: ForceOpt = False,
-    json_out: JsonOpt = False,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
+    *, common: Common,
 ) -> None:
     """Build an optimised artifact (TensorRT engine or ONNX Runtime model) from ONNX."""
-    out = Output(json_out, quiet, verbose)
+    out = common.out
     trt_workspace, root = split_workspace(workspace)
-    if optimization_level is not None and optimization_level.strip().isdigit():
-        raise UsageError(f"--optimization-level {optimization_level}: that is ONNX Runtime's "
-                         "level (disable, basic, extended, all)",
-                         f"for TensorRT's builder level use --opt-level {optimization_level}")
     if trt_version is not None and not dry_run:
         raise UsageError("--trt-version previews settings: use it with --dry-run",
                          "a real build uses the installed TensorRT")
-    recipe = load_target(target)
-    recipe = override(
-        recipe, "build", backend=backend, device=device, optimization_level=optimization_level,
+    settings: dict[str, Any] = dict(
+        backend=backend, device=device, optimization_level=optimization_level,
         threads=threads, precision=precision, tf32=tf32, strongly_typed=strongly_typed,
         int8_calib=int8_calib, int8_calib_samples=int8_calib_samples,
-        int8_calib_cache=int8_calib_cache, profiles=_profiles(profile),
-        workspace=trt_workspace, builder_optimization_level=builder_optimization_level,
+        int8_calib_cache=int8_calib_cache, builder_optimization_level=builder_optimization_level,
         timing_cache=timing_cache, sparsity=sparsity, refit=refit,
         version_compatible=version_compatible, hardware_compatibility=hardware_compatibility,
         plugins=plugins or None, preflight=preflight)
     if dry_run:
-        _dry_run(target, output, recipe, root, trt_version, out)
+        plan = api.build_plan(target, output=output, workspace=root, trt_version=trt_version,
+                              trt_workspace=trt_workspace, profiles=profile, **settings)
+        _show_plan(plan, out)
         return
-    if is_recipe(target):
-        if output is not None:
-            raise UsageError("-o/--output is for flags mode; a recipe writes to the workspace")
-        outcome = run_one_stage(recipe, "build", root, force, out)
-        for w in outcome.warnings:
-            out.warn(w)
-        _show_trtexec((outcome.manifest or {}).get("metrics", {}), out)
+    outcome = api.build(target, output=output, workspace=root, force=force,
+                        trt_workspace=trt_workspace, profiles=profile, verbose=out.verbose,
+                        reporter=out.reporter(), **settings)
+    if api.is_recipe(target):
+        out.outcome(outcome)
+        out.warnings(outcome.warnings)
+        _show_trtexec(outcome.metrics, out)
         out.result(outcome.to_dict())
         return
-    if output is None:
-        raise UsageError("flags mode needs -o OUT (e.g. -o model.engine or -o model.ort.onnx)")
-    from trtc.pipeline import Plan
-    from trtc.stages.build import build_artifact
-
-    result = build_artifact(Path(target), output, recipe.build,
-                            hint=Plan(recipe).profile_hint(), verbose=verbose)
-    for w in result.warnings:
-        out.warn(w)
-    out.info(f"[green]built[/] {output} with {result.metrics['backend_choice']} in "
-             f"{result.metrics['build_time_s']:.2f} s")
-    _show_trtexec(result.metrics, out)
-    out.result({"output": str(output), "metrics": result.metrics,
-                "warnings": result.warnings})
-
-
-def _profiles(texts: list[str] | None) -> list[Any] | None:
-    if not texts:
-        return None
-    from trtc.tensorrt.profiles import parse_profile, profile_to_data
-
-    return [profile_to_data(parse_profile(t)) for t in texts]
+    out.warnings(outcome.warnings)
+    out.info(f"[green]built[/] {output} with {outcome.metrics['backend_choice']} in "
+             f"{outcome.metrics['build_time_s']:.2f} s")
+    _show_trtexec(outcome.metrics, out)
+    out.result({"output": str(output), "metrics": outcome.metrics,
+                "warnings": outcome.warnings})
 
 
 def _show_trtexec(metrics: dict[str, Any], out: Output) -> None:
@@ -184,45 +154,11 @@ def _show_trtexec(metrics: dict[str, Any], out: Output) -> None:
         out.err.print(Text(f"trtexec equivalent: {line}"), highlight=False)
 
 
-#: Resolved settings whose None sends nothing to TensorRT, so its default applies.
-_UNSET = {"workspace_bytes": "TensorRT's default (the GPU's memory)",
-          "builder_optimization_level": "TensorRT's default (3)"}
-
-
-def _dry_run(target: str, output: Path | None, recipe: Any, root: Path,
-             trt_version: str | None, out: Output) -> None:
-    from trtc.stages.build import plan_build
-
-    cache_dir = None
-    if is_recipe(target):
-        from trtc.pipeline import upstream_model, workspace_for
-        from trtc.stages.build import workspace_timing_cache_dir
-
-        ws = workspace_for(recipe, root)
-        onnx_path = upstream_model(recipe, ws)
-        engine = str(ws.stage_dir("build") / "model.engine")
-        cache_dir = workspace_timing_cache_dir(ws.stage_dir("build"))
-        where = f"{root}/{recipe.name}/build/ (recipe mode)"
-    else:
-        onnx_path = Path(target)
-        engine = str(output) if output else "model.engine"
-        where = str(output) if output else "(give -o OUT)"
-    from trtc.pipeline import Plan
-
-    plan = plan_build(recipe.build, onnx_path=onnx_path, hint=Plan(recipe).profile_hint(),
-                      trt_version=trt_version, output=engine, timing_cache_dir=cache_dir)
-    plan.update(input=target, output=where)
-    shown = dict(plan)
-    if "tensorrt" in plan:  # the resolved TensorRT settings replace the raw recipe section
-        shown = {k: v for k, v in plan.items() if k not in ("settings", "trtexec")}
-        # Resolved settings: None means "off", except where TensorRT's default applies.
-        shown["tensorrt"] = {k: _UNSET.get(k, "none") if v is None else v
-                             for k, v in plan["tensorrt"].items() if k != "notes"}
-    out.show(plan_table(shown))
+def _show_plan(plan: dict[str, Any], out: Output) -> None:
+    out.show(plan_table(dry_run_settings(plan)))
     if "trtexec" in plan:
-        for note in plan["tensorrt"].get("notes", []):
-            out.warn(note)
-        if not out.json and not out.quiet:
+        out.warnings(plan["tensorrt"].get("notes", []))
+        if out.human:
             out.console.print(f"trtexec equivalent (TensorRT {plan['tensorrt']['version']}):",
                               highlight=False)
             # One unwrapped line, so that it can be copied into a shell.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from trtc.backends.base import backend_for_artifact, get_backend, polygraphy_severity
+from trtc.backends.base import polygraphy_severity
+from trtc.backends.registry import backend_for_artifact, get_backend
 from trtc.errors import UsageError
 
 

@@ -1,0 +1,55 @@
+"""The recipe's JSON Schema (draft 2020-12), generated from the schema's dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, Literal
+
+from trtc.recipe.schema import Recipe, to_data
+
+
+def json_schema() -> dict[str, Any]:
+    """Return a JSON Schema (draft 2020-12) for recipes, generated from the dataclasses."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "trtc recipe", **_schema_of(Recipe)}
+
+
+def _schema_of(tp: Any) -> dict[str, Any]:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        props, required = {}, []
+        for f in dataclasses.fields(tp):
+            if f.metadata.get("internal"):
+                continue
+            props[f.name] = _schema_of(hints[f.name])
+            if f.default is not dataclasses.MISSING:
+                props[f.name]["default"] = to_data(f.default)
+            elif f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory()
+                if not dataclasses.is_dataclass(default):
+                    props[f.name]["default"] = to_data(default)
+            else:
+                required.append(f.name)
+        out: dict[str, Any] = {"type": "object", "properties": props,
+                               "additionalProperties": False}
+        if tp.__doc__:
+            out["description"] = " ".join(tp.__doc__.split())
+        if required:
+            out["required"] = required
+        return out
+    if origin is Literal:
+        return {"enum": list(typing.get_args(tp))}
+    if origin in (typing.Union, types.UnionType):
+        return {"anyOf": [_schema_of(a) for a in typing.get_args(tp)]}
+    if origin is tuple:
+        return {"type": "array", "items": _schema_of(typing.get_args(tp)[0])}
+    if origin is dict:
+        return {"type": "object", "additionalProperties": _schema_of(typing.get_args(tp)[1])}
+    simple = {bool: "boolean", int: "integer", float: "number", str: "string",
+              type(None): "null"}
+    if tp in simple:
+        return {"type": simple[tp]}
+    return {}

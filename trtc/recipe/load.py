@@ -1,0 +1,135 @@
+"""Read a YAML recipe: ``${VAR}`` from the environment, paths relative to the recipe file.
+
+``python:module:function`` references run user code, as a Makefile does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from trtc.errors import RecipeError
+from trtc.recipe.schema import BuildSpec, Recipe
+from trtc.recipe.validate import join, parse_recipe
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read a YAML recipe, validate it and resolve its paths.
+
+    Raises:
+        RecipeError: the file is missing, is not YAML, or does not match the schema.
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"recipe file not found: {path}",
+                          "check the path; recipes live in configs/ (e.g. configs/digits.yaml)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RecipeError(f"{path}{where}: malformed YAML: {problem}",
+                          "fix the YAML syntax at that position") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path}: the recipe must be a mapping of sections, got "
+                          f"{type(raw).__name__}", "start the file with 'name:' and 'model:'")
+    raw = _expand_env(raw, path, "")
+    raw.setdefault("name", path.stem)
+    recipe = parse_recipe(raw, source=str(path))
+    return resolve_paths(dataclasses.replace(recipe, path=path.resolve()))
+
+
+
+def base_dir(recipe: Recipe) -> Path:
+    return recipe.path.parent if recipe.path else Path.cwd()
+
+
+def resolve_paths(recipe: Recipe) -> Recipe:
+    """Make every file path in the recipe absolute, relative to the recipe file."""
+    root = base_dir(recipe)
+    model = recipe.model
+    model = dataclasses.replace(
+        model,
+        source=resolve_ref(model.source, root),
+        weights=str((root / model.weights).resolve()) if model.weights else None,
+    )
+    verify = dataclasses.replace(
+        recipe.verify,
+        data=dataclasses.replace(recipe.verify.data,
+                                 source=resolve_ref(recipe.verify.data.source, root)))
+    quantize = recipe.quantize
+    if quantize.calib_data:
+        quantize = dataclasses.replace(quantize, calib_data=resolve_data_path(
+            quantize.calib_data, root))
+    return dataclasses.replace(recipe, model=model, verify=verify, quantize=quantize,
+                               build=resolve_build_paths(recipe.build, root))
+
+
+def resolve_data_path(ref: str, root: Path) -> str:
+    """Resolve a calibration source: ``random``, ``python:...``, or a file/folder path."""
+    if ref == "random" or ref.startswith("python:"):
+        return resolve_ref(ref, root)
+    if ref.startswith("npz:"):
+        ref = ref[len("npz:"):]
+    return str((root / ref).resolve())
+
+
+def resolve_ref(ref: str, root: Path) -> str:
+    """Resolve the file in ``onnx:PATH``, ``npz:PATH``, ``PATH.npz``, ``python:FILE.py:fn``."""
+    if ref in ("random",) or ref.startswith("torchvision:"):
+        return ref
+    if ref.startswith(("onnx:", "npz:")):
+        kind, _, rest = ref.partition(":")
+        return f"{kind}:{(root / rest).resolve()}"
+    if ref.startswith("python:"):
+        target, _, func = ref[len("python:"):].rpartition(":")
+        if target.endswith(".py"):
+            target = str((root / target).resolve())
+        return f"python:{target}:{func}"
+    if ref.endswith(".npz"):
+        return f"npz:{(root / ref).resolve()}"
+    return ref
+
+
+
+def resolve_build_paths(spec: BuildSpec, root: Path) -> BuildSpec:
+    """Make the build section's file paths absolute, relative to ``root`` (the recipe's dir)."""
+    def path(value: str | None) -> str | None:
+        if value is None or value in ("auto", "none", "off", "random"):
+            return value
+        if value.startswith("python:"):
+            return resolve_ref(value, root)
+        return str((root / value).resolve())
+
+    return dataclasses.replace(
+        spec, int8_calib=path(spec.int8_calib), int8_calib_cache=path(spec.int8_calib_cache),
+        timing_cache=path(spec.timing_cache),
+        plugins=tuple(str((root / p).resolve()) for p in spec.plugins))
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand_env(value: Any, path: Path, where: str) -> Any:
+    if isinstance(value, str):
+        def repl(m: re.Match[str]) -> str:
+            if m.group(1) not in os.environ:
+                raise RecipeError(f"{path}: {where or 'value'}: environment variable "
+                                  f"${{{m.group(1)}}} is not set",
+                                  f"export {m.group(1)}=... or write the value in the recipe")
+            return os.environ[m.group(1)]
+        return _ENV.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: _expand_env(v, path, join(where, str(k))) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, path, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
