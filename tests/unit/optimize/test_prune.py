@@ -12,14 +12,20 @@ from onnx import TensorProto, helper, numpy_helper
 
 from trtc.errors import ModelError, UsageError
 from trtc.graph.inspect import summarize_model
-from trtc.optimize.prune import (
-    channels_to_keep,
-    is_2_4_sparse,
-    magnitude_mask,
-    mask_2_4,
-    prune_model,
-)
+from trtc.optimize.prune import prune_model
+from trtc.optimize.prune.channel import channels_to_keep
+from trtc.optimize.prune.weights import magnitude_mask, mask_2_4
 from trtc.recipe import PruneSpec
+
+
+def is_2_4_sparse(weights: np.ndarray, axis: int) -> bool:
+    """Every group of 4 along ``axis`` has at least 2 zeros (TensorRT's check)."""
+    moved = np.moveaxis(weights, axis % weights.ndim, -1)
+    if moved.shape[-1] % 4:
+        return False
+    groups = moved.reshape(*moved.shape[:-1], moved.shape[-1] // 4, 4)
+    return bool((np.count_nonzero(groups, axis=-1) <= 2).all())
+
 
 # --------------------------------------------------------------------------- model builders
 
