@@ -28,6 +28,7 @@ from trtc.data import (
     array_dataset,
     load_arrays,
     random_dataset,
+    resolve_shape,
 )
 from trtc.errors import DataError, UsageError
 from trtc.optimize.calibimages import ImagePreprocess, image_arrays, image_files
@@ -71,7 +72,9 @@ def calibration_batches(source: str, inputs: Mapping[str, tuple[str, tuple[int |
         batch: samples per feed where the batch dim is dynamic (a static batch dim wins).
         seed: seed for ``random``.
         preprocess: image folder preprocessing (default: :class:`ImagePreprocess()`).
-        shapes: concrete shapes for ``random`` where a non-batch dim is dynamic.
+        shapes: concrete shapes (batch included, trtexec style) for inputs with named
+            dims: ``random`` makes its batches in these shapes; other sources are
+            checked against their non-batch dims.
 
     Raises:
         DataError: the data does not match the model's inputs, holds NaN/Inf, or
@@ -86,6 +89,8 @@ def calibration_batches(source: str, inputs: Mapping[str, tuple[str, tuple[int |
         raise DataError("the model has no inputs to calibrate", "check the model")
     warnings: list[str] = []
     batch = _effective_batch(infos, batch, warnings)
+    if shapes and source != "random":
+        infos = [_with_shapes(info, shapes) for info in infos]
     if source == "random":
         feeds = _random_feeds(infos, samples, batch, seed, shapes or {})
         warnings.insert(0, RANDOM_WARNING)
@@ -174,6 +179,16 @@ def _effective_batch(infos: Sequence[InputInfo], batch: int, warnings: list[str]
                             f"batches of {fixed}, not {batch}")
         return fixed
     return batch
+
+
+def _with_shapes(info: InputInfo, shapes: Mapping[str, Sequence[int]]) -> InputInfo:
+    """``info`` with its named non-batch dims set from ``shapes`` (the batch dim stays named)."""
+    if info.name not in shapes:
+        return info
+    concrete = resolve_shape(info, shapes, 1)  # checks rank and static dims
+    dims = tuple(d if axis == 0 and not isinstance(d, int) else concrete[axis]
+                 for axis, d in enumerate(info.shape))
+    return InputInfo(info.name, info.dtype, dims)
 
 
 def _random_feeds(infos: Sequence[InputInfo], samples: int, batch: int, seed: int,

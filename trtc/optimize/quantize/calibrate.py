@@ -102,6 +102,7 @@ def collect(model_path: Path, feeds: Sequence[Feed], progress: Progress | None =
         value = HistogramCollector("entropy", False, NUM_BINS, NUM_QUANTIZED_BINS, 99.999, "same")
         absolute = HistogramCollector("percentile", True, NUM_ABS_BINS, NUM_QUANTIZED_BINS,
                                       99.999, "same")
+        empty: set[str] = set()
         for i, feed in enumerate(feeds):
             try:
                 outputs = session.run(None, feed)
@@ -111,11 +112,19 @@ def collect(model_path: Path, feeds: Sequence[Feed], progress: Progress | None =
                                 f"{first}", "make the calibration data match the model's "
                                 "inputs (names, shapes, dtypes)") from None
             for name, out in zip(names, outputs):
-                if name in wanted:
-                    _collect_one(value, absolute, name, np.asarray(out).copy(), i)
+                array = np.asarray(out)
+                if name not in wanted or name in empty or array.dtype.kind != "f":
+                    continue  # integer / bool tensors (indices, shapes) have no scale
+                if array.size == 0:  # e.g. a Resize's empty roi: nothing to bin
+                    empty.add(name)
+                    continue
+                _collect_one(value, absolute, name, array.copy(), i)
             if progress is not None:
                 progress(i + 1, len(feeds))
-    return Collection(value.histogram_dict, absolute.histogram_dict, len(feeds))
+    hists, abs_hists = value.histogram_dict, absolute.histogram_dict
+    return Collection({k: v for k, v in hists.items() if k not in empty},
+                      {k: v for k, v in abs_hists.items() if k not in empty}, len(feeds),
+                      empty=sorted(empty))
 
 
 def _collect_one(value: Any, absolute: Any, name: str, array: np.ndarray, batch: int) -> None:

@@ -78,6 +78,8 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
     report = QuantizeReport(out_path, spec.precision, spec.target if reduced_int else None,
                             list(spec.exclude_nodes), list(spec.exclude_ops))
     # Data first: a missing shape or a bad file fails before seconds of pre-processing.
+    if spec.calib_data:
+        check_shapes(inputs, shapes, random=spec.calib_data == "random")
     calib = _calibration_set(spec, inputs, shapes) if spec.calib_data else None
     if calib is not None:
         report.warnings += calib.warnings
@@ -164,6 +166,13 @@ class _Candidates:
         from trtc.optimize.quantize.report import CalibrationInfo
 
         calibrated = calibrate(pre_path, calib.feeds, calib.fingerprint, cache_dir, update)
+        if self.placement is not None and calibrated.collection.empty:
+            from trtc.optimize.quantize.placement import reading_empty
+
+            # Nothing to scale an empty tensor by: the nodes quantizing one stay float.
+            self.placement = self.placement.without(
+                reading_empty(self.model, self.placement, calibrated.collection.empty))
+            self.names = list(self.placement.nodes)
         self.book = RangeBook(calibrated.collection, calibrated.cache_path,
                               self.spec.calib_percentile)
         return CalibrationInfo(
@@ -274,6 +283,31 @@ def model_inputs(model: Any) -> Inputs:
                      else (d.dim_param or "?") for d in tt.shape.dim)
         out[vi.name] = (_dtype_name(tt.elem_type), dims)
     return out
+
+
+def check_shapes(inputs: Inputs, shapes: Mapping[str, Sequence[int]], *, random: bool) -> None:
+    """Fail at once when ``shapes`` names no input, or random data lacks a named dim's size.
+
+    The batch dim (axis 0) may stay named: calibration batches set it.
+
+    Raises:
+        UsageError: one line naming the input and its named dims, with the --shapes to pass.
+    """
+    from trtc.data import InputInfo, check_shape_names
+
+    check_shape_names([InputInfo(n, d, s) for n, (d, s) in inputs.items()], shapes, "--shapes")
+    if not random:
+        return  # real data carries its own shapes (checked against ``shapes`` when given)
+    for name, (_, dims) in inputs.items():
+        named = [str(d) for axis, d in enumerate(dims) if axis and not isinstance(d, int)]
+        if named and name not in shapes:
+            example = "x".join(str(d) if isinstance(d, int) else "1" if axis == 0 else "N"
+                               for axis, d in enumerate(dims))
+            raise UsageError(
+                f"quantize: input '{name}' has named dims {', '.join(named)} (shape "
+                f"{'x'.join(map(str, dims))}): random calibration data needs their sizes",
+                f"pass --shapes {name}:{example} with N set (recipe: quantize.shapes), or "
+                "calibrate on real data (.npz, an image folder, python:module:function)")
 
 
 def _calibration_set(spec: QuantizeSpec, inputs: Inputs, shapes: dict[str, Sequence[int]]

@@ -31,6 +31,9 @@ _CONV_TAIL_OPS = ("BatchNormalization", "Relu", "Clip", "LeakyRelu", "Sigmoid", 
                   "Dropout", "Identity")
 #: Ops whose outputs are shapes: whatever is computed only from them is a shape computation.
 SHAPE_SOURCE_OPS = ("Shape", "Size")
+#: Ops whose inputs after the first are parameters (sizes, pads, indices), never quantized.
+PARAMETER_INPUT_OPS = ("Resize", "Upsample", "Pad", "Slice", "Reshape", "Expand", "Tile",
+                       "Split", "Gather", "GatherElements", "GatherND", "Unsqueeze", "Squeeze")
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ def plan_placement(model: Any, target: str, exclude_nodes: Iterable[str] = (),
         ModelError: no node of the model can be quantized for this target.
     """
     skip_nodes, skip_ops = set(exclude_nodes), set(exclude_ops)
+    skip_nodes |= shape_nodes(model)
     if target == "tensorrt":
         placement = _trt_placement(model, skip_nodes, skip_ops)
     else:
@@ -115,6 +119,24 @@ def check_quantizable(model: Any, placement: Placement, target: str,
     raise ModelError(f"the model has no quantizable nodes (no {wanted} left"
                      f"{' after exclusions' if after_exclusions else ''})",
                      "quantize a model with Conv/Gemm/MatMul layers, or use --precision fp16")
+
+
+def reading_empty(model: Any, placement: Placement, empty: Iterable[str]) -> list[str]:
+    """Placed nodes that would quantize a tensor calibration saw empty (zero-size).
+
+    Only data inputs and outputs count: the parameter inputs of ops such as
+    Resize (``roi``, ``scales``) are never quantized.
+    """
+    empty = set(empty)
+    placed = set(placement.nodes)
+    found = []
+    for node in model.graph.node:
+        if node.name not in placed:
+            continue
+        data = node.input[:1] if node.op_type in PARAMETER_INPUT_OPS else node.input
+        if empty & {*data, *node.output}:
+            found.append(node.name)
+    return found
 
 
 def shape_nodes(model: Any) -> set[str]:
