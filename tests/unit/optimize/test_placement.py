@@ -14,7 +14,7 @@ from trtc.optimize.quantize.placement import (
     reading_empty,
     shape_nodes,
 )
-from trtc.optimize.quantize.qdq import remove_dead_nodes
+from trtc.optimize.surgery import remove_dead_nodes
 
 from .test_quantize import make_residual_model
 from .test_quantize_inputs import make_upsampling_model

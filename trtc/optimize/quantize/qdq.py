@@ -18,6 +18,7 @@ from trtc.errors import ModelError
 from trtc.optimize.quantize.calibrate import quiet_stdout
 from trtc.optimize.quantize.placement import Placement
 from trtc.optimize.quantize.report import QdqSummary
+from trtc.optimize.surgery import remove_dead_nodes
 from trtc.tensorrt.model import QDQ_PRECISION_KEY, QDQ_TARGET_KEY
 
 #: The model metadata build reads to refuse a Q/DQ model made for the other backend:
@@ -114,18 +115,6 @@ def _restore_float_inputs(model: Any, float_inputs: Iterable[tuple[str, int | No
                 rewired = True
     if rewired:
         remove_dead_nodes(model)
-
-
-def remove_dead_nodes(model: Any) -> None:
-    """Drop nodes and initializers no graph output depends on, in place (graphsurgeon).
-
-    Only the graph is replaced: the model's opsets, IR version and metadata stay.
-    """
-    import onnx_graphsurgeon as gs
-
-    graph = gs.import_onnx(model)
-    cleaned = gs.export_onnx(graph.cleanup())
-    model.graph.CopyFrom(cleaned.graph)
 
 
 def set_metadata(model: Any, target: str | None, precision: str) -> None:
