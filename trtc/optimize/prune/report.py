@@ -47,6 +47,23 @@ class ChainReport:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class ModelTotals:
+    """One model's size: params, FLOPs (dense, at batch 1), bytes, zeros, gzip'd bytes."""
+
+    params: int
+    flops: int
+    size_bytes: int
+    weight_zeros_fraction: float
+    gzip_bytes: int | None = None  # magnitude / 2:4 only: zeros pay off in compression
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        if self.gzip_bytes is None:
+            del out["gzip_bytes"]
+        return out
+
+
 @dataclass
 class PruneReport:
     """What a prune did, per layer and in total; ``to_dict`` goes into the manifest."""
@@ -57,8 +74,8 @@ class PruneReport:
     output: str
     layers: list[LayerReport]
     chains: list[ChainReport]
-    before: dict[str, Any]
-    after: dict[str, Any]
+    before: ModelTotals
+    after: ModelTotals
     note: str
 
     @property
@@ -66,10 +83,11 @@ class PruneReport:
         return [layer for layer in self.layers if layer.status == "pruned"]
 
     def to_dict(self) -> dict[str, Any]:
-        change = {k: _ratio(self.after.get(k), v) for k, v in self.before.items()
+        before, after = self.before.to_dict(), self.after.to_dict()
+        change = {k: _ratio(after.get(k), v) for k, v in before.items()
                   if isinstance(v, int) and not isinstance(v, bool)}
         return {"method": self.method, "ratio": self.ratio, "source": self.source,
-                "output": self.output, "before": self.before, "after": self.after,
+                "output": self.output, "before": before, "after": after,
                 "after_over_before": change, "note": self.note,
                 "layers_pruned": len(self.pruned_layers),
                 "layers_skipped": len(self.layers) - len(self.pruned_layers),
@@ -95,13 +113,11 @@ NOTES = {
 
 
 def model_totals(summary: Any, path: Path, weights: Iterable[np.ndarray],
-            compress: bool) -> dict[str, Any]:
-    totals: dict[str, Any] = {"params": summary.parameter_count, "flops": summary.flops,
-                              "size_bytes": summary.size_bytes,
-                              "weight_zeros_fraction": round(zeros_fraction(weights), 4)}
-    if compress:
-        totals["gzip_bytes"] = len(gzip.compress(path.read_bytes(), GZIP_LEVEL))
-    return totals
+                 compress: bool) -> ModelTotals:
+    """The totals of the model at ``path`` (``summary``: its trtc.graph.inspect summary)."""
+    return ModelTotals(summary.parameter_count, summary.flops, summary.size_bytes,
+                       round(zeros_fraction(weights), 4),
+                       len(gzip.compress(path.read_bytes(), GZIP_LEVEL)) if compress else None)
 
 
 def _layer_flops(node: Any, weight_shape: tuple[int, ...],
