@@ -250,6 +250,7 @@ def preprocess(model: Any, model_path: Path, out_path: Path) -> tuple[Any, list[
     """
     import onnx
     from onnxruntime.quantization import quant_pre_process
+    from onnxruntime.quantization.quant_utils import add_infer_metadata
 
     from trtc.graph.names import name_nodes
     from trtc.optimize.quantize.calibrate import quiet_stdout
@@ -260,6 +261,9 @@ def preprocess(model: Any, model_path: Path, out_path: Path) -> tuple[Any, list[
             # The path, not the loaded proto: external weights resolve beside the file.
             quant_pre_process(str(model_path), str(out_path), skip_optimization=True)
         model = onnx.load(str(out_path))
+        # Shapes are inferred now: ONNX Runtime's quantizer would otherwise save, re-infer
+        # and reload the model for every candidate the budget search builds.
+        add_infer_metadata(model)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
         warnings.append(f"ONNX Runtime's quantization pre-processing failed ({first}); "
