@@ -26,6 +26,7 @@ from trtc.data import (
     Feed,
     InputInfo,
     array_dataset,
+    input_infos,
     load_arrays,
     random_dataset,
     resolve_shape,
@@ -84,7 +85,7 @@ def calibration_batches(source: str, inputs: Mapping[str, tuple[str, tuple[int |
     if samples < 1 or batch < 1:
         raise UsageError(f"calibration needs samples >= 1 and batch >= 1, got samples "
                          f"{samples}, batch {batch}", "pass --calib-samples 32 or more")
-    infos = [InputInfo(name, dtype, tuple(shape)) for name, (dtype, shape) in inputs.items()]
+    infos = input_infos(inputs)
     if not infos:
         raise DataError("the model has no inputs to calibrate", "check the model")
     warnings: list[str] = []

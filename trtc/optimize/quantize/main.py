@@ -53,6 +53,7 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
     import onnx
 
     from trtc.graph.cleanup import load_onnx
+    from trtc.graph.io import model_io
     from trtc.optimize.quantize.placement import check_exclusions
     from trtc.optimize.quantize.report import QuantizeReport
     from trtc.optimize.sensitivity import meet_budget, run_outputs, score
@@ -73,7 +74,7 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
                          "(quantize.calib_data / --calib-data)",
                          "pass --calib-data calib.npz (or an image folder, python:mod:fn, "
                          "or 'random' for a smoke test)")
-    inputs = model_inputs(source)
+    inputs: Inputs = model_io(source, str(model_path)).input_specs()
     shapes = dict(shapes or {})
     report = QuantizeReport(out_path, spec.precision, spec.target if reduced_int else None,
                             list(spec.exclude_nodes), list(spec.exclude_ops))
@@ -273,22 +274,6 @@ def preprocess(model: Any, model_path: Path, out_path: Path) -> tuple[Any, list[
     return model, warnings
 
 
-def model_inputs(model: Any) -> Inputs:
-    """{name: (numpy dtype name, shape with named dims as str)} of the fed inputs."""
-    from trtc.graph.inspect import _dtype_name
-
-    weights = {i.name for i in model.graph.initializer}
-    out: Inputs = {}
-    for vi in model.graph.input:
-        if vi.name in weights:
-            continue
-        tt = vi.type.tensor_type
-        dims = tuple(int(d.dim_value) if d.HasField("dim_value") and d.dim_value >= 0
-                     else (d.dim_param or "?") for d in tt.shape.dim)
-        out[vi.name] = (_dtype_name(tt.elem_type), dims)
-    return out
-
-
 def check_shapes(inputs: Inputs, shapes: Mapping[str, Sequence[int]], *, random: bool) -> None:
     """Fail at once when ``shapes`` names no input, or random data lacks a named dim's size.
 
@@ -297,9 +282,9 @@ def check_shapes(inputs: Inputs, shapes: Mapping[str, Sequence[int]], *, random:
     Raises:
         UsageError: one line naming the input and its named dims, with the --shapes to pass.
     """
-    from trtc.data import InputInfo, check_shape_names
+    from trtc.data import check_shape_names, input_infos
 
-    check_shape_names([InputInfo(n, d, s) for n, (d, s) in inputs.items()], shapes, "--shapes")
+    check_shape_names(input_infos(inputs), shapes, "--shapes")
     if not random:
         return  # real data carries its own shapes (checked against ``shapes`` when given)
     for name, (_, dims) in inputs.items():
@@ -331,9 +316,9 @@ def _eval_data(inputs: Inputs, shapes: dict[str, Sequence[int]], calib: Any,
     if eval_source is not None:
         from trtc import data
 
-        infos = [data.InputInfo(n, d, s) for n, (d, s) in inputs.items()]
         arrays = data.load_arrays(eval_source)
-        dataset = data.array_dataset(arrays, infos, batch, labels_key, eval_source)
+        dataset = data.array_dataset(arrays, data.input_infos(inputs), batch, labels_key,
+                                     eval_source)
         return dataset.feeds, dataset.labels
     if calib is not None:
         return list(calib.feeds), None
