@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from trtc.errors import ModelError, UsageError
+from trtc.optimize.quantize.report import QuantizeReport
 from trtc.recipe import QuantizeSpec
 
 Progress = Callable[[str, int], Any]
@@ -24,7 +25,7 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
                    shapes: Mapping[str, Sequence[int]] | None = None,
                    cache_dir: Path | None = None, eval_source: str | None = None,
                    labels_key: str = "labels", eval_batch: int = 1,
-                   progress: Progress | None = None) -> Any:
+                   progress: Progress | None = None) -> QuantizeReport:
     """Quantize one ONNX model; the library function behind ``trtc quantize``.
 
     Args:
@@ -42,7 +43,7 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
             yields ``update(done, total)``; None = silent.
 
     Returns:
-        A :class:`~trtc.optimize.quantize.report.QuantizeReport`.
+        What was done; ``to_dict()`` is the metrics JSON, ``ranges`` calibration.json.
 
     Raises:
         UsageError: missing calibration data or shapes, unknown excluded node / op type.
@@ -55,7 +56,6 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
     from trtc.graph.cleanup import load_onnx
     from trtc.graph.io import model_io
     from trtc.optimize.quantize.placement import check_exclusions
-    from trtc.optimize.quantize.report import QuantizeReport
     from trtc.optimize.sensitivity import meet_budget, run_outputs, score
     from trtc.workspace import atomic_path
 
@@ -84,7 +84,7 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
     calib = _calibration_set(spec, inputs, shapes) if spec.calib_data else None
     if calib is not None:
         report.warnings += calib.warnings
-    feeds, labels = _eval_data(inputs, shapes, calib, eval_source, labels_key, eval_batch)
+    feeds, labels = _eval_data(inputs, calib, eval_source, labels_key, eval_batch)
     if spec.max_drop is not None and not feeds:
         raise UsageError("quantize.max_drop needs data to measure accuracy on",
                          "pass --calib-data or --eval-data")
@@ -309,9 +309,8 @@ def _calibration_set(spec: QuantizeSpec, inputs: Inputs, shapes: dict[str, Seque
         seed=spec.calib_seed, preprocess=spec.calib_preprocess, shapes=shapes)
 
 
-def _eval_data(inputs: Inputs, shapes: dict[str, Sequence[int]], calib: Any,
-               eval_source: str | None, labels_key: str, batch: int
-               ) -> tuple[list[Any], list[Any] | None]:
+def _eval_data(inputs: Inputs, calib: Any, eval_source: str | None, labels_key: str,
+               batch: int) -> tuple[list[Any], list[Any] | None]:
     """Labelled evaluation data when given, else the calibration feeds (cosine vs FP32)."""
     if eval_source is not None:
         from trtc import data
