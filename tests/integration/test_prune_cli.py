@@ -11,8 +11,6 @@ import onnx
 import onnxruntime as ort
 from integration_helpers import assert_user_error, ok_json, statuses
 
-from trtc.optimize.prune import is_2_4_sparse
-
 
 def _run(path: Path, batch: int = 2) -> np.ndarray:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -32,7 +30,8 @@ def test_2_4_from_flags(cli, conv_onnx: Path, tmp_path: Path) -> None:
     # The Conv reads 3 input channels: not a 2:4 layout; the Gemm [10, 256] is.
     assert layers["conv"]["status"] == "skipped" and "C=3" in layers["conv"]["reason"]
     assert layers["fc"]["status"] == "pruned" and layers["fc"]["zeros_after"] == 0.5
-    assert is_2_4_sparse(_weight(out, "fc"), axis=1)
+    # 2:4 along the reduction axis: every group of 4 input weights keeps at most 2.
+    assert (np.count_nonzero(_weight(out, "fc").reshape(10, -1, 4), axis=-1) <= 2).all()
     assert data["metrics"]["ratio"] is None and "TensorRT" in data["metrics"]["note"]
     assert _run(out).shape == (2, 10)
 

@@ -8,16 +8,14 @@ The set carries a fingerprint so the quantize stage can cache calibrated
 ranges and skip recomputing activations when only the method or the
 exclusion list changes.
 
-ONNX Runtime is not imported here: :class:`FeedReader` satisfies
-``onnxruntime.quantization.CalibrationDataReader`` structurally (that ABC
-accepts any class with ``get_next`` through ``__subclasshook__``), which keeps
-this module importable, and ``trtc --help`` fast, without onnxruntime.
+Image folders are read by ``trtc.optimize.calibimages``. ONNX Runtime is not
+imported here (``trtc --help`` stays fast).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,27 +26,17 @@ from trtc.data import (
     Feed,
     InputInfo,
     array_dataset,
+    input_infos,
     load_arrays,
     random_dataset,
+    resolve_shape,
 )
-from trtc.errors import DataError, DependencyError, UsageError
-from trtc.recipe import CalibPreprocessSpec
-
-#: Image file suffixes read from a folder (what Pillow decodes in every build).
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
-                  ".pgm")
+from trtc.errors import DataError, UsageError
+from trtc.optimize.calibimages import ImagePreprocess, image_arrays, image_files
 
 RANDOM_WARNING = ("calibrating on seeded random data: the INT8 scales will fit N(0, 1) noise, "
                   "not your real inputs, and accuracy will likely drop; calibrate on a few "
                   "hundred real samples (.npz, an image folder or python:module:function)")
-
-
-#: How an image folder becomes an input tensor: the recipe's ``quantize.calib_preprocess``
-#: (the usual ImageNet recipe by default). Each image is converted to ``color`` ("RGB" or
-#: "L"), resized so its shorter side is ``resize`` pixels, center-cropped to ``crop`` x
-#: ``crop``, multiplied by ``scale``, normalized per channel with ``mean`` / ``std`` (after
-#: scaling) and laid out as ``layout`` with a leading batch axis.
-ImagePreprocess = CalibPreprocessSpec
 
 
 @dataclass
@@ -85,7 +73,9 @@ def calibration_batches(source: str, inputs: Mapping[str, tuple[str, tuple[int |
         batch: samples per feed where the batch dim is dynamic (a static batch dim wins).
         seed: seed for ``random``.
         preprocess: image folder preprocessing (default: :class:`ImagePreprocess()`).
-        shapes: concrete shapes for ``random`` where a non-batch dim is dynamic.
+        shapes: concrete shapes (batch included, trtexec style) for inputs with named
+            dims: ``random`` makes its batches in these shapes; other sources are
+            checked against their non-batch dims.
 
     Raises:
         DataError: the data does not match the model's inputs, holds NaN/Inf, or
@@ -95,11 +85,13 @@ def calibration_batches(source: str, inputs: Mapping[str, tuple[str, tuple[int |
     if samples < 1 or batch < 1:
         raise UsageError(f"calibration needs samples >= 1 and batch >= 1, got samples "
                          f"{samples}, batch {batch}", "pass --calib-samples 32 or more")
-    infos = [InputInfo(name, dtype, tuple(shape)) for name, (dtype, shape) in inputs.items()]
+    infos = input_infos(inputs)
     if not infos:
         raise DataError("the model has no inputs to calibrate", "check the model")
     warnings: list[str] = []
     batch = _effective_batch(infos, batch, warnings)
+    if shapes and source != "random":
+        infos = [_with_shapes(info, shapes) for info in infos]
     if source == "random":
         feeds = _random_feeds(infos, samples, batch, seed, shapes or {})
         warnings.insert(0, RANDOM_WARNING)
@@ -108,7 +100,8 @@ def calibration_batches(source: str, inputs: Mapping[str, tuple[str, tuple[int |
         feeds = _python_feeds(source, infos, samples, batch)
         label = source
     elif Path(source).is_dir():
-        feeds = _image_feeds(Path(source), infos, samples, batch, preprocess or ImagePreprocess())
+        images = image_arrays(Path(source), infos, samples, preprocess or ImagePreprocess())
+        feeds = _array_feeds(images, infos, samples, batch, source)
         label = source
     else:
         arrays = load_arrays(source)
@@ -187,6 +180,16 @@ def _effective_batch(infos: Sequence[InputInfo], batch: int, warnings: list[str]
                             f"batches of {fixed}, not {batch}")
         return fixed
     return batch
+
+
+def _with_shapes(info: InputInfo, shapes: Mapping[str, Sequence[int]]) -> InputInfo:
+    """``info`` with its named non-batch dims set from ``shapes`` (the batch dim stays named)."""
+    if info.name not in shapes:
+        return info
+    concrete = resolve_shape(info, shapes, 1)  # checks rank and static dims
+    dims = tuple(d if axis == 0 and not isinstance(d, int) else concrete[axis]
+                 for axis, d in enumerate(info.shape))
+    return InputInfo(info.name, info.dtype, dims)
 
 
 def _random_feeds(infos: Sequence[InputInfo], samples: int, batch: int, seed: int,
@@ -313,186 +316,6 @@ def _join_batches(items: Iterable[Any], source: str, infos: Sequence[InputInfo],
     return joined
 
 
-# image folders -------------------------------------------------------------------------------
-
-
-def image_files(folder: Path) -> list[Path]:
-    """Every non-hidden file under ``folder``, sorted (class sub-folders included)."""
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and not any(part.startswith(".")
-                                             for part in p.relative_to(folder).parts))
-
-
-def pick_evenly(files: Sequence[Path], count: int) -> list[Path]:
-    """Pick ``count`` files spread evenly over the sorted list.
-
-    Image folders are often sorted by class (class sub-folders): the first N
-    files would calibrate on one class only.
-    """
-    if count >= len(files):
-        return list(files)
-    step = len(files) / count
-    return [files[int(i * step)] for i in range(count)]
-
-
-def _image_feeds(folder: Path, infos: Sequence[InputInfo], samples: int, batch: int,
-                 pre: ImagePreprocess) -> list[Feed]:
-    if len(infos) != 1:
-        raise DataError(f"{folder}: an image folder feeds one input, the model has "
-                        f"{len(infos)} ({', '.join(i.name for i in infos)})",
-                        "use an .npz or python:module:function for multi-input models")
-    info = infos[0]
-    check_image_input(info, pre)
-    files = image_files(folder)
-    if not files:
-        raise DataError(f"{folder}: the image folder is empty", "put calibration images in it "
-                        f"({', '.join(IMAGE_SUFFIXES[:3])}, ...)")
-    for path in files:
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
-            raise DataError(f"{path}: not a supported image file ({path.suffix or 'no suffix'})",
-                            f"image folders hold only {', '.join(IMAGE_SUFFIXES)} files; "
-                            "move it out")
-    images = np.stack([load_image(p, pre) for p in pick_evenly(files, samples)])
-    return _array_feeds({info.name: images.astype(info.dtype)}, infos, samples, batch,
-                        str(folder))
-
-
-def check_image_input(info: InputInfo, pre: ImagePreprocess) -> None:
-    """Raise unless images preprocessed with ``pre`` fit ``info`` (rank, channels, size, dtype)."""
-    # The settings themselves first: a bad crop is a usage error, not a model mismatch.
-    if pre.crop > pre.resize or pre.crop < 1 or 0 in pre.std:
-        raise UsageError(f"preprocess crop {pre.crop} must be >= 1 and <= resize {pre.resize}, "
-                         "std must not be 0", "e.g. resize 256, crop 224")
-    if np.dtype(info.dtype).kind != "f":
-        raise DataError(f"input '{info.name}' is {info.dtype}; image folders feed float inputs",
-                        "use an .npz or python:module:function")
-    if len(info.shape) != 4:
-        raise DataError(f"input '{info.name}' has shape {_fmt(info.shape)}; image folders "
-                        "feed 4-D image inputs (NCHW or NHWC)",
-                        "use an .npz or python:module:function")
-    channels = 3 if pre.color == "RGB" else 1
-    c_axis, hw = (1, info.shape[2:]) if pre.layout == "NCHW" else (3, info.shape[1:3])
-    want_c = info.shape[c_axis]
-    if isinstance(want_c, int) and want_c != channels:
-        other = info.shape[3 if pre.layout == "NCHW" else 1]
-        hint = (f"set layout {'NHWC' if pre.layout == 'NCHW' else 'NCHW'}"
-                if other == channels else f"set color {'L' if want_c == 1 else 'RGB'}")
-        raise DataError(f"input '{info.name}' (shape {_fmt(info.shape)}, {pre.layout}) has "
-                        f"{want_c} channels, {pre.color} images have {channels}", hint)
-    for dim in hw:
-        if isinstance(dim, int) and dim != pre.crop:
-            raise DataError(f"input '{info.name}' takes {_fmt(hw)} images (shape "
-                            f"{_fmt(info.shape)}), the preprocessing crops {pre.crop}x{pre.crop}",
-                            f"set crop {dim} (and resize >= {dim})")
-    for key, values in (("mean", pre.mean), ("std", pre.std)):
-        if len(values) not in (1, channels):
-            raise UsageError(f"preprocess {key} has {len(values)} values for {channels}-channel "
-                             f"{pre.color} images", f"give 1 or {channels} values")
-
-
-def resized_size(size: tuple[int, int], shorter: int) -> tuple[int, int]:
-    """(width, height) with the shorter side ``shorter``, the longer truncated as torchvision does.
-
-    Calibration must see the preprocessing the model was trained and will be
-    served with, and that is most often torchvision's Resize + CenterCrop.
-    """
-    w, h = size
-    if w <= h:
-        return shorter, int(shorter * h / w)
-    return int(shorter * w / h), shorter
-
-
-def load_image(path: Path, pre: ImagePreprocess) -> np.ndarray:
-    """Read one image and preprocess it into a float32 CHW / HWC array (no batch axis).
-
-    Resize (bilinear, antialiased) and center crop follow torchvision's
-    ``Resize(resize)`` + ``CenterCrop(crop)`` on PIL images.
-    """
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError:
-        raise DependencyError("reading an image folder needs Pillow",
-                              "pip install pillow") from None
-    try:
-        with Image.open(path) as opened:
-            img = opened.convert(pre.color)
-        size = resized_size(img.size, pre.resize)
-        img = img.resize(size, Image.Resampling.BILINEAR)
-        left, top = (round((size[0] - pre.crop) / 2), round((size[1] - pre.crop) / 2))
-        img = img.crop((left, top, left + pre.crop, top + pre.crop))
-        pixels = np.asarray(img, dtype=np.float32)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise DataError(f"{path}: cannot read as an image ({type(exc).__name__}: {exc})",
-                        "remove or replace the file") from None
-    if pixels.ndim == 2:
-        pixels = pixels[:, :, np.newaxis]
-    mean, std = np.asarray(pre.mean, np.float32), np.asarray(pre.std, np.float32)
-    arr = ((pixels * np.float32(pre.scale) - mean) / std).astype(np.float32)
-    return np.ascontiguousarray(arr.transpose(2, 0, 1) if pre.layout == "NCHW" else arr)
-
-
-# ONNX Runtime calibration reader ---------------------------------------------------------------
-
-
-class FeedReader:
-    """An ONNX Runtime calibration data reader over a :class:`CalibrationSet`.
-
-    It is an ``onnxruntime.quantization.CalibrationDataReader`` without
-    importing onnxruntime: that ABC's ``__subclasshook__`` accepts any class
-    with ``get_next``, so ``isinstance`` holds and ``quantize_static`` takes it.
-    ``__len__`` and ``set_range`` serve ORT's chunked calibration.
-
-    Args:
-        calib: the feeds.
-        progress: called after each batch handed out with the number handed out
-            since the last rewind (e.g. to advance a rich progress bar).
-    """
-
-    def __init__(self, calib: CalibrationSet,
-                 progress: Callable[[int], None] | None = None) -> None:
-        self.calib = calib
-        self.progress = progress
-        self._start, self._end = 0, len(calib.feeds)
-        self._pos = 0
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        """Return the next feed, or None when the range is exhausted."""
-        if self._pos >= self._end:
-            return None
-        feed = self.calib.feeds[self._pos]
-        self._pos += 1
-        if self.progress is not None:
-            self.progress(self._pos - self._start)
-        return feed
-
-    def rewind(self) -> None:
-        """Start again from the first feed of the range (for a second calibration pass)."""
-        self._pos = self._start
-
-    def set_range(self, start_index: int, end_index: int) -> None:
-        """Restrict the reader to feeds [start_index, end_index) and rewind."""
-        self._start = max(0, start_index)
-        self._end = min(len(self.calib.feeds), end_index)
-        self._pos = self._start
-
-    def __len__(self) -> int:
-        return len(self.calib.feeds)
-
-    def __iter__(self) -> FeedReader:
-        return self
-
-    def __next__(self) -> dict[str, np.ndarray]:
-        feed = self.get_next()
-        if feed is None:
-            raise StopIteration
-        return feed
-
-
-def feed_reader(calib: CalibrationSet,
-                progress: Callable[[int], None] | None = None) -> FeedReader:
-    """Return an ONNX Runtime calibration data reader over ``calib``."""
-    return FeedReader(calib, progress)
-
-
-__all__ = ["CalibrationSet", "FeedReader", "ImagePreprocess", "RANDOM_WARNING",
-           "calibration_batches", "check_finite", "feed_reader", "fingerprint"]
+#: ``image_files`` is re-exported for trtc.pipeline (which should import it from calibimages).
+__all__ = ["CalibrationSet", "ImagePreprocess", "RANDOM_WARNING", "calibration_batches",
+           "check_finite", "fingerprint", "image_files"]

@@ -107,7 +107,7 @@ def convert_float(model: onnx.ModelProto, precision: Literal["fp16", "bf16"], *,
         _refuse_half_tensors(converted)
         originals = _float_tensors(converted)
     converted = _run_fp16_converter(converted, keep_io_types, [k.name for k in kept])
-    remove_cast_round_trips(converted.graph)
+    remove_cast_round_trips(converted)
     if precision == "bf16":
         retype_to_bfloat16(converted, originals)
     _toposort(converted)
@@ -266,7 +266,7 @@ def _cast_to(node: onnx.NodeProto) -> int:
     return next((a.i for a in node.attribute if a.name == "to"), -1)
 
 
-def remove_cast_round_trips(graph: onnx.GraphProto) -> None:
+def remove_cast_round_trips(model: onnx.ModelProto) -> None:
     """Replace the converter's Cast(fp32->fp16) -> Cast(fp16->fp32) pairs by the fp32 tensor.
 
     They appear where a kept node reads a graph input or writes a graph output
@@ -275,6 +275,9 @@ def remove_cast_round_trips(graph: onnx.GraphProto) -> None:
     """
     from onnx import TensorProto, helper
 
+    from trtc.optimize.surgery import remove_dead_nodes
+
+    graph = model.graph
     producer = {out: n for n in graph.node for out in n.output}
     outputs = {o.name for o in graph.output}
     replace: dict[str, str] = {}
@@ -297,23 +300,7 @@ def remove_cast_round_trips(graph: onnx.GraphProto) -> None:
         for i, name in enumerate(node.input):
             if name in replace:
                 node.input[i] = replace[name]
-    _drop_dead_casts(graph)
-
-
-def _drop_dead_casts(graph: onnx.GraphProto) -> None:
-    """Remove converter Casts whose output nobody reads, and their value_info."""
-    while True:
-        used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
-        dead = [n for n in graph.node if _is_converter_cast(n) and n.output[0] not in used]
-        if not dead:
-            break
-        for node in dead:
-            graph.node.remove(node)
-    produced = ({o for n in graph.node for o in n.output} | {i.name for i in graph.input}
-                | {t.name for t in graph.initializer})
-    for info in list(graph.value_info):
-        if info.name not in produced:
-            graph.value_info.remove(info)
+    remove_dead_nodes(model)  # the first Casts of the pairs, now read by nobody
 
 
 def _toposort(model: onnx.ModelProto) -> None:

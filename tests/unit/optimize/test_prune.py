@@ -12,14 +12,20 @@ from onnx import TensorProto, helper, numpy_helper
 
 from trtc.errors import ModelError, UsageError
 from trtc.graph.inspect import summarize_model
-from trtc.optimize.prune import (
-    channels_to_keep,
-    is_2_4_sparse,
-    magnitude_mask,
-    mask_2_4,
-    prune_model,
-)
+from trtc.optimize.prune import prune_model
+from trtc.optimize.prune.channel import channels_to_keep
+from trtc.optimize.prune.weights import magnitude_mask, mask_2_4
 from trtc.recipe import PruneSpec
+
+
+def is_2_4_sparse(weights: np.ndarray, axis: int) -> bool:
+    """Every group of 4 along ``axis`` has at least 2 zeros (TensorRT's check)."""
+    moved = np.moveaxis(weights, axis % weights.ndim, -1)
+    if moved.shape[-1] % 4:
+        return False
+    groups = moved.reshape(*moved.shape[:-1], moved.shape[-1] // 4, 4)
+    return bool((np.count_nonzero(groups, axis=-1) <= 2).all())
+
 
 # --------------------------------------------------------------------------- model builders
 
@@ -214,8 +220,8 @@ def test_2_4_prunes_every_eligible_layer_in_tensorrts_layout(tmp_path: Path) -> 
     for weight in ("w_first", "w_group", "w_dw", "w_dyn", "w_small"):
         assert np.array_equal(before[weight], after[weight])
     assert _run(tmp_path / "s.onnx", _x(2, 3, 8, 8)).shape == (2, 10)
-    assert report.after["flops"] == report.before["flops"]  # dense math: no FLOP claim
-    assert report.after["gzip_bytes"] < report.before["gzip_bytes"]
+    assert report.after.flops == report.before.flops  # dense math: no FLOP claim
+    assert report.after.gzip_bytes < report.before.gzip_bytes
 
 
 def test_2_4_excluded_layer_stays_dense(tmp_path: Path) -> None:
@@ -239,9 +245,9 @@ def test_magnitude_reaches_the_ratio_on_every_layer(tmp_path: Path) -> None:
         zeros = after[name] == 0
         assert zeros.sum() == round(0.6 * after[name].size), name
         assert np.abs(before[name][~zeros]).min() >= np.abs(before[name][zeros]).max()
-    assert report.after["weight_zeros_fraction"] > 0.55
-    assert report.after["gzip_bytes"] < 0.8 * report.before["gzip_bytes"]
-    assert report.after["params"] == report.before["params"]
+    assert report.after.weight_zeros_fraction > 0.55
+    assert report.after.gzip_bytes < 0.8 * report.before.gzip_bytes
+    assert report.after.params == report.before.params
     assert "not a speedup" in report.note
 
 
@@ -284,12 +290,12 @@ def test_channel_pruning_cuts_flops_by_the_expected_amount(tmp_path: Path) -> No
     def flops(k1: int, k2: int) -> int:  # conv1 + conv2 + fc at batch 1
         return 2 * (k1 * HW * HW * C_IN * 9 + k2 * HW * HW * k1 * 9 + 10 * k2 * (HW // 2) ** 2)
 
-    assert summarize_model(src).flops == flops(K1, K2) == report.before["flops"]
-    assert summarize_model(dst).flops == flops(K1 // 2, K2 // 2) == report.after["flops"]
+    assert summarize_model(src).flops == flops(K1, K2) == report.before.flops
+    assert summarize_model(dst).flops == flops(K1 // 2, K2 // 2) == report.after.flops
     per_layer = {x.name: (x.flops_before, x.flops_after) for x in report.layers}
     assert per_layer["conv2"] == (2 * K2 * HW * HW * K1 * 9, 2 * 6 * HW * HW * 8 * 9)
-    assert report.after["params"] < report.before["params"]
-    assert report.after["size_bytes"] < report.before["size_bytes"]
+    assert report.after.params < report.before.params
+    assert report.after.size_bytes < report.before.size_bytes
     assert _run(dst, _x(2, C_IN, HW, HW)).shape == (2, 10)
 
 

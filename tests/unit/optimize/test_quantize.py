@@ -13,9 +13,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from trtc.errors import DataError, ModelError, UsageError, VerificationError
-from trtc.optimize import quantize as q
+from trtc.optimize.quantize import META_PRECISION, META_TARGET, quantize_model
+from trtc.optimize.quantize.calibrate import calibrate
+from trtc.optimize.quantize.ranges import RangeBook, compute_ranges, plain_ranges
 from trtc.recipe import QuantizeSpec
-from trtc.stages.quantize import quantize_model
 
 
 def make_residual_model(path: Path, seed: int = 0) -> Path:
@@ -73,6 +74,10 @@ def make_hostile_model(path: Path, seed: int = 0) -> Path:
     return path
 
 
+def _metadata(model: onnx.ModelProto) -> dict[str, str]:
+    return {p.key: p.value for p in model.metadata_props if p.key.startswith("trtc.")}
+
+
 def _run(path: Path, feed: dict[str, np.ndarray]) -> np.ndarray:
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feed)[0]
 
@@ -83,7 +88,7 @@ def _quantize(src: Path, tmp_path: Path, name: str = "q.onnx", **spec: object) -
     spec.setdefault("calib_samples", 8)
     result = quantize_model(src, tmp_path / name, QuantizeSpec(enabled=True, **spec),
                             cache_dir=tmp_path / "cache")
-    return onnx.load(str(tmp_path / name)), result.metrics
+    return onnx.load(str(tmp_path / name)), result.to_dict()
 
 
 def _graph_maps(model: onnx.ModelProto) -> tuple[dict, dict, dict]:
@@ -132,7 +137,7 @@ def test_tensorrt_placement_and_scales_follow_nvidias_recipe(tmp_path: Path) -> 
         scale = inits[dq.input[1]]
         assert scale.shape == (channels,) and (scale > 0).all(), name
         assert {a.name: a.i for a in dq.attribute}.get("axis", 1) == 0, name
-    assert q.read_metadata(model) == {q.META_TARGET: "tensorrt", q.META_PRECISION: "int8"}
+    assert _metadata(model) == {META_TARGET: "tensorrt", META_PRECISION: "int8"}
     assert metrics["target"] == "tensorrt" and metrics["qdq"]["quantize_linear"] == 4
 
 
@@ -146,7 +151,7 @@ def test_onnxruntime_cpu_uses_uint8_activations_and_int8_per_channel_weights(
     weight_dq = producer[by_name["conv"].input[1]]
     assert inits[weight_dq.input[0]].dtype == np.int8
     assert inits[weight_dq.input[1]].shape == (4,)
-    assert q.read_metadata(model)[q.META_TARGET] == "onnxruntime-cpu"
+    assert _metadata(model)[META_TARGET] == "onnxruntime-cpu"
 
 
 @pytest.mark.parametrize("target", ["tensorrt", "onnxruntime-cpu"])
@@ -170,18 +175,18 @@ def test_fp8_writes_float8_qdq_for_tensorrt(tmp_path: Path, conv_onnx: Path) -> 
     zps = [i for i in model.graph.initializer if i.name.endswith("zero_point")]
     assert zps and all(z.data_type == TensorProto.FLOAT8E4M3FN for z in zps)
     assert metrics["calibration"]["method"] == "distribution"
-    assert q.read_metadata(model)[q.META_PRECISION] == "fp8"
+    assert _metadata(model)[META_PRECISION] == "fp8"
 
 
 def test_fp16_reports_the_nodes_kept_in_fp32(tmp_path: Path, conv_onnx: Path) -> None:
     src = conv_onnx
     result = quantize_model(src, tmp_path / "h.onnx",
                             QuantizeSpec(enabled=True, precision="fp16", exclude_nodes=("fc",)))
-    kept = {k["name"]: k for k in result.metrics["kept_fp32"]}
+    kept = {k["name"]: k for k in result.to_dict()["kept_fp32"]}
     assert "fc" in kept and kept["fc"]["reason"]
     model = onnx.load(str(tmp_path / "h.onnx"))
     # No target key: plain casts run on every backend (build checks the key for Q/DQ only).
-    assert q.read_metadata(model) == {q.META_PRECISION: "fp16"}
+    assert _metadata(model) == {META_PRECISION: "fp16"}
     assert model.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT  # io kept
 
 
@@ -214,15 +219,15 @@ def test_ranges_from_the_cache_equal_a_fresh_collection(
     src = conv_onnx
     feeds = [{"x": np.random.default_rng(i).standard_normal((2, 3, 8, 8)).astype(np.float32)}
              for i in range(3)]
-    first = q.calibrate(src, feeds, "fp", tmp_path / "c")
-    again = q.calibrate(src, feeds, "fp", tmp_path / "c")
+    first = calibrate(src, feeds, "fp", tmp_path / "c")
+    again = calibrate(src, feeds, "fp", tmp_path / "c")
     assert (first.cache_hit, again.cache_hit, again.runs) == (False, True, 0)
     for method in ("minmax", "entropy", "percentile"):
-        fresh = q.plain_ranges(q.compute_ranges(first.collection, method))
-        cached = q.plain_ranges(q.RangeBook(again.collection, again.cache_path)(method))
+        fresh = plain_ranges(compute_ranges(first.collection, method))
+        cached = plain_ranges(RangeBook(again.collection, again.cache_path)(method))
         assert fresh == cached, method
     # min/max really are the data's extremes at the model input.
-    lo, hi = q.plain_ranges(q.compute_ranges(first.collection, "minmax"))["x"]
+    lo, hi = plain_ranges(compute_ranges(first.collection, "minmax"))["x"]
     assert lo == pytest.approx(min(f["x"].min() for f in feeds))
     assert hi == pytest.approx(max(f["x"].max() for f in feeds))
 
@@ -343,7 +348,7 @@ def test_budget_uses_top1_on_labelled_data(tmp_path: Path) -> None:
                                          max_drop=0.0),
                             cache_dir=tmp_path / "cache", eval_source=str(tmp_path / "eval.npz"),
                             eval_batch=8)
-    budget = result.metrics["budget"]
+    budget = result.to_dict()["budget"]
     assert budget["after"]["metric"] == "top1" and budget["after"]["reference"] == 1.0
     assert budget["met"] and budget["after"]["value"] == 1.0
 
@@ -364,15 +369,15 @@ def test_bf16_that_onnxruntime_cpu_cannot_run_is_reported_not_measured(
         tmp_path: Path, conv_onnx: Path) -> None:
     result = quantize_model(conv_onnx, tmp_path / "b.onnx", QuantizeSpec(
         enabled=True, precision="bf16", calib_data="random", calib_samples=2))
-    if "accuracy" in result.metrics:        # an ONNX Runtime with bf16 CPU kernels
-        assert result.metrics["accuracy"]["value"] > 0.9
+    if result.accuracy is not None:        # an ONNX Runtime with bf16 CPU kernels
+        assert result.to_dict()["accuracy"]["value"] > 0.9
     else:
         assert any("accuracy not measured" in w for w in result.warnings)
         with pytest.raises(UsageError, match="max_drop"):
             quantize_model(conv_onnx, tmp_path / "b2.onnx", QuantizeSpec(
                 enabled=True, precision="bf16", calib_data="random", calib_samples=2,
                 max_drop=0.1))
-    assert q.read_metadata(onnx.load(str(tmp_path / "b.onnx"))) == {q.META_PRECISION: "bf16"}
+    assert _metadata(onnx.load(str(tmp_path / "b.onnx"))) == {META_PRECISION: "bf16"}
 
 
 def test_fp8_for_onnxruntime_cpu_is_a_recipe_error() -> None:

@@ -13,12 +13,10 @@ from trtc.errors import DataError, UsageError
 from trtc.optimize.calibdata import (
     RANDOM_WARNING,
     CalibrationSet,
-    FeedReader,
     ImagePreprocess,
     calibration_batches,
-    feed_reader,
-    pick_evenly,
 )
+from trtc.optimize.calibimages import pick_evenly
 
 IMAGE = {"x": ("float32", ("batch", 3, 8, 8))}
 STATIC4 = {"x": ("float32", (4, 3, 8, 8))}
@@ -384,39 +382,6 @@ def test_python_reader_errors(readers: str, func: str, expected: str) -> None:
     with pytest.raises(DataError) as exc:
         calibration_batches(f"{readers}:{func}", IMAGE, samples=4)
     assert expected in _one_line(exc) and f"{readers}:{func}" in str(exc.value)
-
-
-# --------------------------------------------------------------------------- ORT reader
-
-
-def test_feed_reader_hands_out_rewinds_and_reports_progress() -> None:
-    from onnxruntime.quantization import CalibrationDataReader
-
-    calib = calibration_batches("random", IMAGE, samples=3)
-    seen: list[int] = []
-    reader = feed_reader(calib, progress=seen.append)
-    assert isinstance(reader, CalibrationDataReader) and len(reader) == 3
-    first = [reader.get_next() for _ in range(4)]
-    assert first[3] is None and seen == [1, 2, 3]
-    assert all(a is b for a, b in zip(first, calib.feeds))
-    reader.rewind()
-    assert reader.get_next() is calib.feeds[0] and seen[-1] == 1
-    reader.set_range(1, 2)
-    assert list(reader) == [calib.feeds[1]]
-
-
-def test_onnxruntime_calibrates_through_the_reader(conv_onnx: Path, tmp_path: Path) -> None:
-    import onnx
-    from onnxruntime.quantization import QuantFormat, quantize_static
-
-    calib = calibration_batches("random", IMAGE, samples=4, batch=2)
-    seen: list[int] = []
-    out = tmp_path / "q.onnx"
-    quantize_static(str(conv_onnx), str(out), FeedReader(calib, seen.append),
-                    quant_format=QuantFormat.QDQ)
-    assert seen == [1, 2]
-    ops = {n.op_type for n in onnx.load(out).graph.node}
-    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
 
 
 @pytest.mark.parametrize("size", [(37, 23), (23, 37), (20, 20)])

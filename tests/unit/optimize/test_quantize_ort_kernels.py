@@ -13,9 +13,10 @@ from collections import Counter
 from pathlib import Path
 
 import onnx
-from test_quantize import _quantize, make_residual_model
 
 from trtc.backends.onnxruntime import make_session
+
+from .test_quantize import _quantize, make_residual_model
 
 
 def _ort_ops(model: Path, tmp_path: Path) -> Counter[str]:

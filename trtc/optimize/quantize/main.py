@@ -1,0 +1,372 @@
+"""``quantize_model``: the one path from an FP32 ONNX file to its reduced-precision copy.
+
+The model is loaded and pre-processed once, the Q/DQ placement is planned once,
+the calibration pass runs once (or comes from the cache), and every candidate
+the accuracy budget tries is built from those: a node left in float is the
+same placement without it, with the same cached ranges.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from trtc.errors import ModelError, UsageError
+from trtc.optimize.quantize.report import QuantizeReport
+from trtc.recipe import QuantizeSpec
+
+Progress = Callable[[str, int], Any]
+Inputs = dict[str, tuple[str, tuple[int | str, ...]]]
+
+
+def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
+                   shapes: Mapping[str, Sequence[int]] | None = None,
+                   cache_dir: Path | None = None, eval_source: str | None = None,
+                   labels_key: str = "labels", eval_batch: int = 1,
+                   progress: Progress | None = None) -> QuantizeReport:
+    """Quantize one ONNX model; the library function behind ``trtc quantize``.
+
+    Args:
+        model_path: the FP32 ONNX model.
+        out_path: where the quantized model goes (written atomically).
+        spec: the quantize section with ``target`` resolved (``tensorrt`` or
+            ``onnxruntime-cpu``, never ``auto``).
+        shapes: concrete shapes per input (trtexec style, batch included) for inputs
+            with named dims: random calibration data is made in these shapes, and
+            .npz / python data is checked against them.
+        cache_dir: where calibration statistics are cached (None: no cache).
+        eval_source: labelled data (.npz / python:) for the top-1 budget; None = cosine
+            against FP32 on the calibration data.
+        progress: ``progress(description, total)`` returning a context manager that
+            yields ``update(done, total)``; None = silent.
+
+    Returns:
+        What was done; ``to_dict()`` is the metrics JSON, ``ranges`` calibration.json.
+
+    Raises:
+        UsageError: missing calibration data or shapes, unknown excluded node / op type.
+        ModelError: unreadable or already quantized / fp16 model, nothing to quantize.
+        DataError: calibration / evaluation data not matching the model.
+        VerificationError: ``max_drop`` missed with every node that can go to float in float.
+    """
+    import onnx
+
+    from trtc.graph.cleanup import load_onnx
+    from trtc.graph.io import model_io
+    from trtc.optimize.quantize.placement import check_exclusions
+    from trtc.optimize.sensitivity import meet_budget, run_outputs, score
+    from trtc.workspace import atomic_path
+
+    if spec.target not in ("tensorrt", "onnxruntime-cpu"):
+        raise UsageError(f"quantize.target {spec.target} reached the quantizer unresolved",
+                         "resolve it with trtc.pipeline.plan (a bug if you see this)")
+    source = load_onnx(model_path)  # a missing/corrupt file fails here first
+    reduced = already_reduced(source)
+    if reduced is not None:
+        raise ModelError(f"{model_path}: the model is already {reduced}",
+                         "quantize the FP32 model (the export or prune output), not a "
+                         "quantized one")
+    reduced_int = spec.precision in ("int8", "fp8")
+    if reduced_int and not spec.calib_data:
+        raise UsageError(f"quantize: {spec.precision} needs calibration data "
+                         "(quantize.calib_data / --calib-data)",
+                         "pass --calib-data calib.npz (or an image folder, python:mod:fn, "
+                         "or 'random' for a smoke test)")
+    inputs: Inputs = model_io(source, str(model_path)).input_specs()
+    shapes = dict(shapes or {})
+    report = QuantizeReport(out_path, spec.precision, spec.target if reduced_int else None,
+                            list(spec.exclude_nodes), list(spec.exclude_ops))
+    # Data first: a missing shape or a bad file fails before seconds of pre-processing.
+    if spec.calib_data:
+        check_shapes(inputs, shapes, random=spec.calib_data == "random")
+    calib = _calibration_set(spec, inputs, shapes) if spec.calib_data else None
+    if calib is not None:
+        report.warnings += calib.warnings
+    feeds, labels = _eval_data(inputs, calib, eval_source, labels_key, eval_batch)
+    if spec.max_drop is not None and not feeds:
+        raise UsageError("quantize.max_drop needs data to measure accuracy on",
+                         "pass --calib-data or --eval-data")
+    with tempfile.TemporaryDirectory(prefix="trtc-quantize-") as tmp:
+        pre_path = Path(tmp) / "preprocessed.onnx"
+        model, warned = preprocess(source, model_path, pre_path)
+        report.warnings += warned
+        check_exclusions(model, spec.exclude_nodes, spec.exclude_ops)
+        candidates = _Candidates(spec, model)
+        if calib is not None:
+            with _progress(progress, "calibrating", len(calib.feeds)) as update:
+                report.calibration = candidates.calibrate(pre_path, calib, cache_dir, update)
+        plain = candidates.build(())
+        unrunnable = _cpu_cannot_run(plain, feeds[:1]) if feeds else None
+        if unrunnable is not None:
+            if spec.max_drop is not None:
+                raise UsageError(f"quantize.max_drop: ONNX Runtime on CPU cannot run the "
+                                 f"{spec.precision} model to measure it ({unrunnable})",
+                                 "drop max_drop for this precision, or use int8 / fp16")
+            report.warnings.append(f"accuracy not measured: ONNX Runtime on CPU cannot run "
+                                   f"the {spec.precision} model ({unrunnable})")
+            feeds = []
+        out_model, final_extra = plain, ()  # type: tuple[Any, tuple[str, ...]]
+        if feeds:
+            reference = run_outputs(model, feeds)
+
+            def evaluate(candidate: Any) -> Any:
+                return score(run_outputs(candidate, feeds), reference, labels)
+
+            if spec.max_drop is not None:
+                with _LazyProgress(progress, "sensitivity", len(candidates.names)) as update:
+                    out_model, budget = meet_budget(
+                        lambda extra: candidates.build(extra) if extra else plain, evaluate,
+                        candidates.names, spec.max_drop, spec.budget_step, progress=update)
+                report.budget, report.accuracy = budget, budget.final
+                final_extra = tuple(budget.excluded)
+            else:
+                report.accuracy = evaluate(out_model)
+        if reduced_int:
+            report.qdq, report.ranges = candidates.qdq_facts(out_model, report.calibration)
+        else:
+            report.kept_fp32 = candidates.kept.get(final_extra, [])
+        with atomic_path(out_path) as staged:
+            onnx.save(out_model, str(staged))
+    return report
+
+
+class _Candidates:
+    """Builds the reduced-precision model with some nodes left in float, from one plan.
+
+    int8 / fp8: one Q/DQ placement and one range book; fp16 / bf16: the converter
+    with the calibrated min/max (when there is calibration data) for overflow checks.
+    """
+
+    def __init__(self, spec: QuantizeSpec, model: Any) -> None:
+        from trtc.optimize.quantize.placement import plan_placement
+
+        self.spec, self.model = spec, model
+        self.book: Any = None
+        self.kept: dict[tuple[str, ...], list[Any]] = {}
+        self.placement = None
+        if spec.precision in ("int8", "fp8"):
+            self.placement = plan_placement(model, spec.target, spec.exclude_nodes,
+                                            spec.exclude_ops)
+            self.names = list(self.placement.nodes)
+        else:
+            self.names = [n.name for n in model.graph.node
+                          if n.name not in spec.exclude_nodes and
+                          n.op_type not in spec.exclude_ops]
+
+    @property
+    def method(self) -> str:
+        return "distribution" if self.spec.precision == "fp8" else self.spec.calib_method
+
+    def calibrate(self, pre_path: Path, calib: Any, cache_dir: Path | None,
+                  update: Callable[[int, int], None]) -> Any:
+        """Run (or reuse) the one calibration pass; return what the report says about it."""
+        from trtc.optimize.quantize.calibrate import calibrate
+        from trtc.optimize.quantize.ranges import RangeBook
+        from trtc.optimize.quantize.report import CalibrationInfo
+
+        calibrated = calibrate(pre_path, calib.feeds, calib.fingerprint, cache_dir, update)
+        if self.placement is not None and calibrated.collection.empty:
+            from trtc.optimize.quantize.placement import reading_empty
+
+            # Nothing to scale an empty tensor by: the nodes quantizing one stay float.
+            self.placement = self.placement.without(
+                reading_empty(self.model, self.placement, calibrated.collection.empty))
+            self.names = list(self.placement.nodes)
+        self.book = RangeBook(calibrated.collection, calibrated.cache_path,
+                              self.spec.calib_percentile)
+        return CalibrationInfo(
+            calib.source, calib.samples, len(calib.feeds), calib.fingerprint, self.method,
+            "hit" if calibrated.cache_hit else "miss", calibrated.runs,
+            str(calibrated.cache_path) if calibrated.cache_path else None)
+
+    def build(self, extra: tuple[str, ...]) -> Any:
+        """The model with ``extra`` nodes left in float too (ModelError: nothing left)."""
+        from trtc.optimize.quantize.qdq import qdq_model, set_metadata
+
+        spec = self.spec
+        if self.placement is not None:
+            from trtc.optimize.quantize.placement import check_quantizable
+
+            placement = self.placement.without(extra)
+            check_quantizable(self.model, placement, spec.target)
+            return qdq_model(self.model, placement, self.book, precision=spec.precision,
+                             target=spec.target, method=spec.calib_method)
+        from trtc.optimize.fp16 import convert_float
+        from trtc.optimize.quantize.ranges import plain_ranges
+
+        ranges = plain_ranges(self.book("minmax")) if self.book is not None else None
+        converted, kept_nodes = convert_float(
+            self.model, "bf16" if spec.precision == "bf16" else "fp16",
+            keep_io_types=spec.keep_io_types, block_ops=spec.exclude_ops,
+            block_nodes=(*spec.exclude_nodes, *extra), ranges=ranges)
+        self.kept[extra] = kept_nodes
+        set_metadata(converted, None, spec.precision)
+        return converted
+
+    def qdq_facts(self, out_model: Any, calibration: Any) -> tuple[Any, dict[str, Any]]:
+        """The Q/DQ summary and calibration.json's content for the chosen model."""
+        from trtc.optimize.quantize.qdq import qdq_inputs, qdq_summary
+        from trtc.optimize.quantize.ranges import plain_ranges
+
+        about = {} if calibration is None else {
+            "source": calibration.source, "samples": calibration.samples,
+            "fingerprint": calibration.fingerprint}
+        ranges = plain_ranges(self.book(self.method, qdq_inputs(out_model)))
+        return qdq_summary(out_model), {"method": self.method, **about,
+                                        "ranges": {k: list(v) for k, v in ranges.items()}}
+
+
+def already_reduced(model: Any) -> str | None:
+    """Say how ``model`` is already in reduced precision (Q/DQ nodes, fp16/bf16 weights), or None.
+
+    Quantizing such a model again stacks Q/DQ, or calibrates on half-precision tensors
+    whose histograms ONNX Runtime cannot bin.
+    """
+    from onnx import TensorProto
+
+    qdq = sorted({n.op_type for n in model.graph.node
+                  if n.op_type in ("QuantizeLinear", "DequantizeLinear")
+                  or n.op_type.startswith("QLinear")})
+    if qdq:
+        return f"quantized (it has {', '.join(qdq)} nodes)"
+    half = {TensorProto.FLOAT16: "fp16", TensorProto.BFLOAT16: "bf16"}
+    floats = [i.data_type for i in model.graph.initializer
+              if i.data_type in (TensorProto.FLOAT, TensorProto.DOUBLE, *half)]
+    if floats and all(t in half for t in floats):
+        return f"{half[floats[0]]} (every float weight is {half[floats[0]]})"
+    return None
+
+
+def preprocess(model: Any, model_path: Path, out_path: Path) -> tuple[Any, list[str]]:
+    """Return the model ONNX Runtime's quantizer works on (also written to ``out_path``).
+
+    ONNX Runtime's quantization pre-processing with shape inference only: graph
+    optimisation is skipped so node names stay the user's (exclusions name them;
+    trtc's export already folded BatchNorm and constants). Where it fails (e.g.
+    symbolic shape inference on an unusual op) the model is used as it is, with a
+    warning. Unnamed nodes get stable names (``<op>_<index>``) so that every node
+    can be excluded, ranked and reported.
+    """
+    import onnx
+    from onnxruntime.quantization import quant_pre_process
+    from onnxruntime.quantization.quant_utils import add_infer_metadata
+
+    from trtc.graph.names import name_nodes
+    from trtc.optimize.quantize.calibrate import quiet_stdout
+
+    warnings: list[str] = []
+    try:
+        with quiet_stdout():
+            # The path, not the loaded proto: external weights resolve beside the file.
+            quant_pre_process(str(model_path), str(out_path), skip_optimization=True)
+        model = onnx.load(str(out_path))
+        # Shapes are inferred now: ONNX Runtime's quantizer would otherwise save, re-infer
+        # and reload the model for every candidate the budget search builds.
+        add_infer_metadata(model)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        warnings.append(f"ONNX Runtime's quantization pre-processing failed ({first}); "
+                        "quantizing the model as it is")
+    if name_nodes(model.graph) or not out_path.is_file():
+        onnx.save(model, str(out_path))
+    return model, warnings
+
+
+def check_shapes(inputs: Inputs, shapes: Mapping[str, Sequence[int]], *, random: bool) -> None:
+    """Fail at once when ``shapes`` names no input, or random data lacks a named dim's size.
+
+    The batch dim (axis 0) may stay named: calibration batches set it.
+
+    Raises:
+        UsageError: one line naming the input and its named dims, with the --shapes to pass.
+    """
+    from trtc.data import check_shape_names, input_infos
+
+    check_shape_names(input_infos(inputs), shapes, "--shapes")
+    if not random:
+        return  # real data carries its own shapes (checked against ``shapes`` when given)
+    for name, (_, dims) in inputs.items():
+        named = [str(d) for axis, d in enumerate(dims) if axis and not isinstance(d, int)]
+        if named and name not in shapes:
+            example = "x".join(str(d) if isinstance(d, int) else "1" if axis == 0 else "N"
+                               for axis, d in enumerate(dims))
+            raise UsageError(
+                f"quantize: input '{name}' has named dims {', '.join(named)} (shape "
+                f"{'x'.join(map(str, dims))}): random calibration data needs their sizes",
+                f"pass --shapes {name}:{example} with N set (recipe: quantize.shapes), or "
+                "calibrate on real data (.npz, an image folder, python:module:function)")
+
+
+def _calibration_set(spec: QuantizeSpec, inputs: Inputs, shapes: dict[str, Sequence[int]]
+                     ) -> Any:
+    from trtc.optimize.calibdata import calibration_batches
+
+    assert spec.calib_data is not None
+    return calibration_batches(
+        spec.calib_data, inputs, samples=spec.calib_samples, batch=spec.calib_batch,
+        seed=spec.calib_seed, preprocess=spec.calib_preprocess, shapes=shapes)
+
+
+def _eval_data(inputs: Inputs, calib: Any, eval_source: str | None, labels_key: str,
+               batch: int) -> tuple[list[Any], list[Any] | None]:
+    """Labelled evaluation data when given, else the calibration feeds (cosine vs FP32)."""
+    if eval_source is not None:
+        from trtc import data
+
+        arrays = data.load_arrays(eval_source)
+        dataset = data.array_dataset(arrays, data.input_infos(inputs), batch, labels_key,
+                                     eval_source)
+        return dataset.feeds, dataset.labels
+    if calib is not None:
+        return list(calib.feeds), None
+    return [], None
+
+
+def _cpu_cannot_run(model: Any, feeds: list[Any]) -> str | None:
+    """Why ONNX Runtime's CPU provider cannot run ``model`` (bf16 kernels...), or None."""
+    from trtc.optimize.sensitivity import run_outputs
+
+    try:
+        run_outputs(model, feeds)
+    except Exception as exc:  # ORT raises NotImplemented / Fail / InvalidGraph classes
+        text = str(exc).strip()
+        return " ".join(text.split())[:200] if text else type(exc).__name__
+    return None
+
+
+class _NullProgress:
+    def __enter__(self) -> Callable[[int, int], None]:
+        return lambda done, total: None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class _LazyProgress:
+    """A progress bar that opens on its first update: the budget search reports progress
+    only when it runs (a met budget shows no bar)."""
+
+    def __init__(self, factory: Progress | None, description: str, total: int) -> None:
+        self.factory, self.description, self.total = factory, description, total
+        self.bar: Any = None
+        self.update: Callable[[int, int], None] | None = None
+
+    def __enter__(self) -> Callable[[int, int], None]:
+        def update(done: int, total: int) -> None:
+            if self.update is None:
+                self.bar = _progress(self.factory, self.description, self.total)
+                self.update = self.bar.__enter__()
+            assert self.update is not None
+            self.update(done, total)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+def _progress(factory: Progress | None, description: str, total: int) -> Any:
+    return factory(description, total) if factory is not None else _NullProgress()

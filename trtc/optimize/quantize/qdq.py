@@ -1,0 +1,147 @@
+"""The Q/DQ model from a placement and calibrated ranges (ONNX Runtime's ``QDQQuantizer``).
+
+For TensorRT: symmetric int8, per-channel weights, float biases (TensorRT 8.6's
+parser rejects an int32 bias DequantizeLinear), no Q/DQ after the quantized
+ops, and the residual Add's conv branch fed float. For ONNX Runtime on CPU:
+ORT's own defaults with uint8 activations and int8 per-channel weights (the
+layout its QLinear kernels fuse). Building never runs the model: the ranges
+come from the cached calibration.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from trtc.errors import ModelError
+from trtc.optimize.quantize.calibrate import quiet_stdout
+from trtc.optimize.quantize.placement import Placement
+from trtc.optimize.quantize.report import QdqSummary
+from trtc.optimize.surgery import remove_dead_nodes
+from trtc.tensorrt.model import QDQ_PRECISION_KEY, QDQ_TARGET_KEY
+
+#: The model metadata build reads to refuse a Q/DQ model made for the other backend:
+#: one definition, in the pure TensorRT decisions module that checks it.
+META_TARGET = QDQ_TARGET_KEY
+META_PRECISION = QDQ_PRECISION_KEY
+
+RangesFor = Callable[[str, Sequence[str]], Any]
+
+
+def qdq_model(model: Any, placement: Placement, ranges_for: RangesFor, *, precision: str,
+              target: str, method: str) -> Any:
+    """Return a Q/DQ copy of ``model`` as ``placement`` says (``model`` is left untouched).
+
+    ``ranges_for(method, tensor_names)`` returns ONNX Runtime ``TensorsData``
+    (a :class:`~trtc.optimize.quantize.ranges.RangeBook`); fp8 always uses ONNX
+    Runtime's ``distribution`` calibration, its only one for float8.
+
+    Raises:
+        ModelError: ONNX Runtime's quantizer cannot quantize the model (e.g. an
+            all-zero weight gives fp8 a NaN scale).
+    """
+    from onnxruntime.quantization import QDQQuantizer, QuantType
+    from onnxruntime.quantization.quant_utils import update_opset_version
+
+    work = copy.deepcopy(model)
+    if precision == "fp8":
+        qtype, method = QuantType.QFLOAT8E4M3FN, "distribution"
+    else:
+        qtype = QuantType.QInt8
+    act_type = QuantType.QUInt8 if target == "onnxruntime-cpu" and precision == "int8" \
+        else qtype
+    extra: dict[str, Any] = {}
+    if target == "tensorrt":
+        extra = {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
+                 "DedicatedQDQPair": True,
+                 "OpTypesToExcludeOutputQuantization": list(placement.op_types)}
+    work = update_opset_version(work, qtype, act_type)
+    ranges = ranges_for(method, _activation_names(work, placement))
+    with quiet_stdout():
+        quantizer = QDQQuantizer(work, precision == "int8", False, qtype, act_type, ranges,
+                                 list(placement.nodes), list(placement.excluded),
+                                 list(placement.op_types), extra)
+        try:
+            out = quantizer.quantize_model()
+        except ValueError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            raise ModelError(f"ONNX Runtime's quantizer cannot quantize this model to "
+                             f"{precision}: {first}",
+                             "keep the layer it names in float (--exclude-nodes), or use "
+                             "another precision") from None
+    _restore_float_inputs(out, [*placement.float_add_inputs.items(),
+                                *((name, None) for name in placement.excluded)])
+    set_metadata(out, target, precision)
+    return out
+
+
+def _activation_names(model: Any, placement: Placement) -> list[str]:
+    nodes = set(placement.nodes)
+    return sorted({t for n in model.graph.node if n.name in nodes for t in (*n.input, *n.output)
+                   if t})
+
+
+def _restore_float_inputs(model: Any, float_inputs: Iterable[tuple[str, int | None]]) -> None:
+    """Feed float tensors back to (node, input index | None = every input) past Q/DQ pairs.
+
+    ONNX Runtime quantizes a tensor once for all its readers, so a node left in
+    float (excluded, or an Add's conv branch) may still read the DequantizeLinear
+    output another node asked for; here it reads the original tensor again, and
+    Q/DQ nodes nobody reads any more are dropped (onnx-graphsurgeon's cleanup).
+    """
+    graph = model.graph
+    wanted: dict[str, set[int] | None] = {}
+    for name, index in float_inputs:
+        if index is None:
+            wanted[name] = None
+        elif wanted.get(name, set()) is not None:
+            wanted.setdefault(name, set()).add(index)  # type: ignore[union-attr]
+    producer = {o: n for n in graph.node for o in n.output}
+    rewired = False
+    for node in graph.node:
+        if node.name not in wanted:
+            continue
+        indices = wanted[node.name]
+        for k, tensor in enumerate(node.input):
+            if indices is not None and k not in indices:
+                continue
+            dq = producer.get(tensor)
+            if dq is None or dq.op_type != "DequantizeLinear":
+                continue
+            qnode = producer.get(dq.input[0])
+            if qnode is not None and qnode.op_type == "QuantizeLinear":
+                node.input[k] = qnode.input[0]
+                rewired = True
+    if rewired:
+        remove_dead_nodes(model)
+
+
+def set_metadata(model: Any, target: str | None, precision: str) -> None:
+    """Record target and precision in the model (build refuses a model made for another target).
+
+    ``target`` None (fp16/bf16: plain casts, no Q/DQ) leaves the target key out,
+    so every backend accepts the model.
+    """
+    for entry in [p for p in model.metadata_props if p.key in (META_TARGET, META_PRECISION)]:
+        model.metadata_props.remove(entry)
+    for key, value in ((META_TARGET, target), (META_PRECISION, precision)):
+        if value is not None:
+            entry = model.metadata_props.add()
+            entry.key, entry.value = key, value
+
+
+def qdq_inputs(model: Any) -> list[str]:
+    """The tensors a QuantizeLinear reads: the ones calibration.json records ranges of."""
+    return [n.input[0] for n in model.graph.node if n.op_type == "QuantizeLinear"]
+
+
+def qdq_summary(model: Any) -> QdqSummary:
+    """Count Q/DQ nodes and list the nodes that read a DequantizeLinear output."""
+    producer = {o: n for n in model.graph.node for o in n.output}
+    quantized = sorted({n.name for n in model.graph.node
+                        if n.op_type not in ("QuantizeLinear", "DequantizeLinear") and
+                        any(producer.get(i) is not None and
+                            producer[i].op_type == "DequantizeLinear" for i in n.input)})
+    ops = [n.op_type for n in model.graph.node]
+    return QdqSummary(ops.count("QuantizeLinear"), ops.count("DequantizeLinear"), quantized)
