@@ -227,10 +227,13 @@ class Plan:
         from trtc.stages.build import ProfileHint
 
         r = self.recipe
+        # build.shapes (trtexec's --shapes) fixes the shapes the engine is built for;
+        # otherwise the profile covers what verify and bench will run.
+        shapes = ((r.build.shapes,) if r.build.shapes else
+                  tuple(s for s in (r.bench.shapes, r.verify.data.shapes) if s))
         return ProfileHint(
             batches=tuple(sorted({*r.bench.batch, r.verify.data.batch})),
-            dims=dict(r.export.example_dims),
-            shapes=tuple(s for s in (r.bench.shapes, r.verify.data.shapes) if s),
+            dims=dict(r.export.example_dims), shapes=shapes,
             declared_inputs={i.name: (i.dtype, tuple(i.shape)) for i in r.model.inputs})
 
     def job(self, stage: str) -> Any:

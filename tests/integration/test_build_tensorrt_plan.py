@@ -127,6 +127,15 @@ def test_dry_run_without_a_profile_uses_the_recipe_batches(cli, conv_onnx: Path,
     assert any("no build.profiles given" in n for n in plan["tensorrt"]["notes"])
 
 
+def test_dry_run_shapes_build_exactly_those_shapes(cli, conv_onnx: Path, tmp_path: Path) -> None:
+    plan = ok_json(cli("build", conv_onnx, "-o", tmp_path / "m.engine", "--backend", "tensorrt",
+                       "--dry-run", "--trt-version", "8.6", "--shapes", "x:4x3x8x8", "--json"))
+    assert plan["tensorrt"]["profiles"] == [{"x": {"min": [4, 3, 8, 8], "opt": [4, 3, 8, 8],
+                                                   "max": [4, 3, 8, 8]}}]
+    assert "--shapes=x:4x3x8x8" in plan["trtexec"] or "--optShapes=x:4x3x8x8" in plan["trtexec"]
+    assert plan["tensorrt"]["tactic_sources"] == ["EDGE_MASK_CONVOLUTIONS", "JIT_CONVOLUTIONS"]
+
+
 @pytest.mark.parametrize("args, code, needle", [
     (["--precision", "fp16"], 2, "TensorRT 11.1.0 has no precision builder flags"),
     (["--precision", "fp16", "--trt-version", "8.6"], 0, ""),

@@ -186,3 +186,16 @@ def test_verbose_reaches_the_build_job_when_it_has_the_field(tmp_path: Path) -> 
     if "verbose" in {f.name for f in dataclasses.fields(BuildJob)}:
         assert loud.job("build").verbose is True and job.verbose is False
     assert loud.verbose is True
+
+
+def test_build_shapes_make_a_static_default_profile(tmp_path: Path) -> None:
+    from trtc.tensorrt.profiles import default_profile
+
+    recipe = _recipe(tmp_path, bench={"batch": [1, 8], "shapes": {"x": [8, 3, 64, 64]}},
+                     build={"shapes": {"x": [2, 3, 32, 48]}})
+    hint = _plan(recipe, "tensorrt").profile_hint()
+    assert hint.shapes == ({"x": (2, 3, 32, 48)},)  # build.shapes win over bench's
+    profile = default_profile({"x": ("float32", ("batch", 3, "h", "w"))},
+                              batches=sorted(hint.batches), dims=hint.dims,
+                              shapes=list(hint.shapes))
+    assert profile == {"x": ((2, 3, 32, 48), (2, 3, 32, 48), (2, 3, 32, 48))}

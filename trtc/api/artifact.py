@@ -29,7 +29,7 @@ from trtc.workspace import read_json
 def build(source: Source, /, *, output: str | Path | None = None,
           workspace: str | Path = "build", force: bool = False,
           trt_workspace: str | int | None = None, profiles: Sequence[Any] | None = None,
-          verbose: bool = False, reporter: Reporter | None = None,
+          shapes: Shapes = None, verbose: bool = False, reporter: Reporter | None = None,
           **overrides: Any) -> StageOutcome:
     """Build the artifact a runtime executes: a TensorRT engine or an ONNX Runtime model.
 
@@ -41,6 +41,8 @@ def build(source: Source, /, *, output: str | Path | None = None,
         force: recipe mode: run even if up to date.
         trt_workspace: TensorRT's workspace memory pool (``4GiB``; ``build.workspace``).
         profiles: optimization profiles, ``'input:MIN,OPT,MAX'`` strings or recipe data.
+        shapes: trtexec's ``--shapes``: build for exactly these shapes of the dynamic
+            inputs when no profile is given (``build.shapes``; ``'x:1x3x640x640'``).
         verbose: TensorRT's builder log.
         reporter: where progress goes.
         **overrides: keys of the recipe's ``build`` section (``backend``,
@@ -56,7 +58,8 @@ def build(source: Source, /, *, output: str | Path | None = None,
         DependencyError: ``backend: tensorrt`` where TensorRT cannot run.
         ModelError: the model cannot be parsed or built.
     """
-    recipe, in_workspace = build_recipe(source, trt_workspace, profiles, overrides)
+    recipe, in_workspace = build_recipe(source, trt_workspace, profiles,
+                                        {**overrides, "shapes": shapes_of(shapes)})
     if in_workspace:
         if output is not None:
             raise UsageError("-o/--output is for flags mode; a recipe writes to the workspace")
@@ -72,7 +75,7 @@ def build(source: Source, /, *, output: str | Path | None = None,
 def build_plan(source: Source, /, *, output: str | Path | None = None,
                workspace: str | Path = "build", trt_version: str | None = None,
                trt_workspace: str | int | None = None, profiles: Sequence[Any] | None = None,
-               **overrides: Any) -> dict[str, Any]:
+               shapes: Shapes = None, **overrides: Any) -> dict[str, Any]:
     """Resolve the backend and build settings without building (``build --dry-run``).
 
     Args:
@@ -87,7 +90,8 @@ def build_plan(source: Source, /, *, output: str | Path | None = None,
     from trtc.pipeline import upstream_model
     from trtc.stages.build import plan_build, workspace_timing_cache_dir
 
-    recipe, in_workspace = build_recipe(source, trt_workspace, profiles, overrides)
+    recipe, in_workspace = build_recipe(source, trt_workspace, profiles,
+                                        {**overrides, "shapes": shapes_of(shapes)})
     cache_dir = None
     if in_workspace:
         ws = workspace_for(recipe, workspace)

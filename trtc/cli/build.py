@@ -107,6 +107,15 @@ def build(
         "(TensorRT's level is --opt-level).")] = None,
     threads: Annotated[int | None, typer.Option(help="ONNX Runtime intra-op threads.")
                        ] = None,
+    shapes: Annotated[str | None, typer.Option(
+        "--shapes", help="trtexec's --shapes: build for exactly these shapes of the dynamic "
+        "inputs when no --profile is given ('x:1x3x640x640,y:1x128').")] = None,
+    tactic_sources: Annotated[str | None, typer.Option(
+        help="TensorRT tactic sources: auto (8.x: no cuBLAS/cuDNN tactics, as TensorRT 10 "
+        "defaults to), default (TensorRT's own) or a list such as "
+        "JIT_CONVOLUTIONS,EDGE_MASK_CONVOLUTIONS.")] = None,
+    timeout_s: Annotated[float | None, typer.Option(
+        help="Stop a TensorRT build after this many seconds (exit 124).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved settings "
                                           "(and the trtexec line); build nothing.")] = False,
     force: ForceOpt = False,
@@ -125,14 +134,17 @@ def build(
         int8_calib_cache=int8_calib_cache, builder_optimization_level=builder_optimization_level,
         timing_cache=timing_cache, sparsity=sparsity, refit=refit,
         version_compatible=version_compatible, hardware_compatibility=hardware_compatibility,
-        plugins=plugins or None, preflight=preflight)
+        plugins=plugins or None, preflight=preflight, tactic_sources=tactic_sources,
+        timeout_s=timeout_s)
     if dry_run:
         plan = api.build_plan(target, output=output, workspace=root, trt_version=trt_version,
-                              trt_workspace=trt_workspace, profiles=profile, **settings)
+                              trt_workspace=trt_workspace, profiles=profile, shapes=shapes,
+                              **settings)
         _show_plan(plan, out)
         return
     outcome = api.build(target, output=output, workspace=root, force=force,
-                        trt_workspace=trt_workspace, profiles=profile, verbose=out.verbose,
+                        trt_workspace=trt_workspace, profiles=profile, shapes=shapes,
+                        verbose=out.verbose,
                         reporter=out.reporter(), **settings)
     if api.is_recipe(target):
         out.outcome(outcome)

@@ -190,6 +190,9 @@ class BuildSpec:
     #: Optimization profiles: [{input: {min: [..], opt: [..], max: [..]}}, ...]; empty =
     #: one profile from the recipe's inputs and the verify/bench shapes.
     profiles: tuple[dict[str, ShapeRangeSpec], ...] = ()
+    #: Concrete shapes for dynamic inputs, as trtexec's --shapes: without ``profiles``
+    #: the engine is built for exactly these (min = opt = max); {input: [dims]}.
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     #: Workspace memory-pool limit: bytes or a size such as 4GiB / 512MiB.
     workspace: int | str | None = None
     #: TensorRT builder optimization level 0-5 (TensorRT's default is 3).
