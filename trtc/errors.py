@@ -7,6 +7,16 @@ do. Anything else is a bug and shows its traceback (exit code 70).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+
+def did_you_mean(name: str, choices: Sequence[str], otherwise: str) -> str:
+    """A hint for an unknown ``name``: the closest of ``choices``, else ``otherwise``."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f"did you mean '{close[0]}'?" if close else otherwise
+
 
 class TrtcError(Exception):
     """A user-facing error: a one-line message and an optional hint."""
@@ -25,14 +35,18 @@ class TrtcError(Exception):
 
 
 class VerificationError(TrtcError):
-    """Outputs or accuracy are outside the allowed tolerance."""
+    """Outputs or accuracy are outside the allowed tolerance (exit 1).
+
+    Also export parity (PyTorch vs ONNX Runtime) and a missed quantize budget.
+    """
 
     exit_code = 1
     kind = "verification failed"
 
 
 class UsageError(TrtcError):
-    """Bad flags or a bad recipe."""
+    """Bad flags or a bad recipe (exit 2): a value out of range, a flag for the other
+    mode, a profile that does not fit the model, a setting the TensorRT version lacks."""
 
     exit_code = 2
     kind = "usage error"
@@ -45,21 +59,30 @@ class RecipeError(UsageError):
 
 
 class DependencyError(TrtcError):
-    """A missing optional dependency or missing hardware (TensorRT, a GPU)."""
+    """A missing optional dependency or missing hardware (exit 3).
+
+    TensorRT, cuda-python or a GPU for ``backend: tensorrt``; torch for a PyTorch
+    source. The hint says what to install.
+    """
 
     exit_code = 3
     kind = "missing dependency"
 
 
 class ModelError(TrtcError):
-    """An invalid, unsupported or mismatching model."""
+    """An invalid, unsupported or mismatching model (exit 4): missing or corrupt ONNX,
+    weights that do not fit, an op TensorRT cannot parse, an engine from another GPU."""
 
     exit_code = 4
     kind = "model error"
 
 
 class DataError(TrtcError):
-    """Input, calibration or evaluation data that cannot be used."""
+    """Input, calibration or evaluation data that cannot be used (exit 5).
+
+    A missing file, arrays whose names, shapes or dtypes do not match the model's
+    inputs, NaN/Inf values, a data loader that raises.
+    """
 
     exit_code = 5
     kind = "data error"

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trtc.backends.base import polygraphy_severity
 from trtc.backends.harness_stats import feed_batch
 from trtc.tensorrt import diagnostics
 from trtc.tensorrt.engine_file import IoSpecs, io_specs, read_sidecar, sidecar_io_specs
@@ -85,19 +86,6 @@ def machine() -> tuple[str, GpuInfo]:
     if gpu_count() == 0:
         raise diagnostics.no_gpu(version)
     return version, gpu_info(0)
-
-
-@contextlib.contextmanager
-def quiet_polygraphy(verbose: bool = False) -> Iterator[None]:
-    """Polygraphy logs to stdout, which would corrupt --json; keep it to errors."""
-    from polygraphy.logger import G_LOGGER
-
-    before = G_LOGGER.module_severity
-    G_LOGGER.module_severity = G_LOGGER.VERBOSE if verbose else G_LOGGER.ERROR
-    try:
-        yield
-    finally:
-        G_LOGGER.module_severity = before
 
 
 # --------------------------------------------------------------------------- build
@@ -202,7 +190,7 @@ def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSetti
     with tempfile.TemporaryDirectory(prefix="trtc-build-") as tmp:
         model, notes = with_unique_dim_names(source, Path(tmp))
         log = Path(tmp) / "trt.log"
-        with quiet_polygraphy(verbose), _polygraphy_log(log):
+        with polygraphy_severity("VERBOSE" if verbose else "ERROR"), _polygraphy_log(log):
             phase(f"parsing {source.name} (TensorRT {settings.version})")
             network, config, more = polygraphy_loaders(model, settings, cache)
             build = EngineBytesFromNetwork(network, config=config,
@@ -305,7 +293,7 @@ def deserialize(engine_path: Path, *, check_sidecar: bool = True) -> Any:
     from trtc.backends.cuda_harness import cudart
 
     cudart().cudaFree(0)  # make the primary context current before TensorRT uses it
-    with quiet_polygraphy():
+    with polygraphy_severity("ERROR"):
         try:
             engine = EngineFromBytes(engine_path.read_bytes())()
         except Exception as exc:

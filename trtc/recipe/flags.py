@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import typing
 from pathlib import Path
 from typing import Any
 
-from trtc.errors import UsageError
+from trtc.errors import UsageError, did_you_mean
 from trtc.recipe.schema import InputSpec, ModelSpec, Recipe, to_data
 from trtc.recipe.validate import check_semantics, convert, fail, join
 
@@ -39,10 +38,8 @@ def override(recipe: Recipe, section: str, **changes: Any) -> Recipe:
     hints = typing.get_type_hints(type(current))
     for key in changes:
         if key not in hints:
-            close = difflib.get_close_matches(key, list(hints), n=1)
             raise fail("flags", join(section, key), "unknown key",
-                       f"did you mean '{close[0]}'?" if close else
-                       f"valid keys: {', '.join(hints)}")
+                       did_you_mean(key, list(hints), f"valid keys: {', '.join(hints)}"))
     changes = {k: convert(to_data(v), hints[k], join(section, k), "flags")
                for k, v in changes.items()}
     updated = dataclasses.replace(current, **changes)

@@ -13,7 +13,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from trtc.errors import RecipeError
+from trtc.errors import RecipeError, did_you_mean
 from trtc.recipe.schema import Recipe
 
 
@@ -197,7 +197,6 @@ _DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int8"
 
 def _check_dtype(dtype: str, source: str, where: str) -> None:
     if dtype not in _DTYPES:
-        close = difflib.get_close_matches(dtype, _DTYPES, n=1)
         raise fail(source, where, f"unknown dtype {dtype!r}",
-                    f"did you mean '{close[0]}'?" if close else f"use one of {_DTYPES}")
+                   did_you_mean(dtype, _DTYPES, f"use one of {_DTYPES}"))
 

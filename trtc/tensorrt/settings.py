@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from trtc.errors import DependencyError, UsageError
+from trtc.errors import DependencyError, UsageError, did_you_mean
 from trtc.tensorrt.precision import PRECISION_MIN_CC, resolve_precision
 from trtc.tensorrt.profiles import (
     OnnxInputs,
@@ -180,12 +180,9 @@ def _tactics(value: Any, feats: TrtFeatures) -> tuple[str, ...] | None:
     out = tuple(n.strip().upper().lstrip("+") for n in names if n.strip())
     for name in out:
         if name not in TACTIC_SOURCES:
-            import difflib
-
-            close = difflib.get_close_matches(name, TACTIC_SOURCES, n=1)
             raise UsageError(f"build.tactic_sources: unknown tactic source {name!r}",
-                             f"did you mean {close[0]}?" if close else
-                             f"use auto, default or a list of: {', '.join(TACTIC_SOURCES)}")
+                             did_you_mean(name, TACTIC_SOURCES, "use auto, default or a list "
+                                          f"of: {', '.join(TACTIC_SOURCES)}"))
     return out
 
 

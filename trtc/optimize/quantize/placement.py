@@ -16,12 +16,11 @@ budget search narrows it with :meth:`Placement.without` instead of planning agai
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from trtc.errors import ModelError, UsageError
+from trtc.errors import ModelError, UsageError, did_you_mean
 
 TARGETS = ("tensorrt", "onnxruntime-cpu")
 #: Ops whose inputs TensorRT wants quantized (it fuses Q/DQ into these kernels).
@@ -69,17 +68,14 @@ def check_exclusions(model: Any, exclude_nodes: Iterable[str], exclude_ops: Iter
     names = [n.name for n in model.graph.node]
     for name in exclude_nodes:
         if name not in names:
-            close = difflib.get_close_matches(name, names, n=1)
             raise UsageError(f"{where}: the model has no node '{name}'",
-                             f"did you mean '{close[0]}'?" if close else
-                             "list node names with: trtc inspect MODEL.onnx --json")
+                             did_you_mean(name, names, "list node names with: trtc inspect "
+                                          "MODEL.onnx --json"))
     ops = sorted({n.op_type for n in model.graph.node})
     for op in exclude_ops:
         if op not in ops:
-            close = difflib.get_close_matches(op, ops, n=1)
             raise UsageError(f"exclude_ops: the model has no '{op}' node",
-                             f"did you mean '{close[0]}'?" if close else
-                             f"op types in the model: {', '.join(ops)}")
+                             did_you_mean(op, ops, f"op types in the model: {', '.join(ops)}"))
 
 
 def plan_placement(model: Any, target: str, exclude_nodes: Iterable[str] = (),
