@@ -132,12 +132,41 @@ def polygraphy_loaders(onnx_path: Path, settings: TrtBuildSettings,
     kwargs = _trt_values(trt, polygraphy_kwargs(settings))
     if profiles:
         kwargs["profiles"] = profiles
+    monitor = _progress_monitor(trt)
+    if monitor is not None:  # TensorRT >= 10: the builder's own phases
+        kwargs["progress_monitor"] = monitor
     if timing_cache is not None and timing_cache.is_file():
         kwargs["load_timing_cache"] = str(timing_cache)
     if settings.int8_mode == "calibration" and not settings.strongly_typed:
         feeds, cache = calibration_feeds(settings, onnx_io(onnx_path)[0])
         kwargs["calibrator"] = Calibrator(feeds, cache=cache)
     return network, CreateConfig(**kwargs), list(settings.notes)
+
+
+def _progress_monitor(trt: Any) -> Any:
+    """A trt.IProgressMonitor (TensorRT >= 10) reporting the builder's top-level phases to
+    the parent process; None on 8.6, where the parent reports the elapsed time only."""
+    base = getattr(trt, "IProgressMonitor", None)
+    if base is None:
+        return None
+    from trtc.backends.isolated import phase
+
+    class Monitor(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            base.__init__(self)  # type: ignore[misc]
+
+        def phase_start(self, phase_name: str, parent_phase: str | None, num_steps: int
+                        ) -> None:
+            if not parent_phase:
+                phase(f"{phase_name} ({num_steps} steps)")
+
+        def step_complete(self, phase_name: str, step: int) -> bool:
+            return True  # never cancels: build.timeout_s stops the child instead
+
+        def phase_finish(self, phase_name: str) -> None:
+            return None
+
+    return Monitor()
 
 
 def build_engine(onnx_path: Path, out_path: Path, settings: TrtBuildSettings,
