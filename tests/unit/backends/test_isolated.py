@@ -56,3 +56,29 @@ def test_a_child_killed_by_a_signal_is_a_one_line_model_error(tmp_path: Path) ->
     with pytest.raises(ModelError, match="crashed .*SIGABRT"):
         run_isolated("os:abort", (), what="the build", cleanup=[leftover])
     assert not leftover.exists()
+
+
+def test_phases_reach_the_parent_and_the_childs_path_is_the_parents(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "phasey.py").write_text(
+        "from trtc.backends.isolated import phase\n"
+        "def work(n):\n    phase('parsing')\n    phase('building')\n    return n + 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seen: list[str] = []
+    assert run_isolated("phasey:work", (41,), what="x", on_phase=seen.append) == 42
+    assert seen == ["parsing", "building"]
+
+
+def test_a_caller_script_without_a_main_guard_is_not_rerun(tmp_path: Path) -> None:
+    # multiprocessing's spawn re-runs the caller's main script in the child; a user's
+    # script calling trtc at top level must work (and run once).
+    import subprocess
+    import sys
+
+    script = tmp_path / "user.py"
+    script.write_text("from trtc.backends.isolated import run_isolated\n"
+                      "print('ran', run_isolated('operator:mul', (6, 7), what='x'))\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["ran 42"]
