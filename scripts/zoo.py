@@ -291,7 +291,19 @@ def trtc(args: Sequence[Any], label: str, timeout: float, deadline: Deadline,
         raise OutOfTime(label)
     cmd = [sys.executable, "-m", "trtc", *map(str, args), "--json"]
     capped = deadline.cap(timeout)
-    res = run_cmd(cmd, label, capped, echo=echo)
+    # trtc runs in a scratch folder: quantize leaves ONNX Runtime's shape-inference files
+    # (sym_shape_infer_temp.onnx, <uuid>.data) in the current directory (finding F10).
+    scratch = ZOO / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    before = set(os.listdir(scratch))
+    res = run_cmd(cmd, label, capped, echo=echo, cwd=scratch)
+    litter = sorted(set(os.listdir(scratch)) - before - {"build"})
+    if litter:
+        res["litter"] = litter
+        for name in litter:
+            path = scratch / name
+            if path.is_file():
+                path.unlink()
     if res["timed_out"] and capped < timeout - 1:
         # Killed by this call's budget, not by the step's own limit: not a result; resume later.
         log(f"  {label}: stopped at the budget ({res['wall_s']} s); not recorded")
@@ -302,8 +314,11 @@ def trtc(args: Sequence[Any], label: str, timeout: float, deadline: Deadline,
 
 
 def failure(res: dict[str, Any]) -> dict[str, Any]:
-    return {"cmd": res["cmd"], "rc": res["rc"], "error": res.get("error"),
-            "timed_out": res["timed_out"], "wall_s": res["wall_s"]}
+    out = {"cmd": res["cmd"], "rc": res["rc"], "error": res.get("error"),
+           "timed_out": res["timed_out"], "wall_s": res["wall_s"]}
+    if res.get("litter"):
+        out["files_left_in_cwd"] = res["litter"]
+    return out
 
 
 # ---------------------------------------------------------------- results -----------------
