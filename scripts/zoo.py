@@ -985,7 +985,11 @@ def _err(part: dict[str, Any]) -> str:
             e = part[key].get("error")
     if not e and part.get("attempts"):
         e = part["attempts"][-1].get("error")
-    return (str(e).replace(str(ROOT) + "/", "").replace("|", "/")[:160]) if e else ""
+    if not e:
+        return ""
+    text = str(e).replace(str(ROOT) + "/", "").replace("|", "/")
+    # Long ONNX Runtime messages end with the part that matters ("Unrecognized attribute").
+    return text if len(text) <= 220 else f"{text[:100]} ... {text[-110:]}"
 
 
 def do_report(args: argparse.Namespace) -> None:
@@ -1042,6 +1046,18 @@ def _host() -> dict[str, Any]:
             "cpus": os.cpu_count()}
 
 
+FINDINGS = (("no value for it", "F1"), ("F1)", "F1"), ("Unrecognized attribute: axis", "F2"),
+            ("Too many bins", "F3"), ("zero-size array", "F4"), ("unsized object", "F5"),
+            ("onnxslim", "F6"), ("dimensions with this name", "F7"),
+            ("wildcard", "F8"), ("opset", "F8"))
+
+
+def _findings(text: str) -> str:
+    """The docs/zoo-findings.md entries an error message matches."""
+    hits = sorted({tag for needle, tag in FINDINGS if needle in text}, key=lambda t: int(t[1:]))
+    return ", ".join(hits)
+
+
 def _summary(doc: dict[str, Any]) -> list[str]:
     """The issue's goals, counted from the rows."""
     rows = doc["models"]
@@ -1088,9 +1104,13 @@ def _markdown(doc: dict[str, Any]) -> str:
         lines.append(f"| {r['name']} | {_fmt(bool(f.get('done')))} | {_fmt(f.get('onnx_mb'), 1)}"
                      f" | {_fmt(e.get('wall_s'), 1)} | {_err(e) or _err(f)} |")
     lines += ["", f"## CPU (ONNX Runtime, {doc['host'].get('cpus')} cores, batch 1)", "",
+              "A shared machine (other jobs run beside the zoo): latency is the median of 3 "
+              "interleaved fp32/int8 rounds of `trtc bench --duration 1`, the speedup the "
+              "median of the per-round ratios; absolute figures moved by up to 5x between "
+              "runs of the zoo, the ratios much less. F-numbers: `docs/zoo-findings.md`.", "",
               "| model | opset | params (M) | GFLOPs | fp32 median ms | int8 calib | "
-              "int8 cosine | int8 median ms | int8 speedup | error |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "int8 cosine | int8 median ms | int8 speedup | finding | error |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in doc["models"]:
         c = r.get("cpu") or {}
         i, f32, q = c.get("inspect") or {}, c.get("fp32") or {}, c.get("int8") or {}
@@ -1098,13 +1118,14 @@ def _markdown(doc: dict[str, Any]) -> str:
         gflops = i.get("flops") / 1e9 if i.get("flops") else None
         errs = [e for e in (_err(i), _err(f32), _err(q)) if e]
         first = (q.get("attempts") or [{}])[0]
-        if q.get("quantized") and len(q.get("attempts") or []) > 1:
-            errs.append(f"random calibration failed first: {first.get('error')}")
+        if len(q.get("attempts") or []) > 1:
+            errs.append(f"random calibration failed first (F1): {_err(first)}")
         lines.append(f"| {r['name']} | {_fmt(i.get('opset'))} | {_fmt(params, 2)} | "
                      f"{_fmt(gflops, 2)} | {_fmt(f32.get('median_ms_b1'))} | "
                      f"{_fmt(q.get('calib')) if q.get('quantized') else _fmt(False)} | "
                      f"{_fmt(q.get('cosine'), 4)} | {_fmt(q.get('median_ms_b1'))} | "
-                     f"{_fmt(q.get('speedup'), 2)} | {'; '.join(errs)[:300].replace('|', '/')} |")
+                     f"{_fmt(q.get('speedup'), 2)} | {_findings(' '.join(errs))} | "
+                     f"{'; '.join(errs).replace('|', '/')} |")
     lines += ["", "## GPU (TensorRT)", ""]
     have_gpu = any((r["gpu"].get(p) or {}).get("built") is not None for r in doc["models"]
                    for p in ("fp16", "int8"))
@@ -1124,8 +1145,8 @@ def _markdown(doc: dict[str, Any]) -> str:
         lines += [f"### {p}" + (" (Q/DQ from `trtc quantize --target tensorrt`, "
                                "`--precision best`)" if p == "int8" else ""), "",
                   "| model | built | build s | engine MB | verify | cosine | max abs | "
-                  "median ms b1 | best batch | median ms best | PyTorch eager ms b1 | error |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "median ms b1 | best batch | median ms best | PyTorch eager ms b1 | finding | "
+                  "error |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in doc["models"]:
             g = r["gpu"].get(p) or {}
             torch_ms = g.get("pytorch_eager_ms_b1") or {}
@@ -1136,7 +1157,7 @@ def _markdown(doc: dict[str, Any]) -> str:
                          f"{_fmt(g.get('cosine'), 4)} | {_fmt(g.get('max_abs'), 4)} | "
                          f"{_fmt(g.get('median_ms_b1'))} | {_fmt(g.get('best_batch'))} | "
                          f"{_fmt(g.get('median_ms_best'))} | {eager} | "
-                         f"{(g.get('error') or '')[:200].replace('|', '/')} |")
+                         f"{_findings(str(g.get('error') or ''))} | {_err(g)} |")
         lines.append("")
     poly = [r for r in doc["models"] if r.get("polygraphy")]
     if poly:
