@@ -739,6 +739,51 @@ def do_cpu(m: Model, args: argparse.Namespace, deadline: Deadline) -> None:
     save_result(m, res)
 
 
+# ---------------------------------------------------------------- plan --------------------
+
+def dim_name_conflicts(m: Model, model_inputs: dict[str, Any]) -> list[str]:
+    """Dim names TensorRT 8.6 would take for one dimension while the profile gives them
+    different sizes (e.g. Paddle's '?' for both height and width)."""
+    seen: dict[str, list[tuple[str, int, int]]] = {}
+    top = max(m.batches)
+    for name, dims in model_inputs.items():
+        if name not in m.shapes:
+            continue
+        sizes = m.shape_at(name, top)
+        for axis, (dim, size) in enumerate(zip(dims, sizes)):
+            if isinstance(dim, str):
+                seen.setdefault(dim, []).append((name, axis, size))
+    return [f"'{dim}': " + ", ".join(f"{n}[{a}]={v}" for n, a, v in uses)
+            for dim, uses in seen.items() if len({v for _, _, v in uses}) > 1]
+
+
+def do_plan(m: Model, args: argparse.Namespace, deadline: Deadline) -> None:
+    """`trtc build --dry-run --trt-version 8.6` of the fp16 engine: settings, trtexec line,
+    and the dim-name conflicts TensorRT 8.6 will see (no TensorRT needed)."""
+    res = load_result(m)
+    onnx_path = model_file(m)
+    if onnx_path is None:
+        log(f"{m.name}: no ONNX (run fetch first), skipped")
+        return
+    log(f"{m.name}: plan (TensorRT {args.trt_version} dry run)")
+    engine = ZOO / "gpu" / m.name / "plan.engine"
+    r = trtc(["build", onnx_path, "-o", engine, "--backend", "tensorrt", "--dry-run",
+              "--trt-version", args.trt_version, "--precision", "fp16",
+              "--profile", m.profile_flag()], f"{m.name}.plan", args.step_timeout, deadline)
+    d = r["data"] if isinstance(r["data"], dict) else {}
+    trt = d.get("tensorrt") or {}
+    plan: dict[str, Any] = {"trt_version": args.trt_version, "ok": r["rc"] == 0,
+                            "trtexec": d.get("trtexec"), "model_inputs": trt.get("model_inputs"),
+                            "notes": trt.get("notes"), "profiles": trt.get("profiles")}
+    if r["rc"] != 0:
+        plan.update(failure(r))
+    plan["dim_name_conflicts"] = dim_name_conflicts(m, trt.get("model_inputs") or {})
+    opset = ((res.get("cpu") or {}).get("inspect") or {}).get("opset")
+    plan["opset_over_17"] = bool(opset and opset > 17)
+    res["plan"] = plan
+    save_result(m, res)
+
+
 # ---------------------------------------------------------------- gpu ---------------------
 
 def _find_key(doc: Any, key: str) -> Any:
@@ -1013,6 +1058,8 @@ def do_report(args: argparse.Namespace) -> None:
             row["polygraphy"] = r["polygraphy"]
         if g.get("export"):
             row["gpu_export"] = g["export"]
+        if r.get("plan"):
+            row["plan"] = r["plan"]
         rows.append(row)
     doc = {"generated_by": "python scripts/zoo.py report",
            "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -1126,6 +1173,23 @@ def _markdown(doc: dict[str, Any]) -> str:
                      f"{_fmt(q.get('cosine'), 4)} | {_fmt(q.get('median_ms_b1'))} | "
                      f"{_fmt(q.get('speedup'), 2)} | {_findings(' '.join(errs))} | "
                      f"{'; '.join(errs).replace('|', '/')} |")
+    planned = [r for r in doc["models"] if r.get("plan")]
+    if planned:
+        lines += ["", f"## TensorRT {planned[0]['plan'].get('trt_version')} plan (`trtc build "
+                  "--dry-run`, on CPU)", "",
+                  "What the fp16 build will ask of TensorRT, before any GPU: opset above "
+                  "8.6's documented 17 (F8) and dim names that TensorRT 8.6 takes for one "
+                  "dimension while the profile gives them different sizes (F7).", "",
+                  "| model | opset > 17 | dim-name conflicts (F7) | trtexec equivalent |",
+                  "|---|---|---|---|"]
+        for r in planned:
+            pl = r["plan"]
+            line = (pl.get("trtexec") or _err(pl) or "").split("  #")[0]
+            line = line.replace(str(ROOT) + "/", "")
+            opset = ((r.get("cpu") or {}).get("inspect") or {}).get("opset")
+            over = f"{'yes' if pl.get('opset_over_17') else 'no'} ({opset})"
+            lines.append(f"| {r['name']} | {over} | "
+                         f"{'; '.join(pl.get('dim_name_conflicts') or [])} | `{line}` |")
     lines += ["", "## GPU (TensorRT)", ""]
     have_gpu = any((r["gpu"].get(p) or {}).get("built") is not None for r in doc["models"]
                    for p in ("fp16", "int8"))
@@ -1228,7 +1292,7 @@ def _markdown(doc: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("phase", choices=("fetch", "cpu", "gpu", "report", "list"))
+    p.add_argument("phase", choices=("fetch", "cpu", "plan", "gpu", "report", "list"))
     p.add_argument("--models", default="", help="comma-separated names (default: all)")
     p.add_argument("--skip", default="", help="comma-separated names to leave out")
     p.add_argument("--precisions", default="fp16,int8", help="gpu: fp16,int8")
@@ -1246,6 +1310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="gpu: a TensorRT build running longer is killed and recorded as failed")
     p.add_argument("--min-build-s", type=float, default=120.0,
                    help="gpu: budget left below which no build starts")
+    p.add_argument("--trt-version", default="8.6", help="plan: the TensorRT version to plan for")
     p.add_argument("--compare-polygraphy", action="store_true",
                    help="gpu: also build with `polygraphy convert --fp16` and time both")
     p.add_argument("--gpus", default="",
@@ -1276,7 +1341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         do_report(args)
         return 0
     deadline = Deadline(args.budget_s)
-    step = {"fetch": do_fetch, "cpu": do_cpu, "gpu": do_gpu}[args.phase]
+    step = {"fetch": do_fetch, "cpu": do_cpu, "plan": do_plan, "gpu": do_gpu}[args.phase]
     t0 = time.monotonic()
     if args.phase == "fetch":
         fetch_pip_wheels(deadline)
