@@ -1372,18 +1372,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_workers(models: Sequence[Model], gpus: Sequence[str], args: argparse.Namespace,
                 deadline: Deadline) -> int:
-    """One `gpu` worker per GPU (CUDA_VISIBLE_DEVICES), models dealt round-robin.
-
-    Device time is counted per machine, not per GPU: on a machine with N GPUs the zoo
-    runs about N times faster for the same time. Each worker has its own timing caches.
+    """One `gpu` worker per entry of ``--gpus`` (CUDA_VISIBLE_DEVICES), models dealt
+    round-robin. An index may repeat (``--gpus 0,0,0``: three workers sharing one GPU:
+    builds are mostly CPU-bound tactic timing, so they overlap well; timings measured
+    that way say so in the report). Each worker has its own timing caches.
     """
     shares = [list(models[i::len(gpus)]) for i in range(len(gpus))]
     procs: list[tuple[str, subprocess.Popen]] = []
     budget = deadline.left() - 5 if deadline.end is not None else None
-    for gpu, share in zip(gpus, shares):
+    for index, (gpu, share) in enumerate(zip(gpus, shares)):
         if not share:
             continue
-        cmd = [sys.executable, str(Path(__file__).resolve()), "gpu", "--worker", gpu,
+        cmd = [sys.executable, str(Path(__file__).resolve()), "gpu", "--worker", str(index),
                "--models", ",".join(m.name for m in share),
                "--precisions", ",".join(args.precisions), "--zoo-dir", str(ZOO),
                "--duration", str(args.duration), "--calib-samples", str(args.calib_samples),
@@ -1397,10 +1397,10 @@ def run_workers(models: Sequence[Model], gpus: Sequence[str], args: argparse.Nam
         if args.test_backend:
             cmd += ["--test-backend", args.test_backend]
         env = _env() | {"CUDA_VISIBLE_DEVICES": gpu}
-        log(f"worker gpu{gpu}: {', '.join(m.name for m in share)}")
+        log(f"worker {index} (gpu {gpu}): {', '.join(m.name for m in share)}")
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        procs.append((gpu, proc))
+        procs.append((str(index), proc))
 
     def pump(gpu: str, proc: subprocess.Popen) -> None:
         assert proc.stdout is not None
