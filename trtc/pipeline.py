@@ -195,6 +195,7 @@ class Plan:
         #: TensorRT's builder log (build jobs that have a ``verbose`` field).
         self.verbose = verbose
         self._backend: tuple[str, str] | None = None
+        self._build_trt: tuple[str | None] | None = None
 
     @property
     def backend(self) -> tuple[str, str]:
@@ -222,6 +223,66 @@ class Plan:
             return "tensorrt"
         return "tensorrt" if name == "tensorrt" else "onnxruntime-cpu"
 
+    @property
+    def build_tensorrt(self) -> str | None:
+        """The TensorRT version the build will use; None for ONNX Runtime or no TensorRT.
+
+        ``build.backend: tensorrt`` reads the installed version (no GPU needed to plan an
+        export); ``auto`` asks only when it resolves to TensorRT.
+        """
+        if self._build_trt is None:
+            self._build_trt = (self._detect_build_tensorrt(),)
+        return self._build_trt[0]
+
+    def _detect_build_tensorrt(self) -> str | None:
+        from trtc.errors import DependencyError
+
+        backend = self.recipe.build.backend
+        if backend == "onnxruntime":
+            return None
+        if backend == "auto":
+            try:
+                name, _ = self.backend
+            except DependencyError:
+                return None
+            if name != "tensorrt":
+                return None
+        from trtc.backends.tensorrt import tensorrt_version
+
+        return tensorrt_version()
+
+    @property
+    def export_settings(self) -> tuple[int, Literal["dynamo", "legacy"], str | None]:
+        """(opset, exporter, why) export runs with: ``auto`` resolved for the build's TensorRT.
+
+        ``why`` is None when the recipe gives both. An explicit value is kept; ``exporter:
+        auto`` with an explicit opset is ``legacy`` below opset 18 (dynamo's lowest).
+        """
+        from trtc.tensorrt.versions import DYNAMO_MIN_OPSET, MAX_OPSET, export_defaults
+
+        spec = self.recipe.export
+        if spec.opset != "auto" and spec.exporter != "auto":
+            return spec.opset, spec.exporter, None
+        version = self.build_tensorrt
+        auto_opset, auto_exporter = export_defaults(version)
+        opset = auto_opset if spec.opset == "auto" else spec.opset
+        exporter: Literal["dynamo", "legacy"]
+        if spec.exporter != "auto":
+            exporter = spec.exporter
+        elif spec.opset == "auto":
+            exporter = "dynamo" if auto_exporter == "dynamo" else "legacy"
+        else:
+            exporter = "dynamo" if opset >= DYNAMO_MIN_OPSET else "legacy"
+        if version is None:
+            why = "auto: no TensorRT build here (ONNX Runtime)"
+        else:
+            from trtc.tensorrt.versions import parse_version
+
+            limit = MAX_OPSET.get(parse_version(version)[0])
+            why = (f"auto: the build uses TensorRT {version}"
+                   + (f", whose parser documents opsets up to {limit}" if limit else ""))
+        return opset, exporter, why
+
     def profile_hint(self) -> Any:
         """The shapes verify and bench will run, for build's default TensorRT profile."""
         from trtc.stages.build import ProfileHint
@@ -244,7 +305,9 @@ class Plan:
         if stage == "export":
             from trtc.stages.export import ExportJob
 
-            return ExportJob(r.model, r.export)
+            opset, exporter, why = self.export_settings
+            return ExportJob(r.model, dataclasses.replace(r.export, opset=opset,
+                                                          exporter=exporter), why)
         if stage == "prune":
             from trtc.stages.prune import PruneJob
 
@@ -339,6 +402,10 @@ def run_stage(recipe: Recipe, stage: str, ws: Workspace, *, force: bool = False,
     if stage == "quantize" and recipe.quantize.target == "auto":
         # The placement follows this machine's backend: re-quantize when that changes.
         spec["target"] = plan.quantize_target
+    if stage == "export" and recipe.is_pytorch and "auto" in (recipe.export.opset,
+                                                             recipe.export.exporter):
+        # The opset / exporter follow the TensorRT the build uses: re-export when it changes.
+        spec["opset"], spec["exporter"], _ = plan.export_settings
     if force:
         reason: str | None = "--force"
     elif upstream_ran and dry_run:

@@ -18,7 +18,10 @@ class ExportJob:
     """What export needs: the model to build and how to export it."""
 
     model: ModelSpec
+    #: Resolved: ``opset`` and ``exporter`` are never ``auto`` (the plan decides them).
     export: ExportSpec
+    #: Why the opset / exporter are what they are, when ``auto`` chose them.
+    settings_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,19 +54,25 @@ class ExportResult(StageResult):
 
 def run(job: ExportJob, ctx: StageContext) -> ExportResult:
     """Export the job's model to ``ctx.outputs['model']``."""
-    return export_model(job.model, job.export, ctx.outputs["model"])
+    return export_model(job.model, job.export, ctx.outputs["model"], job.settings_note)
 
 
-def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path) -> ExportResult:
+def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path,
+                 settings_note: str | None = None) -> ExportResult:
     """Export ``model_spec`` to ``out_path``; nothing is written if any step fails.
 
+    ``spec``'s opset and exporter must be resolved (``trtc.pipeline.Plan`` does it).
+
     Raises:
+        TypeError: ``spec.opset`` or ``spec.exporter`` is still ``auto`` (a caller's bug).
         ModelError: the model cannot be built, exported or checked.
         VerificationError: ONNX Runtime disagrees with PyTorch beyond tolerance.
     """
     from trtc.graph.cleanup import check_and_infer, cleanup, load_onnx, save_onnx
     from trtc.graph.io import model_io
 
+    if spec.opset == "auto" or spec.exporter == "auto":
+        raise TypeError("export_model needs a resolved opset and exporter, not 'auto'")
     exported: dict[str, Any] | None = None
     parity: dict[str, Any] | None = None
     warnings: list[str] = []
@@ -81,6 +90,8 @@ def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path) -> Exp
             exported = torch_backend.export_onnx(
                 torch_model, model_spec.inputs, names, raw_path, opset=spec.opset,
                 exporter=spec.exporter, example_dims=spec.example_dims, seed=spec.seed)
+            if settings_note:
+                exported["settings"] = settings_note
             model = load_onnx(raw_path)
         model = check_and_infer(model, where="exported model")
         _check_io(model, model_spec)

@@ -7,6 +7,7 @@ import pytest
 from trtc.errors import DependencyError, UsageError
 from trtc.tensorrt.versions import (
     LATEST_KNOWN,
+    export_defaults,
     features,
     normalize_version,
     opset_note,
@@ -67,3 +68,16 @@ def test_unknown_version_note_only_past_the_newest_known() -> None:
     note = unknown_version_note("12.0.0")
     assert note is not None and "12.0.0" in note and "11.1.0" in note
     assert unknown_version_note("11.2.0") is not None
+
+
+@pytest.mark.parametrize(("version", "expected"), [
+    ("8.6", (17, "legacy")),      # 8.6's parser documents opsets up to 17; dynamo starts at 18
+    ("8.6.1.6", (17, "legacy")),
+    ("10", (18, "dynamo")),
+    ("10.3.0", (18, "dynamo")),
+    ("11", (18, "dynamo")),       # 11 parses up to 25: 18 is what dynamo writes natively
+    (None, (18, "dynamo")),       # ONNX Runtime: today's default
+])
+def test_export_defaults_follow_the_parser_the_build_uses(version: str | None,
+                                                         expected: tuple[int, str]) -> None:
+    assert export_defaults(version) == expected
