@@ -46,4 +46,4 @@ def export(
     dest = outcome.outputs["model"]
     out.info(f"[green]exported[/] {dest} (nodes {nodes['before']} -> {nodes['after']})")
     out.warnings(outcome.warnings)
-    out.result({"output": str(dest), "metrics": outcome.metrics})
+    out.result({"output": str(dest), "metrics": outcome.metrics, "warnings": outcome.warnings})

@@ -68,7 +68,8 @@ class ExportSpec:
 
     ``opset`` and ``exporter`` ``auto`` follow the TensorRT the build will use: TensorRT
     8.x gets opset 17 from the TorchScript (``legacy``) exporter, TensorRT 10/11 and
-    ONNX Runtime opset 18 from ``dynamo``.
+    ONNX Runtime opset 18 from ``dynamo``. ``cleanup: onnxslim`` falls back to
+    ``graphsurgeon`` (with a warning) where onnxslim is not installed.
     """
 
     enabled: bool = True

@@ -37,12 +37,15 @@ class ExportReport:
     parity: dict[str, Any] | None
     inputs: dict[str, list[int | str]]
     outputs: list[str]
+    #: Placeholder input dim names made unique (``x[2]: '?' -> x_dim2``).
+    renamed_dims: list[str]
 
     def to_dict(self) -> dict[str, Any]:
         head: dict[str, Any] = ({"source": "onnx"} if self.export is None
                                 else {"export": self.export})
         return {**head, "nodes": self.nodes, "opset": self.opset, "parity": self.parity,
-                "inputs": self.inputs, "outputs": self.outputs}
+                "inputs": self.inputs, "outputs": self.outputs,
+                "renamed_dims": self.renamed_dims}
 
 
 @dataclass
@@ -68,7 +71,8 @@ def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path,
         ModelError: the model cannot be built, exported or checked.
         VerificationError: ONNX Runtime disagrees with PyTorch beyond tolerance.
     """
-    from trtc.graph.cleanup import check_and_infer, cleanup, load_onnx, save_onnx
+    from trtc.graph.cleanup import check_and_infer, cleanup, load_onnx, reinfer, save_onnx
+    from trtc.graph.dims import unique_dim_names
     from trtc.graph.io import model_io
 
     if spec.opset == "auto" or spec.exporter == "auto":
@@ -93,9 +97,17 @@ def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path,
             if settings_note:
                 exported["settings"] = settings_note
             model = load_onnx(raw_path)
+        # Before inference, so that the new names reach the shapes inferred from them.
+        renamed = unique_dim_names(model)
+        if renamed:
+            warnings.append("input dims renamed (TensorRT reads equal names as one "
+                            "dimension): " + "; ".join(renamed))
         model = check_and_infer(model, where="exported model")
         _check_io(model, model_spec)
         model, counts = cleanup(model, spec.cleanup)
+        if "fallback" in counts:
+            warnings.append(f"export.cleanup: {counts['fallback']}")
+        model = reinfer(model, where="cleaned-up model")
         with atomic_path(out_path) as staged:
             save_onnx(model, staged)
             if torch_model is not None:
@@ -105,7 +117,8 @@ def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path,
                 warnings.append("onnx: source: no PyTorch model, so no parity check")
     io = model_io(model, str(out_path))
     report = ExportReport(exported, counts, io.opset or None, parity,
-                          {t.name: list(t.shape) for t in io.inputs}, io.output_names)
+                          {t.name: list(t.shape) for t in io.inputs}, io.output_names,
+                          renamed)
     return ExportResult("export", {"model": out_path}, report.to_dict(), warnings=warnings,
                         report=report)
 
