@@ -181,7 +181,8 @@ QuantizeTarget = Literal["tensorrt", "onnxruntime-cpu"]
 
 
 class Plan:
-    """A recipe resolved once: the backend, the quantize target, and one job per stage.
+    """A recipe resolved once: the backend, the quantize target, export's opset and
+    exporter (from the build's TensorRT), and one job per stage.
 
     Resolving ``backend: auto`` imports TensorRT where it is installed, so it happens
     on first use (a run whose stages are all up to date never asks, unless
@@ -253,35 +254,16 @@ class Plan:
 
     @property
     def export_settings(self) -> tuple[int, Literal["dynamo", "legacy"], str | None]:
-        """(opset, exporter, why) export runs with: ``auto`` resolved for the build's TensorRT.
-
-        ``why`` is None when the recipe gives both. An explicit value is kept; ``exporter:
-        auto`` with an explicit opset is ``legacy`` below opset 18 (dynamo's lowest).
+        """(opset, exporter, why) export runs with: ``auto`` resolved for the build's TensorRT
+        (:func:`trtc.tensorrt.versions.resolve_export`); ``why`` is None when both are given.
         """
-        from trtc.tensorrt.versions import DYNAMO_MIN_OPSET, MAX_OPSET, export_defaults
-
         spec = self.recipe.export
         if spec.opset != "auto" and spec.exporter != "auto":
             return spec.opset, spec.exporter, None
-        version = self.build_tensorrt
-        auto_opset, auto_exporter = export_defaults(version)
-        opset = auto_opset if spec.opset == "auto" else spec.opset
-        exporter: Literal["dynamo", "legacy"]
-        if spec.exporter != "auto":
-            exporter = spec.exporter
-        elif spec.opset == "auto":
-            exporter = "dynamo" if auto_exporter == "dynamo" else "legacy"
-        else:
-            exporter = "dynamo" if opset >= DYNAMO_MIN_OPSET else "legacy"
-        if version is None:
-            why = "auto: no TensorRT build here (ONNX Runtime)"
-        else:
-            from trtc.tensorrt.versions import parse_version
+        from trtc.tensorrt.versions import resolve_export
 
-            limit = MAX_OPSET.get(parse_version(version)[0])
-            why = (f"auto: the build uses TensorRT {version}"
-                   + (f", whose parser documents opsets up to {limit}" if limit else ""))
-        return opset, exporter, why
+        opset, exporter, why = resolve_export(spec.opset, spec.exporter, self.build_tensorrt)
+        return opset, "dynamo" if exporter == "dynamo" else "legacy", why
 
     def profile_hint(self) -> Any:
         """The shapes verify and bench will run, for build's default TensorRT profile."""

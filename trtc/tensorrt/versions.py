@@ -167,3 +167,26 @@ def export_defaults(trt_version: str | None) -> tuple[int, str]:
     major, _, _ = parse_version(trt_version)
     opset = min(DEFAULT_OPSET, MAX_OPSET.get(major, DEFAULT_OPSET))
     return opset, "dynamo" if opset >= DYNAMO_MIN_OPSET else "legacy"
+
+
+def resolve_export(opset: int | str, exporter: str, trt_version: str | None,
+                   ) -> tuple[int, str, str]:
+    """Resolve ``auto`` in export's opset / exporter for the TensorRT a build will use.
+
+    An explicit value is kept; ``exporter: auto`` with an explicit opset is ``legacy``
+    below opset 18 (dynamo's lowest), else ``dynamo``.
+
+    Returns:
+        (opset, exporter, why: one line for the manifest).
+    """
+    auto_opset, auto_exporter = export_defaults(trt_version)
+    chosen = auto_opset if opset == "auto" else int(opset)
+    if exporter == "auto":
+        exporter = (auto_exporter if opset == "auto" else
+                    "dynamo" if chosen >= DYNAMO_MIN_OPSET else "legacy")
+    if trt_version is None:
+        return chosen, exporter, "auto: no TensorRT build here (ONNX Runtime)"
+    limit = MAX_OPSET.get(parse_version(trt_version)[0])
+    return chosen, exporter, (f"auto: the build uses TensorRT {trt_version}"
+                              + (f", whose parser documents opsets up to {limit}"
+                                 if limit else ""))

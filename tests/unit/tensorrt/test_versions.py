@@ -12,6 +12,7 @@ from trtc.tensorrt.versions import (
     normalize_version,
     opset_note,
     parse_version,
+    resolve_export,
     unknown_version_note,
 )
 
@@ -81,3 +82,20 @@ def test_unknown_version_note_only_past_the_newest_known() -> None:
 def test_export_defaults_follow_the_parser_the_build_uses(version: str | None,
                                                          expected: tuple[int, str]) -> None:
     assert export_defaults(version) == expected
+
+
+@pytest.mark.parametrize(("opset", "exporter", "version", "expected"), [
+    ("auto", "auto", "8.6.1", (17, "legacy")),
+    ("auto", "auto", None, (18, "dynamo")),
+    (16, "auto", None, (16, "legacy")),       # below dynamo's lowest opset
+    (20, "auto", "8.6.1", (20, "dynamo")),    # explicit: kept (the dry run warns)
+    ("auto", "dynamo", "8.6.1", (17, "dynamo")),
+    (18, "legacy", "10.16.0", (18, "legacy")),
+])
+def test_resolve_export_keeps_explicit_values(opset: int | str, exporter: str,
+                                              version: str | None,
+                                              expected: tuple[int, str]) -> None:
+    got = resolve_export(opset, exporter, version)
+    assert got[:2] == expected
+    assert ("TensorRT 8.6.1" in got[2] and "up to 17" in got[2]) if version == "8.6.1" \
+        else got[2]
