@@ -181,7 +181,8 @@ QuantizeTarget = Literal["tensorrt", "onnxruntime-cpu"]
 
 
 class Plan:
-    """A recipe resolved once: the backend, the quantize target, and one job per stage.
+    """A recipe resolved once: the backend, the quantize target, export's opset and
+    exporter (from the build's TensorRT), and one job per stage.
 
     Resolving ``backend: auto`` imports TensorRT where it is installed, so it happens
     on first use (a run whose stages are all up to date never asks, unless
@@ -195,6 +196,7 @@ class Plan:
         #: TensorRT's builder log (build jobs that have a ``verbose`` field).
         self.verbose = verbose
         self._backend: tuple[str, str] | None = None
+        self._build_trt: tuple[str | None] | None = None
 
     @property
     def backend(self) -> tuple[str, str]:
@@ -222,6 +224,47 @@ class Plan:
             return "tensorrt"
         return "tensorrt" if name == "tensorrt" else "onnxruntime-cpu"
 
+    @property
+    def build_tensorrt(self) -> str | None:
+        """The TensorRT version the build will use; None for ONNX Runtime or no TensorRT.
+
+        ``build.backend: tensorrt`` reads the installed version (no GPU needed to plan an
+        export); ``auto`` asks only when it resolves to TensorRT.
+        """
+        if self._build_trt is None:
+            self._build_trt = (self._detect_build_tensorrt(),)
+        return self._build_trt[0]
+
+    def _detect_build_tensorrt(self) -> str | None:
+        from trtc.errors import DependencyError
+
+        backend = self.recipe.build.backend
+        if backend == "onnxruntime":
+            return None
+        if backend == "auto":
+            try:
+                name, _ = self.backend
+            except DependencyError:
+                return None
+            if name != "tensorrt":
+                return None
+        from trtc.backends.tensorrt import tensorrt_version
+
+        return tensorrt_version()
+
+    @property
+    def export_settings(self) -> tuple[int, Literal["dynamo", "legacy"], str | None]:
+        """(opset, exporter, why) export runs with: ``auto`` resolved for the build's TensorRT
+        (:func:`trtc.tensorrt.versions.resolve_export`); ``why`` is None when both are given.
+        """
+        spec = self.recipe.export
+        if spec.opset != "auto" and spec.exporter != "auto":
+            return spec.opset, spec.exporter, None
+        from trtc.tensorrt.versions import resolve_export
+
+        opset, exporter, why = resolve_export(spec.opset, spec.exporter, self.build_tensorrt)
+        return opset, "dynamo" if exporter == "dynamo" else "legacy", why
+
     def profile_hint(self) -> Any:
         """The shapes verify and bench will run, for build's default TensorRT profile."""
         from trtc.stages.build import ProfileHint
@@ -244,7 +287,9 @@ class Plan:
         if stage == "export":
             from trtc.stages.export import ExportJob
 
-            return ExportJob(r.model, r.export)
+            opset, exporter, why = self.export_settings
+            return ExportJob(r.model, dataclasses.replace(r.export, opset=opset,
+                                                          exporter=exporter), why)
         if stage == "prune":
             from trtc.stages.prune import PruneJob
 
@@ -339,6 +384,10 @@ def run_stage(recipe: Recipe, stage: str, ws: Workspace, *, force: bool = False,
     if stage == "quantize" and recipe.quantize.target == "auto":
         # The placement follows this machine's backend: re-quantize when that changes.
         spec["target"] = plan.quantize_target
+    if stage == "export" and recipe.is_pytorch and "auto" in (recipe.export.opset,
+                                                             recipe.export.exporter):
+        # The opset / exporter follow the TensorRT the build uses: re-export when it changes.
+        spec["opset"], spec["exporter"], _ = plan.export_settings
     if force:
         reason: str | None = "--force"
     elif upstream_ran and dry_run:

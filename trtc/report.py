@@ -298,8 +298,8 @@ def dry_run_settings(plan: dict[str, Any]) -> dict[str, Any]:
     """What ``build --dry-run`` shows of a plan: TensorRT's resolved settings, not the raw
     section; an unset setting reads 'none', or TensorRT's default where that applies."""
     if "tensorrt" not in plan:
-        return dict(plan)
-    shown = {k: v for k, v in plan.items() if k not in ("settings", "trtexec")}
+        return {k: v for k, v in plan.items() if k != "warnings"}
+    shown = {k: v for k, v in plan.items() if k not in ("settings", "trtexec", "warnings")}
     shown["tensorrt"] = {k: _UNSET.get(k, "none") if v is None else v
                          for k, v in plan["tensorrt"].items() if k != "notes"}
     return shown

@@ -101,10 +101,13 @@ def test_dry_run_warns_about_an_opset_newer_than_the_parser(cli, conv_onnx: Path
     args = ["--backend", "tensorrt", "--dry-run", "--profile", PROFILE, "--json"]
     plan = ok_json(cli("build", new, "-o", tmp_path / "m.engine", "--trt-version", "8.6", *args))
     assert any("opset 18" in n and "export.opset: 17" in n for n in plan["tensorrt"]["notes"])
+    # What the dry run prints as warnings is in its JSON result too (a script sees it).
+    assert any("opset 18" in n for n in plan["warnings"])
     # 17 is within 8.6's parser; 18 is within 11's.
     plan17 = ok_json(cli("build", conv_onnx, "-o", tmp_path / "m.engine", "--trt-version", "8.6",
                          *args))
     assert not any("opset" in n for n in plan17["tensorrt"].get("notes", []))
+    assert not any("opset" in n for n in plan17["warnings"])
     plan11 = ok_json(cli("build", new, "-o", tmp_path / "m.engine", "--trt-version", "11",
                          *args))
     assert not any("opset" in n for n in plan11["tensorrt"].get("notes", []))

@@ -241,3 +241,28 @@ def test_pytorch_reference_without_weights(cli, torch_recipe: Path, ws: Path) ->
     edit_recipe(torch_recipe, lambda r: r["verify"].update(reference="pytorch"))
     out = ok_json(cli("run", torch_recipe, "--workspace", ws, "--until", "verify", "--json"))
     assert statuses(out)["verify"] == "ran"
+
+
+def test_auto_export_on_tensorrt_8_6_writes_opset_17_with_the_legacy_exporter(
+        torch_recipe: Path, ws: Path) -> None:
+    import onnx
+
+    from trtc.pipeline import Plan, run_stage
+    from trtc.recipe import load_recipe
+    from trtc.workspace import Workspace
+
+    # The recipe leaves opset and exporter to auto; the build would use TensorRT 8.6.
+    edit_recipe(torch_recipe, lambda r: r.pop("export"))
+    recipe = load_recipe(torch_recipe)
+    workspace = Workspace(ws, recipe.name)
+    plan = Plan(recipe, workspace)
+    plan._build_trt = ("8.6.1",)  # what detection finds on a TensorRT 8.6 machine
+    outcome = run_stage(recipe, "export", workspace, plan=plan)
+    assert outcome.status == "ran"
+    model = onnx.load(str(outcome.outputs["model"]))
+    assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [17]
+    manifest = json.loads(outcome.manifest_path.read_text())  # type: ignore[union-attr]
+    assert (manifest["spec"]["opset"], manifest["spec"]["exporter"]) == (17, "legacy")
+    export = manifest["metrics"]["export"]
+    assert (export["exporter"], export["opset_requested"]) == ("legacy", 17)
+    assert "TensorRT 8.6.1" in export["settings"]

@@ -199,3 +199,68 @@ def test_build_shapes_make_a_static_default_profile(tmp_path: Path) -> None:
                               batches=sorted(hint.batches), dims=hint.dims,
                               shapes=list(hint.shapes))
     assert profile == {"x": ((2, 3, 32, 48), (2, 3, 32, 48), (2, 3, 32, 48))}
+
+
+def _torch_recipe(**export: object):
+    return parse_recipe({"name": "m", "model": {"source": "torchvision:resnet18", "inputs": [
+        {"name": "x", "shape": [1, 3, 8, 8]}]}, "export": export})
+
+
+def _with_trt(recipe, version: str | None, backend: str = "tensorrt") -> Plan:
+    plan = _plan(recipe, backend)
+    plan._build_trt = (version,)  # the TensorRT the build would use, without detection
+    return plan
+
+
+@pytest.mark.parametrize(("version", "opset", "exporter"), [
+    ("8.6.1", 17, "legacy"), ("10.16.0", 18, "dynamo"), ("11.1.0", 18, "dynamo"),
+    (None, 18, "dynamo")])
+def test_auto_export_settings_follow_the_builds_tensorrt(version: str | None, opset: int,
+                                                         exporter: str) -> None:
+    plan = _with_trt(_torch_recipe(), version)
+    assert plan.export_settings[:2] == (opset, exporter)
+    job = plan.job("export")
+    assert (job.export.opset, job.export.exporter) == (opset, exporter)  # never 'auto'
+    assert job.settings_note is not None and (version or "ONNX Runtime") in job.settings_note
+
+
+@pytest.mark.parametrize(("export", "expected"), [
+    ({"opset": 18, "exporter": "dynamo"}, (18, "dynamo")),   # both given: kept
+    ({"opset": 16}, (16, "legacy")),                          # below dynamo's lowest
+    ({"opset": 19}, (19, "dynamo")),
+    ({"exporter": "dynamo"}, (17, "dynamo")),                 # the parser's opset, as asked
+])
+def test_explicit_export_settings_are_kept_on_tensorrt_8_6(export: dict[str, object],
+                                                          expected: tuple[int, str]) -> None:
+    assert _with_trt(_torch_recipe(**export), "8.6.1").export_settings[:2] == expected
+
+
+def test_build_tensorrt_is_none_for_onnxruntime_builds(tmp_path: Path) -> None:
+    plan = Plan(_recipe(tmp_path, build={"backend": "onnxruntime"}))
+    assert plan.build_tensorrt is None
+    auto = _plan(_recipe(tmp_path), "onnxruntime")  # auto resolved to ONNX Runtime
+    assert auto.build_tensorrt is None
+
+
+def test_another_tensorrt_makes_an_auto_export_stale(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import trtc.stages.export as export_stage
+
+    seen: list[tuple[object, object]] = []
+
+    def fake_run(job, ctx):  # type: ignore[no-untyped-def]
+        seen.append((job.export.opset, job.export.exporter))
+        ctx.outputs["model"].write_bytes(b"onnx")
+        return StageResult("export", dict(ctx.outputs), {})
+
+    monkeypatch.setattr(export_stage, "run", fake_run)
+    ws = Workspace(tmp_path / "ws", "m")
+    recipe = _torch_recipe()
+    assert run_stage(recipe, "export", ws, plan=_with_trt(recipe, "8.6.1")).status == "ran"
+    assert ws.read_manifest("export")["spec"]["opset"] == 17
+    again = run_stage(recipe, "export", ws, plan=_with_trt(recipe, "8.6.1"))
+    assert again.status == "skipped"
+    moved = run_stage(recipe, "export", ws, plan=_with_trt(recipe, "10.16.0"))
+    assert moved.status == "ran"
+    assert seen == [(17, "legacy"), (18, "dynamo")]
+    assert ws.read_manifest("export")["spec"]["exporter"] == "dynamo"

@@ -84,7 +84,8 @@ def build_plan(source: Source, /, *, output: str | Path | None = None,
             is not installed.
 
     Returns:
-        The plan: the backend chosen and why, the resolved settings and, for
+        The plan: the backend chosen and why, the resolved settings, ``warnings`` (what
+        the dry run warns about: an opset newer than the parser documents...) and, for
         TensorRT, ``tensorrt`` (the settings sent) and ``trtexec`` (the equivalent line).
     """
     from trtc.pipeline import upstream_model
@@ -105,7 +106,8 @@ def build_plan(source: Source, /, *, output: str | Path | None = None,
         where = str(output) if output else "(give -o OUT)"
     plan = plan_build(recipe.build, onnx_path=onnx_path, hint=Plan(recipe).profile_hint(),
                       trt_version=trt_version, output=engine, timing_cache_dir=cache_dir)
-    plan.update(input=str(source.path if isinstance(source, Recipe) else source), output=where)
+    plan.update(input=str(source.path if isinstance(source, Recipe) else source), output=where,
+                warnings=list((plan.get("tensorrt") or {}).get("notes", [])))
     return plan
 
 

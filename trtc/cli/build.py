@@ -168,11 +168,10 @@ def _show_trtexec(metrics: dict[str, Any], out: Output) -> None:
 
 def _show_plan(plan: dict[str, Any], out: Output) -> None:
     out.show(plan_table(dry_run_settings(plan)))
-    if "trtexec" in plan:
-        out.warnings(plan["tensorrt"].get("notes", []))
-        if out.human:
-            out.console.print(f"trtexec equivalent (TensorRT {plan['tensorrt']['version']}):",
-                              highlight=False)
-            # One unwrapped line, so that it can be copied into a shell.
-            out.console.print(Text(plan["trtexec"]), soft_wrap=True, highlight=False)
+    out.warnings(plan.get("warnings", []))
+    if "trtexec" in plan and out.human:
+        out.console.print(f"trtexec equivalent (TensorRT {plan['tensorrt']['version']}):",
+                          highlight=False)
+        # One unwrapped line, so that it can be copied into a shell.
+        out.console.print(Text(plan["trtexec"]), soft_wrap=True, highlight=False)
     out.result(plan)

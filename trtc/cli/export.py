@@ -24,9 +24,11 @@ def export(
         "(repeat per input; named dims are dynamic).")] = None,
     weights: Annotated[Path | None, typer.Option(help="State dict to load "
                                                  "(torch.load(weights_only=True)).")] = None,
-    opset: Annotated[int | None, typer.Option(help="ONNX opset.")] = None,
-    exporter: Annotated[str | None, typer.Option(help="dynamo (torch's default) or "
-                                                 "legacy (TorchScript).")] = None,
+    opset: Annotated[int | None, typer.Option(
+        help="ONNX opset (default: auto, 17 for a TensorRT 8.x build, else 18).")] = None,
+    exporter: Annotated[str | None, typer.Option(
+        help="auto (legacy below opset 18, else dynamo), dynamo or legacy (TorchScript)."
+        )] = None,
     cleanup: Annotated[str | None, typer.Option(help=f"{one_of(Cleanup)}.")] = None,
     *, common: Common,
 ) -> None:
@@ -44,4 +46,4 @@ def export(
     dest = outcome.outputs["model"]
     out.info(f"[green]exported[/] {dest} (nodes {nodes['before']} -> {nodes['after']})")
     out.warnings(outcome.warnings)
-    out.result({"output": str(dest), "metrics": outcome.metrics})
+    out.result({"output": str(dest), "metrics": outcome.metrics, "warnings": outcome.warnings})

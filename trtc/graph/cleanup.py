@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from trtc.errors import ModelError
+from trtc.errors import DependencyError, ModelError
 
 _TWO_GIB = 2**31 - 1
 
@@ -40,22 +40,54 @@ def check_and_infer(model: Any, where: str) -> Any:
 
 
 def cleanup(model: Any, how: str) -> tuple[Any, dict[str, Any]]:
-    """Fold constants and drop dead nodes; return the model and node counts before/after."""
+    """Fold constants and drop dead nodes; return the model and node counts before/after.
+
+    ``onnxslim`` where it is not installed falls back to onnx-graphsurgeon's fold and
+    cleanup (a dependency): both fold constants and drop dead nodes, and export's parity
+    check runs on the result either way, so a missing optional cleanup tool should not
+    stop an export. The counts then say ``requested: onnxslim`` and why (``fallback``).
+
+    Raises:
+        DependencyError: onnx-graphsurgeon is missing (``graphsurgeon`` or the fallback).
+    """
     before = Counter(n.op_type for n in model.graph.node)
+    counts: dict[str, Any] = {"method": how}
     if how == "onnxslim":
-        import onnxslim
-
-        model = onnxslim.slim(model)
+        try:
+            import onnxslim
+        except ImportError as exc:
+            counts = {"method": "graphsurgeon", "requested": "onnxslim",
+                      "fallback": f"onnxslim is not installed ({exc}): cleaned up with "
+                                  "onnx-graphsurgeon's fold_constants + cleanup instead "
+                                  "(pip install onnxslim, or export.cleanup: graphsurgeon)"}
+            model = _graphsurgeon(model)
+        else:
+            model = onnxslim.slim(model)
     elif how == "graphsurgeon":
-        import onnx_graphsurgeon as gs
-
-        graph = gs.import_onnx(model)
-        graph.fold_constants().cleanup().toposort()
-        model = gs.export_onnx(graph)
+        model = _graphsurgeon(model)
     after = Counter(n.op_type for n in model.graph.node)
-    return model, {"method": how, "before": sum(before.values()), "after": sum(after.values()),
+    return model, {**counts, "before": sum(before.values()), "after": sum(after.values()),
                    "removed_by_op": {op: before[op] - after.get(op, 0) for op in before
                                      if before[op] > after.get(op, 0)}}
+
+
+def _graphsurgeon(model: Any) -> Any:
+    try:
+        import onnx_graphsurgeon as gs
+    except ImportError:
+        raise DependencyError("onnx-graphsurgeon is not installed (export.cleanup needs it)",
+                              "pip install onnx-graphsurgeon, or export.cleanup: none"
+                              ) from None
+    graph = gs.import_onnx(model)
+    graph.fold_constants().cleanup().toposort()
+    return gs.export_onnx(graph)
+
+
+def reinfer(model: Any, where: str) -> Any:
+    """Shape inference from scratch: ``value_info`` cleared first, so that what an exporter
+    or a cleanup tool left (onnxslim's symbolic shapes beside ``unk__N``) is not kept."""
+    del model.graph.value_info[:]
+    return check_and_infer(model, where)
 
 
 def save_onnx(model: Any, path: str | Path) -> None:

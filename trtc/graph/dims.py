@@ -33,7 +33,8 @@ def _safe(text: str) -> str:
 def unique_dim_names(model: Any) -> list[str]:
     """Rename placeholder dim names of the graph inputs to ``<input>_dim<axis>``, in place.
 
-    Only names used for more than one (input, axis) are a problem, but a lone ``?``
+    A negative ``dim_value`` (Paddle2ONNX's ``-1``) is an anonymous dim too. Only names
+    used for more than one (input, axis) are a problem, but a lone ``?``
     is renamed too, so that every anonymous dim has a name a profile or ``--shapes``
     can be reported with. Axis 0 keeps one shared name, ``batch``, when every input
     that has a placeholder there has one (the usual meaning, and TensorRT then checks
@@ -53,12 +54,16 @@ def unique_dim_names(model: Any) -> list[str]:
         if not vi.type.HasField("tensor_type") or not vi.type.tensor_type.HasField("shape"):
             continue
         for axis, dim in enumerate(vi.type.tensor_type.shape.dim):
-            if not dim.HasField("dim_param") or not is_placeholder(dim.dim_param):
+            if dim.HasField("dim_value") and dim.dim_value < 0:
+                old = str(dim.dim_value)  # Paddle2ONNX's -1: not valid ONNX, means dynamic
+            elif dim.HasField("dim_param") and is_placeholder(dim.dim_param):
+                old = repr(dim.dim_param)
+            else:
                 continue
             new = "batch" if axis == 0 and share_batch else f"{_safe(vi.name)}_dim{axis}"
             while new in used and new != "batch":
                 new += "_"
-            renamed.append(f"{vi.name}[{axis}]: {dim.dim_param!r} -> {new}")
+            renamed.append(f"{vi.name}[{axis}]: {old} -> {new}")
             dim.dim_param = new
             if new != "batch":
                 used.add(new)

@@ -275,7 +275,10 @@ def _shape_probe(model: ModelProto, concrete: Mapping[str, Shape | None]) -> Mod
     """Build a lightweight copy of the model with fixed input dims for shape inference.
 
     Large initializers are not copied: they are declared as typed graph inputs, which
-    gives inference the same shapes without duplicating the weights in memory.
+    gives inference the same shapes without duplicating the weights in memory. The
+    model's ``value_info`` is dropped (it was inferred at other shapes, and cleanup
+    tools leave stale duplicates: onnxslim's symbolic dims beside ``unk__N``), except
+    for outputs of custom-domain ops, which inference cannot compute.
     """
     probe = ModelProto(ir_version=model.ir_version)
     probe.opset_import.extend(model.opset_import)
@@ -285,7 +288,9 @@ def _shape_probe(model: ModelProto, concrete: Mapping[str, Shape | None]) -> Mod
     graph.node.extend(src.node)
     graph.input.extend(src.input)
     graph.output.extend(src.output)
-    graph.value_info.extend(src.value_info)
+    opaque = {out for node in src.node if node.domain not in DEFAULT_DOMAINS
+              for out in node.output}
+    graph.value_info.extend(vi for vi in src.value_info if vi.name in opaque)
     graph.sparse_initializer.extend(src.sparse_initializer)
     declared = {vi.name for vi in src.input}
     for tensor in src.initializer:

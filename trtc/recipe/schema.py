@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 #: The choices of each enumerated key (``typing.get_args(Backend)`` lists them).
-Exporter = Literal["dynamo", "legacy"]
+Exporter = Literal["auto", "dynamo", "legacy"]
 Cleanup = Literal["onnxslim", "graphsurgeon", "none"]
 PruneMethod = Literal["2:4", "magnitude", "channel"]
 Layout = Literal["NCHW", "NHWC"]
@@ -64,11 +64,21 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ExportSpec:
-    """PyTorch -> ONNX export, cleanup and the PyTorch/ONNX Runtime parity check."""
+    """PyTorch -> ONNX export, cleanup and the PyTorch/ONNX Runtime parity check.
+
+    ``opset`` and ``exporter`` ``auto`` follow the TensorRT the build will use: TensorRT
+    8.x gets opset 17 from the TorchScript (``legacy``) exporter, TensorRT 10/11 and
+    ONNX Runtime opset 18 from ``dynamo``. ``cleanup: onnxslim`` falls back to
+    ``graphsurgeon`` (with a warning) where onnxslim is not installed.
+    """
 
     enabled: bool = True
-    opset: int = 18
-    exporter: Exporter = "dynamo"
+    #: ONNX opset; ``auto``: what the TensorRT the build uses parses (8.x: 17, else 18;
+    #: 18 without TensorRT).
+    opset: int | Literal["auto"] = "auto"
+    #: torch.onnx exporter; ``auto``: ``legacy`` (TorchScript) where the opset is below 18
+    #: (TensorRT 8.x), else ``dynamo``.
+    exporter: Exporter = "auto"
     # Sizes used for named dynamic dims while tracing; 1 is avoided because
     # torch.export specialises dims of size 0 and 1.
     example_dims: dict[str, int] = field(default_factory=dict)

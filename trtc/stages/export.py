@@ -18,7 +18,10 @@ class ExportJob:
     """What export needs: the model to build and how to export it."""
 
     model: ModelSpec
+    #: Resolved: ``opset`` and ``exporter`` are never ``auto`` (the plan decides them).
     export: ExportSpec
+    #: Why the opset / exporter are what they are, when ``auto`` chose them.
+    settings_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,12 +37,15 @@ class ExportReport:
     parity: dict[str, Any] | None
     inputs: dict[str, list[int | str]]
     outputs: list[str]
+    #: Placeholder input dim names made unique (``x[2]: '?' -> x_dim2``).
+    renamed_dims: list[str]
 
     def to_dict(self) -> dict[str, Any]:
         head: dict[str, Any] = ({"source": "onnx"} if self.export is None
                                 else {"export": self.export})
         return {**head, "nodes": self.nodes, "opset": self.opset, "parity": self.parity,
-                "inputs": self.inputs, "outputs": self.outputs}
+                "inputs": self.inputs, "outputs": self.outputs,
+                "renamed_dims": self.renamed_dims}
 
 
 @dataclass
@@ -51,19 +57,26 @@ class ExportResult(StageResult):
 
 def run(job: ExportJob, ctx: StageContext) -> ExportResult:
     """Export the job's model to ``ctx.outputs['model']``."""
-    return export_model(job.model, job.export, ctx.outputs["model"])
+    return export_model(job.model, job.export, ctx.outputs["model"], job.settings_note)
 
 
-def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path) -> ExportResult:
+def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path,
+                 settings_note: str | None = None) -> ExportResult:
     """Export ``model_spec`` to ``out_path``; nothing is written if any step fails.
 
+    ``spec``'s opset and exporter must be resolved (``trtc.pipeline.Plan`` does it).
+
     Raises:
+        TypeError: ``spec.opset`` or ``spec.exporter`` is still ``auto`` (a caller's bug).
         ModelError: the model cannot be built, exported or checked.
         VerificationError: ONNX Runtime disagrees with PyTorch beyond tolerance.
     """
-    from trtc.graph.cleanup import check_and_infer, cleanup, load_onnx, save_onnx
+    from trtc.graph.cleanup import check_and_infer, cleanup, load_onnx, reinfer, save_onnx
+    from trtc.graph.dims import unique_dim_names
     from trtc.graph.io import model_io
 
+    if spec.opset == "auto" or spec.exporter == "auto":
+        raise TypeError("export_model needs a resolved opset and exporter, not 'auto'")
     exported: dict[str, Any] | None = None
     parity: dict[str, Any] | None = None
     warnings: list[str] = []
@@ -81,10 +94,20 @@ def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path) -> Exp
             exported = torch_backend.export_onnx(
                 torch_model, model_spec.inputs, names, raw_path, opset=spec.opset,
                 exporter=spec.exporter, example_dims=spec.example_dims, seed=spec.seed)
+            if settings_note:
+                exported["settings"] = settings_note
             model = load_onnx(raw_path)
+        # Before inference, so that the new names reach the shapes inferred from them.
+        renamed = unique_dim_names(model)
+        if renamed:
+            warnings.append("input dims renamed (TensorRT reads equal names as one "
+                            "dimension): " + "; ".join(renamed))
         model = check_and_infer(model, where="exported model")
         _check_io(model, model_spec)
         model, counts = cleanup(model, spec.cleanup)
+        if "fallback" in counts:
+            warnings.append(f"export.cleanup: {counts['fallback']}")
+        model = reinfer(model, where="cleaned-up model")
         with atomic_path(out_path) as staged:
             save_onnx(model, staged)
             if torch_model is not None:
@@ -94,7 +117,8 @@ def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path) -> Exp
                 warnings.append("onnx: source: no PyTorch model, so no parity check")
     io = model_io(model, str(out_path))
     report = ExportReport(exported, counts, io.opset or None, parity,
-                          {t.name: list(t.shape) for t in io.inputs}, io.output_names)
+                          {t.name: list(t.shape) for t in io.inputs}, io.output_names,
+                          renamed)
     return ExportResult("export", {"model": out_path}, report.to_dict(), warnings=warnings,
                         report=report)
 

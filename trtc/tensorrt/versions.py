@@ -145,3 +145,48 @@ def opset_note(version: str, model_opset: int) -> str | None:
     return (f"the model is ONNX opset {model_opset}; TensorRT {version}'s parser documents "
             f"opsets up to {limit}: if parsing fails, re-export with export.opset: {limit} "
             "(exporter: legacy)")
+
+
+#: torch.onnx's dynamo exporter writes opset 18 and only reaches a lower one through
+#: ONNX's version converter (whose Reshape / Resize rewrites TensorRT 8.6 cannot parse);
+#: below 18 the TorchScript exporter writes the opset natively.
+DYNAMO_MIN_OPSET = 18
+#: The opset export uses where no TensorRT parser limits it (ONNX Runtime builds).
+DEFAULT_OPSET = 18
+
+
+def export_defaults(trt_version: str | None) -> tuple[int, str]:
+    """The (opset, exporter) ``export: auto`` means for the TensorRT a build will use.
+
+    ``None`` (ONNX Runtime builds, or no TensorRT) keeps opset 18 with dynamo. A
+    parser that documents opsets below 18 (8.6: 17) gets its newest opset through the
+    TorchScript (``legacy``) exporter; a newer parser (10, 11) gets opset 18 and dynamo.
+    """
+    if trt_version is None:
+        return DEFAULT_OPSET, "dynamo"
+    major, _, _ = parse_version(trt_version)
+    opset = min(DEFAULT_OPSET, MAX_OPSET.get(major, DEFAULT_OPSET))
+    return opset, "dynamo" if opset >= DYNAMO_MIN_OPSET else "legacy"
+
+
+def resolve_export(opset: int | str, exporter: str, trt_version: str | None,
+                   ) -> tuple[int, str, str]:
+    """Resolve ``auto`` in export's opset / exporter for the TensorRT a build will use.
+
+    An explicit value is kept; ``exporter: auto`` with an explicit opset is ``legacy``
+    below opset 18 (dynamo's lowest), else ``dynamo``.
+
+    Returns:
+        (opset, exporter, why: one line for the manifest).
+    """
+    auto_opset, auto_exporter = export_defaults(trt_version)
+    chosen = auto_opset if opset == "auto" else int(opset)
+    if exporter == "auto":
+        exporter = (auto_exporter if opset == "auto" else
+                    "dynamo" if chosen >= DYNAMO_MIN_OPSET else "legacy")
+    if trt_version is None:
+        return chosen, exporter, "auto: no TensorRT build here (ONNX Runtime)"
+    limit = MAX_OPSET.get(parse_version(trt_version)[0])
+    return chosen, exporter, (f"auto: the build uses TensorRT {trt_version}"
+                              + (f", whose parser documents opsets up to {limit}"
+                                 if limit else ""))

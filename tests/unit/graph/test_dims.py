@@ -56,3 +56,12 @@ def test_placeholder_names() -> None:
         assert is_placeholder(name), name
     for name in ("batch", "N", "seq_len", "height", "dim_0", "?x"):
         assert not is_placeholder(name), name
+
+
+def test_negative_dim_values_are_anonymous_dims_too() -> None:
+    # Paddle2ONNX writes dim_value -1 for the batch (invalid ONNX, read as dynamic).
+    model = _model(("x", [1, 3, "?", "?"]))
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = -1
+    renamed = unique_dim_names(model)
+    assert _dims(model, "x") == ["batch", 3, "x_dim2", "x_dim3"]
+    assert renamed[0] == "x[0]: -1 -> batch"

@@ -451,3 +451,25 @@ def test_empty_file_raises_model_error(tmp_path: Path) -> None:
 def test_missing_file_raises_model_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="missing.onnx"):
         summarize_model(tmp_path / "missing.onnx")
+
+
+@pytest.mark.parametrize("stale", [
+    [[1, 4, 7, 7]],                                   # inferred at a smaller image once
+    [["?", 4, "unk__0", "unk__1"], [1, 4, 7, 7]],     # cleanup's duplicates (zoo F9)
+])
+def test_stale_value_info_does_not_decide_the_shapes(tmp_path: Path, stale: list) -> None:
+    conv = helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], pads=[1] * 4,
+                            strides=[2, 2])
+    relu = helper.make_node("Relu", ["c"], ["y"])
+    graph = helper.make_graph([conv, relu], "stale",
+                              [helper.make_tensor_value_info("x", FLOAT, ["?", 3, "?", "?"])],
+                              [helper.make_tensor_value_info("y", FLOAT, None)],
+                              [_weight("w", [4, 3, 3, 3])])
+    graph.value_info.extend(helper.make_tensor_value_info("c", FLOAT, d) for d in stale)
+    path = tmp_path / "stale.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)]),
+              str(path))
+    summary = summarize_model(path, shapes={"x": [1, 3, 48, 192]})
+    # 4 output channels x 24 x 96 positions x 27 MACs x 2
+    assert summary.flops == 4 * 24 * 96 * 27 * 2
+    assert "skipped" not in summary.flops_note

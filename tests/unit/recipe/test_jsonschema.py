@@ -55,7 +55,8 @@ def test_json_schema_required_and_enums_and_defaults() -> None:
     assert build["backend"]["enum"] == ["auto", "onnxruntime", "tensorrt"]
     assert build["backend"]["default"] == "auto"
     assert build["device"]["enum"] == ["cpu", "cuda"]
-    assert props["export"]["properties"]["exporter"]["enum"] == ["dynamo", "legacy"]
+    assert props["export"]["properties"]["exporter"]["enum"] == ["auto", "dynamo", "legacy"]
+    assert props["export"]["properties"]["opset"]["default"] == "auto"
     assert props["verify"]["properties"]["metric"]["enum"] == ["none", "top1", "cosine"]
     bench = props["bench"]["properties"]
     assert bench["duration_s"] == {"type": "number", "default": 3.0}

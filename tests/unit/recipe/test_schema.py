@@ -79,8 +79,8 @@ def test_minimal_onnx_recipe_gets_every_default() -> None:
     assert not r.is_pytorch
     assert r.model.inputs == ()
     assert r.model.weights is None
-    assert r.export.opset == 18
-    assert r.export.exporter == "dynamo"
+    assert r.export.opset == "auto"  # resolved by trtc.pipeline.Plan
+    assert r.export.exporter == "auto"
     assert r.build.backend == "auto"
     assert r.build.threads is None
     assert r.verify.data.source == "random"

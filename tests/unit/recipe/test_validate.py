@@ -57,9 +57,9 @@ def test_unknown_key_inside_a_list_item() -> None:
 
 
 @pytest.mark.parametrize(("key", "value", "expected"), [
-    ("export.opset", "18", "export.opset: expected an integer, got str '18'"),
+    ("export.opset", "18", "export.opset: expected int or 'auto', got str '18'"),
     ("bench.min_iterations", True, "bench.min_iterations: expected an integer, got bool True"),
-    ("export.opset", 17.5, "export.opset: expected an integer, got float 17.5"),
+    ("export.opset", 17.5, "export.opset: expected int or 'auto', got float 17.5"),
     ("bench.duration_s", "3", "bench.duration_s: expected a number, got str '3'"),
     ("bench.duration_s", False, "bench.duration_s: expected a number, got bool False"),
     ("export.enabled", "yes", "export.enabled: expected true or false, got 'yes'"),

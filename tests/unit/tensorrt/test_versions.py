@@ -7,10 +7,12 @@ import pytest
 from trtc.errors import DependencyError, UsageError
 from trtc.tensorrt.versions import (
     LATEST_KNOWN,
+    export_defaults,
     features,
     normalize_version,
     opset_note,
     parse_version,
+    resolve_export,
     unknown_version_note,
 )
 
@@ -67,3 +69,33 @@ def test_unknown_version_note_only_past_the_newest_known() -> None:
     note = unknown_version_note("12.0.0")
     assert note is not None and "12.0.0" in note and "11.1.0" in note
     assert unknown_version_note("11.2.0") is not None
+
+
+@pytest.mark.parametrize(("version", "expected"), [
+    ("8.6", (17, "legacy")),      # 8.6's parser documents opsets up to 17; dynamo starts at 18
+    ("8.6.1.6", (17, "legacy")),
+    ("10", (18, "dynamo")),
+    ("10.3.0", (18, "dynamo")),
+    ("11", (18, "dynamo")),       # 11 parses up to 25: 18 is what dynamo writes natively
+    (None, (18, "dynamo")),       # ONNX Runtime: today's default
+])
+def test_export_defaults_follow_the_parser_the_build_uses(version: str | None,
+                                                         expected: tuple[int, str]) -> None:
+    assert export_defaults(version) == expected
+
+
+@pytest.mark.parametrize(("opset", "exporter", "version", "expected"), [
+    ("auto", "auto", "8.6.1", (17, "legacy")),
+    ("auto", "auto", None, (18, "dynamo")),
+    (16, "auto", None, (16, "legacy")),       # below dynamo's lowest opset
+    (20, "auto", "8.6.1", (20, "dynamo")),    # explicit: kept (the dry run warns)
+    ("auto", "dynamo", "8.6.1", (17, "dynamo")),
+    (18, "legacy", "10.16.0", (18, "legacy")),
+])
+def test_resolve_export_keeps_explicit_values(opset: int | str, exporter: str,
+                                              version: str | None,
+                                              expected: tuple[int, str]) -> None:
+    got = resolve_export(opset, exporter, version)
+    assert got[:2] == expected
+    assert ("TensorRT 8.6.1" in got[2] and "up to 17" in got[2]) if version == "8.6.1" \
+        else got[2]
