@@ -324,7 +324,8 @@ NOTES = [
     "kernels column). ONNX Runtime 1.32's `quantize_static` defaults to int8 activations: "
     "the same Q/DQ placement then leaves the Adds and the 20 Convs feeding them (16 + 4 "
     "downsample) float between Q/DQ pairs and layout Transposes: the reference row. "
-    "tests/unit/optimize/test_quantize_ort_kernels.py checks the fused kernels on a residual model.",
+    "tests/unit/optimize/test_quantize_ort_kernels.py checks the fused kernels on a residual "
+    "model.",
     "- Other ORT settings, measured on this machine (ResNet-50, batch 1, 2 threads, "
     "3 interleaved rounds x 3 s each, plain `InferenceSession`, ORT 1.32, 8 random "
     "calibration samples; two sessions at 14:55 and 15:00 UTC). uint8 activations: trtc "

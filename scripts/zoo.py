@@ -932,20 +932,27 @@ def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadl
     return out
 
 
-def polygraphy_compare(m: Model, args: argparse.Namespace, deadline: Deadline
-                       ) -> dict[str, Any]:
-    """`polygraphy convert --fp16` of the same ONNX, timed beside trtc's fp16 build."""
+def polygraphy_compare(m: Model, args: argparse.Namespace, deadline: Deadline,
+                       same_flags: bool = True) -> dict[str, Any]:
+    """`polygraphy convert --fp16` of the same ONNX and profile, timed beside trtc's build.
+
+    ``same_flags``: with the tactic sources trtc's ``tactic_sources: auto`` picks on
+    TensorRT 8.x (no cuBLAS/cuDNN); else Polygraphy's (TensorRT's) defaults.
+    """
     onnx_path = model_file(m)
     assert onnx_path is not None
     work = ZOO / "gpu" / m.name
     work.mkdir(parents=True, exist_ok=True)
-    engine = work / "polygraphy.fp16.engine"
+    tag = "same" if same_flags else "default"
+    engine = work / f"polygraphy.fp16.{tag}.engine"
     top = max(m.batches)
     shape_args: list[str] = []
     for flag, b in (("--trt-min-shapes", 1), ("--trt-opt-shapes", top),
                     ("--trt-max-shapes", top)):
         shape_args.append(flag)
         shape_args += [f"{n}:[{','.join(map(str, m.shape_at(n, b)))}]" for n in m.shapes]
+    if same_flags and _trt_major() < 10:
+        shape_args += ["--tactic-sources", "EDGE_MASK_CONVOLUTIONS", "JIT_CONVOLUTIONS"]
     exe = Path(sys.executable).parent / "polygraphy"
     found = str(exe) if exe.is_file() else shutil.which("polygraphy")
     # Polygraphy has no __main__: without the script, call its CLI entry point.
@@ -955,15 +962,26 @@ def polygraphy_compare(m: Model, args: argparse.Namespace, deadline: Deadline
     if deadline.left() < args.min_build_s:
         raise OutOfTime(f"{m.name} polygraphy")
     capped = deadline.cap(args.build_timeout)
-    res = run_cmd(cmd, f"{m.name}.gpu.polygraphy", capped, echo=True)
+    res = run_cmd(cmd, f"{m.name}.gpu.polygraphy-{tag}", capped, echo=True)
     if res["timed_out"] and capped < args.build_timeout - 1:
         raise OutOfTime(f"{m.name} polygraphy")
-    log(f"  {m.name}.gpu.polygraphy: rc={res['rc']} ({res['wall_s']} s)")
+    log(f"  {m.name}.gpu.polygraphy-{tag}: rc={res['rc']} ({res['wall_s']} s)")
     out = failure(res)
     out["built"] = res["rc"] == 0 and engine.is_file()
     out["build_s"] = res["wall_s"]
     out["engine_mb"] = _engine_mb(engine)
+    out["flags"] = "trtc's tactic sources" if same_flags else "TensorRT's default tactic sources"
+    out["timed_out"] = bool(res["timed_out"])
     return out
+
+
+def _trt_major() -> int:
+    try:
+        import tensorrt
+
+        return int(str(tensorrt.__version__).split(".")[0])
+    except Exception:  # noqa: BLE001 - no TensorRT: treat as the newest
+        return 99
 
 
 def do_gpu(m: Model, args: argparse.Namespace, deadline: Deadline) -> None:
@@ -994,15 +1012,20 @@ def do_gpu(m: Model, args: argparse.Namespace, deadline: Deadline) -> None:
         row["wall_s"] = round(time.monotonic() - t0, 1)
         gpu[prec] = row
         save_result(m, res, "gpu")
-    if args.compare_polygraphy and (args.force or not res.get("polygraphy", {}).get("done")):
-        log(f"{m.name}: polygraphy convert --fp16 (comparison)")
-        row = polygraphy_compare(m, args, deadline)
-        row["done"] = True
-        trt_s = (gpu.get("fp16") or {}).get("build_s")
-        if trt_s and row.get("built"):
-            row["trtc_over_polygraphy"] = round(trt_s / row["build_s"], 2)
-        res["polygraphy"] = row
-        save_result(m, res, "gpu")
+    if args.compare_polygraphy:
+        for key, same in (("polygraphy", True), ("polygraphy_default", False)):
+            if key == "polygraphy_default" and not args.polygraphy_default:
+                continue
+            if res.get(key, {}).get("done") and not args.force:
+                continue
+            log(f"{m.name}: polygraphy convert --fp16 ({key})")
+            row = polygraphy_compare(m, args, deadline, same_flags=same)
+            row["done"] = True
+            trt_s = (gpu.get("fp16") or {}).get("build_s")
+            if trt_s and row.get("built"):
+                row["trtc_over_polygraphy"] = round(trt_s / row["build_s"], 2)
+            res[key] = row
+            save_result(m, res, "gpu")
 
 
 # ---------------------------------------------------------------- report ------------------
@@ -1048,15 +1071,17 @@ def do_report(args: argparse.Namespace) -> None:
         gpath = RESULTS / f"{m.name}.gpu.json"
         g = json.loads(gpath.read_text()) if gpath.is_file() else {}
         gpu = g.get("gpu", {})
-        if g.get("polygraphy"):
-            r["polygraphy"] = g["polygraphy"]
+        for key in ("polygraphy", "polygraphy_default"):
+            if g.get(key):
+                r[key] = g[key]
         row = {"name": m.name, "family": m.family, "source": m.source, "note": m.note,
                "inputs": r.get("inputs"), "measured_shapes": m.shapes_flag(1),
                "gpu_profile": m.profile_flag(),
                "gpu_batches": list(m.batches), "fetch": r.get("fetch"), "cpu": r.get("cpu", {}),
                "gpu": {p: _gpu_keys(gpu.get(p)) for p in ("fp16", "int8")}}
-        if r.get("polygraphy"):
-            row["polygraphy"] = r["polygraphy"]
+        for key in ("polygraphy", "polygraphy_default"):
+            if r.get(key):
+                row[key] = r[key]
         if g.get("export"):
             row["gpu_export"] = g["export"]
         if r.get("plan"):
@@ -1227,13 +1252,22 @@ def _markdown(doc: dict[str, Any]) -> str:
     poly = [r for r in doc["models"] if r.get("polygraphy")]
     if poly:
         lines += ["### trtc fp16 build vs `polygraphy convert --fp16` (same ONNX, same profile)",
-                  "", "| model | trtc build s | polygraphy s | ratio | polygraphy error |",
-                  "|---|---|---|---|---|"]
+                  "", "Same flags: Polygraphy with the tactic sources trtc's "
+                  "`tactic_sources: auto` picks on TensorRT 8.6 (`--tactic-sources "
+                  "EDGE_MASK_CONVOLUTIONS JIT_CONVOLUTIONS`). Default: Polygraphy's own "
+                  "defaults (TensorRT 8.6 also times cuBLAS/cuDNN tactics). Wall time of each "
+                  "process; builds of one call ran side by side.", "",
+                  "| model | trtc build s | polygraphy s (same flags) | ratio | "
+                  "polygraphy s (defaults) | polygraphy error |",
+                  "|---|---|---|---|---|---|"]
         for r in poly:
             pg = r["polygraphy"]
+            dflt = r.get("polygraphy_default") or {}
+            dflt_s = (f"> {_fmt(dflt.get('build_s'), 0)} (killed)" if dflt.get("timed_out")
+                      else _fmt(dflt.get("build_s"), 1)) if dflt else ""
             lines.append(f"| {r['name']} | {_fmt(r['gpu']['fp16'].get('build_s'), 1)} | "
                          f"{_fmt(pg.get('build_s'), 1)} | {_fmt(pg.get('trtc_over_polygraphy'), 2)}"
-                         f" | {(pg.get('error') or '')[:200]} |")
+                         f" | {dflt_s} | {(pg.get('error') or '')[:200]} |")
         lines.append("")
     lines += ["## Commands", "",
               "Here (CPU, from the repo root, the project's venv):", "",
@@ -1315,6 +1349,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--trt-version", default="8.6", help="plan: the TensorRT version to plan for")
     p.add_argument("--compare-polygraphy", action="store_true",
                    help="gpu: also build with `polygraphy convert --fp16` and time both")
+    p.add_argument("--polygraphy-default", action="store_true",
+                   help="gpu: with --compare-polygraphy, also build with TensorRT's default "
+                   "tactic sources (8.6: cuBLAS/cuDNN too)")
     p.add_argument("--gpus", default="",
                    help="gpu: comma-separated GPU indices, one worker each (e.g. 0,1,2,3)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -1394,6 +1431,7 @@ def run_workers(models: Sequence[Model], gpus: Sequence[str], args: argparse.Nam
         if budget is not None:
             cmd += ["--budget-s", f"{budget:.0f}"]
         cmd += ["--force"] * args.force + ["--compare-polygraphy"] * args.compare_polygraphy
+        cmd += ["--polygraphy-default"] * args.polygraphy_default
         if args.test_backend:
             cmd += ["--test-backend", args.test_backend]
         env = _env() | {"CUDA_VISIBLE_DEVICES": gpu}
