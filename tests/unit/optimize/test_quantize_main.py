@@ -111,3 +111,48 @@ def test_quantize_leaves_no_onnx_runtime_temp_files_in_the_working_directory(
     assert any("Incomplete symbolic shape inference" in w for w in report.warnings), \
         report.warnings
     assert (tmp_path / "out" / "q.onnx").is_file()
+
+
+def make_vad_model(path: Path) -> Path:
+    """Silero VAD's interface: input [batch,4], state [2,batch,3], int64 scalar sr.
+
+    y = (input @ w) * float(sr) / 16000 + sum(state, axis 0); new_state = state * 0.5.
+    """
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal((4, 3)).astype(np.float32), "w"),
+             numpy_helper.from_array(np.array(1 / 16000, np.float32), "k"),
+             numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+             numpy_helper.from_array(np.array([0], np.int64), "axis0")]
+    nodes = [helper.make_node("MatMul", ["input", "w"], ["m"], name="fc"),
+             helper.make_node("Cast", ["sr"], ["srf"], name="cast", to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["srf", "k"], ["rate"], name="rate"),
+             helper.make_node("Mul", ["m", "rate"], ["scaled"], name="scale"),
+             helper.make_node("ReduceSum", ["state", "axis0"], ["s"], name="sum", keepdims=0),
+             helper.make_node("Add", ["scaled", "s"], ["y"], name="add"),
+             helper.make_node("Mul", ["state", "half"], ["new_state"], name="decay")]
+    graph = helper.make_graph(
+        nodes, "vad",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 4]),
+         helper.make_tensor_value_info("state", TensorProto.FLOAT, [2, "batch", 3]),
+         helper.make_tensor_value_info("sr", TensorProto.INT64, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3]),
+         helper.make_tensor_value_info("new_state", TensorProto.FLOAT, [2, "batch", 3])],
+        inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+@pytest.mark.parametrize("calib", ["npz", "random"])
+def test_a_model_with_a_scalar_and_a_state_input_calibrates(tmp_path: Path, calib: str) -> None:
+    src = make_vad_model(tmp_path / "vad.onnx")
+    rng = np.random.default_rng(2)
+    np.savez(tmp_path / "calib.npz", input=rng.standard_normal((6, 4)).astype(np.float32),
+             state=rng.standard_normal((2, 6, 3)).astype(np.float32), sr=np.int64(16000))
+    source = str(tmp_path / "calib.npz") if calib == "npz" else "random"
+    report = quantize_model(src, tmp_path / "q.onnx",
+                            _spec(calib_data=source, calib_samples=5, calib_batch=2),
+                            eval_source=str(tmp_path / "calib.npz"), eval_batch=4)
+    metrics = report.to_dict()
+    assert metrics["calibration"]["samples"] == 5 and metrics["calibration"]["batches"] == 3
+    assert report.accuracy is not None
+    onnx.checker.check_model(onnx.load(str(tmp_path / "q.onnx")))

@@ -352,18 +352,22 @@ def preprocess(model: Any, model_path: Path, out_path: Path) -> tuple[Any, list[
 def check_shapes(inputs: Inputs, shapes: Mapping[str, Sequence[int]], *, random: bool) -> None:
     """Fail at once when ``shapes`` names no input, or random data lacks a named dim's size.
 
-    The batch dim (axis 0) may stay named: calibration batches set it.
+    The batch dim (axis 0, or a state's dim named like it) may stay named: calibration
+    batches set it.
 
     Raises:
         UsageError: one line naming the input and its named dims, with the --shapes to pass.
     """
-    from trtc.data import check_shape_names, input_infos
+    from trtc.data import batch_axes, check_shape_names, input_infos
 
-    check_shape_names(input_infos(inputs), shapes, "--shapes")
+    infos = input_infos(inputs)
+    check_shape_names(infos, shapes, "--shapes")
     if not random:
         return  # real data carries its own shapes (checked against ``shapes`` when given)
+    axes = batch_axes(infos)
     for name, (_, dims) in inputs.items():
-        named = [str(d) for axis, d in enumerate(dims) if axis and not isinstance(d, int)]
+        named = [str(d) for axis, d in enumerate(dims)
+                 if axis != axes[name] and not isinstance(d, int)]
         if named and name not in shapes:
             example = "x".join(str(d) if isinstance(d, int) else "1" if axis == 0 else "N"
                                for axis, d in enumerate(dims))
