@@ -51,10 +51,11 @@ class Dataset:
 def batch_axes(inputs: Sequence[InputInfo]) -> dict[str, int | None]:
     """Per input, the axis its samples lie along; None: one array given whole to every batch.
 
-    Axis 0 when it is dynamic, or when every dim is static (a static batch). A 0-d
-    (scalar) input has none. An input whose axis 0 is static but with a dynamic dim
-    named like the other inputs' batch dim (a recurrent state ``[2, batch, 128]``) is
-    batched along that dim; with only other dynamic dims it is given as it is.
+    Axis 0 when it is dynamic, or when it is static and no input has a dynamic axis 0
+    (a static batch, e.g. ``[1, 3, h, w]``). A 0-d (scalar) input has none. An input
+    whose axis 0 is static while other inputs' axis 0 is a dynamic batch is batched
+    along its dim of that name (a recurrent state ``[2, batch, 128]``), or, with no
+    such dim but other dynamic dims, given as it is.
     """
     names = {i.shape[0] for i in inputs
              if i.shape and isinstance(i.shape[0], str) and i.shape[0] != "?"}
@@ -63,7 +64,7 @@ def batch_axes(inputs: Sequence[InputInfo]) -> dict[str, int | None]:
         dynamic = [a for a, d in enumerate(info.shape) if not isinstance(d, int)]
         if not info.shape:
             axes[info.name] = None
-        elif not isinstance(info.shape[0], int) or not dynamic:
+        elif not isinstance(info.shape[0], int) or not dynamic or not names:
             axes[info.name] = 0
         else:
             named = [a for a in dynamic if info.shape[a] in names]

@@ -419,6 +419,9 @@ def test_batch_axes_of_scalar_and_state_inputs() -> None:
     other = [InputInfo("x", "float32", ("batch", 4)), InputInfo("h", "float32", (2, "n", 3)),
              InputInfo("s", "float32", (2, 3))]
     assert batch_axes(other) == {"x": 0, "h": None, "s": 0}
+    # No dynamic batch anywhere: a static axis 0 is the batch, whatever else is dynamic.
+    static = [InputInfo("x", "float32", (1, 3, "h", "w")), InputInfo("sr", "int64", ())]
+    assert batch_axes(static) == {"x": 0, "sr": None}
 
 
 def test_npz_with_a_scalar_and_a_batch_on_axis_1_input_is_split_per_batch() -> None:
