@@ -8,7 +8,7 @@ as a runtime's stack trace.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +41,58 @@ class Dataset:
     feeds: list[Feed]
     labels: list[np.ndarray] | None
     description: str
+    per_feed: list[int] = field(default_factory=list)  # samples in each feed
 
     @property
     def samples(self) -> int:
-        return sum(next(iter(f.values())).shape[0] for f in self.feeds) if self.feeds else 0
+        return sum(self.per_feed)
+
+
+def batch_axes(inputs: Sequence[InputInfo]) -> dict[str, int | None]:
+    """Per input, the axis its samples lie along; None: one array given whole to every batch.
+
+    Axis 0 when it is dynamic, or when it is static and no input has a dynamic axis 0
+    (a static batch, e.g. ``[1, 3, h, w]``). A 0-d (scalar) input has none. An input
+    whose axis 0 is static while other inputs' axis 0 is a dynamic batch is batched
+    along its dim of that name (a recurrent state ``[2, batch, 128]``), or, with no
+    such dim but other dynamic dims, given as it is.
+    """
+    names = {i.shape[0] for i in inputs
+             if i.shape and isinstance(i.shape[0], str) and i.shape[0] != "?"}
+    axes: dict[str, int | None] = {}
+    for info in inputs:
+        dynamic = [a for a, d in enumerate(info.shape) if not isinstance(d, int)]
+        if not info.shape:
+            axes[info.name] = None
+        elif not isinstance(info.shape[0], int) or not dynamic or not names:
+            axes[info.name] = 0
+        else:
+            named = [a for a in dynamic if info.shape[a] in names]
+            axes[info.name] = named[0] if len(named) == 1 else None
+    return axes
+
+
+def feed_samples(feed: Mapping[str, np.ndarray], axes: Mapping[str, int | None]) -> int:
+    """Samples in one feed: the batch axis of its first batched input (1 if none is)."""
+    for name, arr in feed.items():
+        axis = axes.get(name, 0)
+        if axis is not None and arr.ndim > axis:
+            return int(arr.shape[axis])
+    return 1
+
+
+def take(arr: np.ndarray, axis: int | None, start: int, stop: int) -> np.ndarray:
+    """Samples ``start:stop`` of ``arr`` along its batch ``axis`` (None: ``arr`` itself)."""
+    if axis is None:
+        return arr
+    return np.ascontiguousarray(arr[(slice(None),) * axis + (slice(start, stop),)])
 
 
 def resolve_shape(info: InputInfo, shapes: Mapping[str, Sequence[int]],
-                  batch: int) -> tuple[int, ...]:
-    """Return a concrete shape for ``info``: from ``shapes``, else dynamic dim 0 = batch.
+                  batch: int, batch_axis: int | None = 0) -> tuple[int, ...]:
+    """Return a concrete shape for ``info``: from ``shapes``, else the dynamic batch dim = batch.
+
+    ``batch_axis`` is the input's batch dim (:func:`batch_axes`; None: it has none).
 
     Raises:
         DataError: a given shape contradicts the model's rank or static dims, or a
@@ -63,13 +106,14 @@ def resolve_shape(info: InputInfo, shapes: Mapping[str, Sequence[int]],
     for axis, dim in enumerate(info.shape):
         if isinstance(dim, int):
             out.append(dim)
-        elif axis == 0:
+        elif axis == batch_axis:
             out.append(batch)
         else:
             raise DataError(f"input '{info.name}' has dynamic dim '{dim}' at axis {axis} "
                             f"(shape {format_shape(info.shape)}) and no value for it",
                             f"pass --shapes {info.name}:{_example(info.shape, batch)}")
-    if batch != 1 and info.shape and isinstance(info.shape[0], int) and info.shape[0] != batch:
+    if batch != 1 and batch_axis == 0 and info.shape and isinstance(info.shape[0], int) \
+            and info.shape[0] != batch:
         raise DataError(f"input '{info.name}' has a static batch dim {info.shape[0]}; "
                         f"batch {batch} cannot run", "re-export with a dynamic batch dim "
                         "(a named dim such as 'batch' in model.inputs), or use --batch "
@@ -108,7 +152,8 @@ def random_dataset(inputs: Sequence[InputInfo], shapes: Mapping[str, Sequence[in
     """Make seeded random feeds honouring dynamic dims (floats ~ N(0, 1), ints in [0, 8))."""
     check_shape_names(inputs, shapes, "--shapes")
     rng = np.random.default_rng(seed)
-    concrete = {i.name: resolve_shape(i, shapes, batch) for i in inputs}
+    axes = batch_axes(inputs)
+    concrete = {i.name: resolve_shape(i, shapes, batch, axes[i.name]) for i in inputs}
     feeds = []
     for _ in range(iterations):
         feed: Feed = {}
@@ -116,14 +161,16 @@ def random_dataset(inputs: Sequence[InputInfo], shapes: Mapping[str, Sequence[in
             dtype = np.dtype(info.dtype)
             shape = concrete[info.name]
             if dtype.kind == "f":
-                feed[info.name] = rng.standard_normal(shape).astype(dtype)
+                value = rng.standard_normal(shape).astype(dtype)
             elif dtype.kind == "b":
-                feed[info.name] = rng.integers(0, 2, shape).astype(dtype)
+                value = rng.integers(0, 2, shape).astype(dtype)
             else:
-                feed[info.name] = rng.integers(0, 8, shape).astype(dtype)
+                value = rng.integers(0, 8, shape).astype(dtype)
+            feed[info.name] = np.asarray(value, dtype=dtype)  # a 0-d input: a 0-d array
         feeds.append(feed)
     desc = format_shapes(concrete)
-    return Dataset(feeds, None, f"random (seed {seed}, {iterations} x {desc})")
+    return Dataset(feeds, None, f"random (seed {seed}, {iterations} x {desc})",
+                   [feed_samples(f, axes) for f in feeds])
 
 
 def load_arrays(source: str, base: Path | None = None) -> dict[str, np.ndarray]:
@@ -177,16 +224,23 @@ def array_dataset(arrays: Mapping[str, np.ndarray], inputs: Sequence[InputInfo],
         if name not in {i.name for i in inputs}:
             raise DataError(f"{source}: array '{name}' matches no model input",
                             f"inputs are: {', '.join(i.name for i in inputs)}")
-    count = {len(arrays[i.name]) for i in inputs}
-    if labels is not None:
+    axes = batch_axes(inputs)
+    for info in inputs:
+        check_rank(info, arrays[info.name], axes[info.name], source)
+    batched = [i for i in inputs if axes[i.name] is not None]
+    count = {arrays[i.name].shape[axes[i.name]] for i in batched}  # type: ignore[index]
+    if labels is not None and batched:
         count.add(len(labels))
-    if len(count) != 1:
+    if len(count) > 1:
         raise DataError(f"{source}: arrays have different sample counts: {sorted(count)}")
-    n = count.pop()
+    if not batched:  # every input given whole: one feed
+        n, batch = 1, 1
+    else:
+        n = count.pop()
     if limit is not None:
         n = min(n, limit)
     dropped = 0
-    if any(i.shape and isinstance(i.shape[0], int) for i in inputs) and n % batch:
+    if any(isinstance(i.shape[axes[i.name]], int) for i in batched) and n % batch:  # type: ignore[index]
         # A static batch dim cannot take a short last batch: leave the remainder out, and say so.
         dropped = n % batch
         n -= dropped
@@ -202,15 +256,36 @@ def array_dataset(arrays: Mapping[str, np.ndarray], inputs: Sequence[InputInfo],
                 raise DataError(f"{source}: input '{info.name}' is {arr.dtype}, the model wants "
                                 f"{want}", f"convert the array with .astype('{want}')")
             arr = arr.astype(want)
-        _check_shape(info, (batch, *arr.shape[1:]), source)
+        axis = axes[info.name]
+        shape = list(arr.shape)
+        if axis is not None:
+            shape[axis] = batch
+        _check_shape(info, shape, source)
         converted[info.name] = arr
-    feeds, label_batches = [], []
+    feeds, label_batches, per_feed = [], [], []
     for start in range(0, n, batch):
         stop = min(start + batch, n)
-        feeds.append({k: np.ascontiguousarray(v[start:stop]) for k, v in converted.items()})
+        feeds.append({k: take(v, axes[k], start, stop) for k, v in converted.items()})
+        per_feed.append(stop - start)
         if labels is not None:
-            label_batches.append(np.asarray(labels[start:stop]))
+            label_batches.append(np.asarray(labels[start:stop] if batched else labels))
     note = f", {dropped} left out: static batch dim" if dropped else ""
     return Dataset(feeds, label_batches if labels is not None else None,
-                   f"{source} ({n} samples, batch {batch}{note})")
+                   f"{source} ({n} samples, batch {batch}{note})", per_feed)
+
+
+def check_rank(info: InputInfo, arr: np.ndarray, axis: int | None, source: str) -> None:
+    """DataError naming the input when ``arr`` cannot be its data (rank, batch axis)."""
+    if arr.ndim == len(info.shape):
+        return
+    if not info.shape:
+        raise DataError(f"{source}: input '{info.name}' is a scalar (shape []), the array has "
+                        f"shape {format_shape(arr.shape)}",
+                        f"give one 0-d array (e.g. {info.name}=numpy.array(value, "
+                        f"dtype='{info.dtype}')): it is fed whole to every batch")
+    where = ("fed whole to every batch" if axis is None else
+             f"samples along axis {axis}")
+    raise DataError(f"{source}: input '{info.name}' has rank {len(info.shape)} (model shape "
+                    f"{format_shape(info.shape)}, {where}), the array has shape "
+                    f"{format_shape(arr.shape)}", "match the model's rank")
 

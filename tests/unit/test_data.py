@@ -11,6 +11,7 @@ import pytest
 from trtc.data import (
     InputInfo,
     array_dataset,
+    batch_axes,
     input_infos,
     load_arrays,
     random_dataset,
@@ -403,3 +404,59 @@ def test_array_dataset_fewer_samples_than_static_batch() -> None:
 def test_input_infos_from_io_specs_keep_order() -> None:
     infos = input_infos({"x": ("float32", ["batch", 3, 8, 8]), "ids": ("int64", ("batch",))})
     assert infos == [IMAGE, InputInfo("ids", "int64", ("batch",))]
+
+
+# --------------------------------------------------------------- scalar and state inputs (F5)
+
+#: Silero VAD's inputs: audio [batch, N], a state whose batch is axis 1, an int64 scalar rate.
+VAD = [InputInfo("input", "float32", ("batch", 4)),
+       InputInfo("state", "float32", (2, "batch", 3)),
+       InputInfo("sr", "int64", ())]
+
+
+def test_batch_axes_of_scalar_and_state_inputs() -> None:
+    assert batch_axes(VAD) == {"input": 0, "state": 1, "sr": None}
+    other = [InputInfo("x", "float32", ("batch", 4)), InputInfo("h", "float32", (2, "n", 3)),
+             InputInfo("s", "float32", (2, 3))]
+    assert batch_axes(other) == {"x": 0, "h": None, "s": 0}
+    # No dynamic batch anywhere: a static axis 0 is the batch, whatever else is dynamic.
+    static = [InputInfo("x", "float32", (1, 3, "h", "w")), InputInfo("sr", "int64", ())]
+    assert batch_axes(static) == {"x": 0, "sr": None}
+
+
+def test_npz_with_a_scalar_and_a_batch_on_axis_1_input_is_split_per_batch() -> None:
+    arrays = {"input": np.arange(20, dtype=np.float32).reshape(5, 4),
+              "state": np.arange(30, dtype=np.float32).reshape(2, 5, 3),
+              "sr": np.array(16000, dtype=np.int64)}
+    data = array_dataset(arrays, VAD, 2, "labels", "vad.npz")
+    assert [f["input"].shape for f in data.feeds] == [(2, 4), (2, 4), (1, 4)]
+    assert [f["state"].shape for f in data.feeds] == [(2, 2, 3), (2, 2, 3), (2, 1, 3)]
+    np.testing.assert_array_equal(data.feeds[1]["state"], arrays["state"][:, 2:4])
+    assert all(f["sr"].shape == () and int(f["sr"]) == 16000 for f in data.feeds)
+    assert data.samples == 5
+
+
+def test_a_scalar_input_given_per_sample_is_a_data_error_naming_it() -> None:
+    arrays = {"input": np.zeros((5, 4), np.float32), "state": np.zeros((2, 5, 3), np.float32),
+              "sr": np.full(5, 16000, np.int64)}
+    with pytest.raises(DataError, match="input 'sr' is a scalar") as info:
+        array_dataset(arrays, VAD, 1, "labels", "vad.npz")
+    assert "0-d" in (info.value.hint or "")
+
+
+def test_an_input_without_a_clear_batch_axis_is_fed_whole_to_every_batch() -> None:
+    infos = [InputInfo("x", "float32", ("batch", 4)), InputInfo("h", "float32", (2, "n", 3))]
+    arrays = {"x": np.zeros((4, 4), np.float32), "h": np.ones((2, 7, 3), np.float32)}
+    data = array_dataset(arrays, infos, 2, "labels", "d.npz")
+    assert len(data.feeds) == 2 and all(f["h"].shape == (2, 7, 3) for f in data.feeds)
+    with pytest.raises(DataError, match="input 'h' axis 0 must be 2"):
+        array_dataset({**arrays, "h": np.ones((3, 7, 3), np.float32)}, infos, 2, "labels", "d")
+
+
+def test_random_data_gives_a_scalar_a_0d_array_and_a_state_its_batch() -> None:
+    data = random_dataset(VAD, {}, 3, 2, 0)
+    for feed in data.feeds:
+        assert feed["input"].shape == (3, 4) and feed["state"].shape == (2, 3, 3)
+        assert isinstance(feed["sr"], np.ndarray) and feed["sr"].shape == ()
+        assert feed["sr"].dtype == np.int64
+    assert data.samples == 6

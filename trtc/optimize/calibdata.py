@@ -26,10 +26,14 @@ from trtc.data import (
     Feed,
     InputInfo,
     array_dataset,
+    batch_axes,
+    check_rank,
+    feed_samples,
     input_infos,
     load_arrays,
     random_dataset,
     resolve_shape,
+    take,
 )
 from trtc.errors import DataError, UsageError
 from trtc.optimize.calibimages import ImagePreprocess, image_arrays, image_files
@@ -89,9 +93,10 @@ def calibration_batches(source: str, inputs: Mapping[str, tuple[str, tuple[int |
     if not infos:
         raise DataError("the model has no inputs to calibrate", "check the model")
     warnings: list[str] = []
-    batch = _effective_batch(infos, batch, warnings)
+    axes = batch_axes(infos)
+    batch = _effective_batch(infos, axes, batch, warnings)
     if shapes and source != "random":
-        infos = [_with_shapes(info, shapes) for info in infos]
+        infos = [_with_shapes(info, shapes, axes[info.name]) for info in infos]
     if source == "random":
         feeds = _random_feeds(infos, samples, batch, seed, shapes or {})
         warnings.insert(0, RANDOM_WARNING)
@@ -108,7 +113,7 @@ def calibration_batches(source: str, inputs: Mapping[str, tuple[str, tuple[int |
         feeds = _array_feeds(arrays, infos, samples, batch, source)
         label = source
     check_finite(feeds, label)
-    got = count_samples(feeds)
+    got = count_samples(feeds, axes)
     if got == 0:
         raise DataError(f"{label}: no calibration samples", "provide at least one sample")
     if got < samples:
@@ -117,13 +122,12 @@ def calibration_batches(source: str, inputs: Mapping[str, tuple[str, tuple[int |
                           samples=got, warnings=warnings)
 
 
-def count_samples(feeds: Sequence[Feed]) -> int:
-    """Samples in ``feeds``: the first axis of each feed's first array (1 for scalars)."""
-    total = 0
-    for feed in feeds:
-        first = next(iter(feed.values()))
-        total += first.shape[0] if first.ndim else 1
-    return total
+def count_samples(feeds: Sequence[Feed], axes: Mapping[str, int | None] | None = None) -> int:
+    """Samples in ``feeds``: per feed, the batch axis of its first batched input (1 if none).
+
+    ``axes`` is :func:`trtc.data.batch_axes` (None: axis 0 of every array with one).
+    """
+    return sum(feed_samples(feed, axes or {}) for feed in feeds)
 
 
 def fingerprint(feeds: Sequence[Feed]) -> str:
@@ -170,9 +174,11 @@ def check_finite(feeds: Sequence[Mapping[str, np.ndarray]], source: str) -> None
                             "calibration ranges would be NaN/Inf")
 
 
-def _effective_batch(infos: Sequence[InputInfo], batch: int, warnings: list[str]) -> int:
+def _effective_batch(infos: Sequence[InputInfo], axes: Mapping[str, int | None], batch: int,
+                     warnings: list[str]) -> int:
     """A static batch dim wins over the requested batch (the model cannot take another)."""
-    static = {i.shape[0] for i in infos if i.shape and isinstance(i.shape[0], int)}
+    static = {i.shape[axis] for i in infos
+              if (axis := axes[i.name]) is not None and isinstance(i.shape[axis], int)}
     if len(static) == 1:
         fixed = int(static.pop())
         if fixed != batch and batch != 1:
@@ -182,12 +188,13 @@ def _effective_batch(infos: Sequence[InputInfo], batch: int, warnings: list[str]
     return batch
 
 
-def _with_shapes(info: InputInfo, shapes: Mapping[str, Sequence[int]]) -> InputInfo:
+def _with_shapes(info: InputInfo, shapes: Mapping[str, Sequence[int]],
+                 batch_axis: int | None) -> InputInfo:
     """``info`` with its named non-batch dims set from ``shapes`` (the batch dim stays named)."""
     if info.name not in shapes:
         return info
-    concrete = resolve_shape(info, shapes, 1)  # checks rank and static dims
-    dims = tuple(d if axis == 0 and not isinstance(d, int) else concrete[axis]
+    concrete = resolve_shape(info, shapes, 1, batch_axis)  # checks rank and static dims
+    dims = tuple(d if axis == batch_axis and not isinstance(d, int) else concrete[axis]
                  for axis, d in enumerate(info.shape))
     return InputInfo(info.name, info.dtype, dims)
 
@@ -201,17 +208,19 @@ def _random_feeds(infos: Sequence[InputInfo], samples: int, batch: int, seed: in
 
 def _truncate(feeds: list[Feed], samples: int, infos: Sequence[InputInfo]) -> list[Feed]:
     """Keep the first ``samples`` samples (a short last batch only with a dynamic batch dim)."""
-    static_batch = any(i.shape and isinstance(i.shape[0], int) for i in infos)
+    axes = batch_axes(infos)
+    static_batch = any(isinstance(i.shape[axis], int) for i in infos
+                       if (axis := axes[i.name]) is not None)
     out: list[Feed] = []
     total = 0
     for feed in feeds:
         if total >= samples:
             break
-        n = count_samples([feed])
+        n = feed_samples(feed, axes)
         if total + n > samples:
             if static_batch:
                 break
-            feed = {k: v[: samples - total] for k, v in feed.items()}
+            feed = {k: take(v, axes.get(k, 0), 0, samples - total) for k, v in feed.items()}
             n = samples - total
         out.append(feed)
         total += n
@@ -234,15 +243,13 @@ def _array_feeds(arrays: Mapping[str, np.ndarray], infos: Sequence[InputInfo], s
 def check_ranks(arrays: Mapping[str, np.ndarray], infos: Sequence[InputInfo], source: str) -> None:
     """Raise DataError for an array whose rank differs from its input's (before batching)."""
     by_name = {i.name: i for i in infos}
+    axes = batch_axes(infos)
     for name, arr in arrays.items():
         info = by_name.get(name)
         if info is None and len(infos) == 1 and len(arrays) == 1:
             info = infos[0]
-        if info is not None and arr.ndim != len(info.shape):
-            raise DataError(f"{source}: input '{info.name}' has rank {len(info.shape)} "
-                            f"(model shape {_fmt(info.shape)}), the array has shape "
-                            f"{_fmt(arr.shape)}", "the first axis counts samples; match the "
-                            "model's rank")
+        if info is not None:
+            check_rank(info, arr, axes[info.name], source)
 
 
 def _fmt(shape: Sequence[int | str]) -> str:
@@ -279,8 +286,12 @@ def _python_feeds(source: str, infos: Sequence[InputInfo], samples: int,
 
 def _join_batches(items: Iterable[Any], source: str, infos: Sequence[InputInfo],
                   samples: int) -> dict[str, np.ndarray]:
-    """Concatenate an iterable of feed mappings along axis 0, stopping after ``samples``."""
+    """Concatenate an iterable of feed mappings along each input's batch axis, up to ``samples``.
+
+    An input without a batch axis (a scalar) keeps the first item's array.
+    """
     ranks = {i.name: len(i.shape) for i in infos}
+    axes = batch_axes(infos)
     parts: dict[str, list[np.ndarray]] = {}
     total = 0
     try:
@@ -293,11 +304,12 @@ def _join_batches(items: Iterable[Any], source: str, infos: Sequence[InputInfo],
             if len(feed) == 1 and len(infos) == 1 and infos[0].name not in feed:
                 feed = {infos[0].name: next(iter(feed.values()))}
             for name, arr in feed.items():
-                if name in ranks and arr.ndim == ranks[name] - 1:
-                    arr = arr[np.newaxis]  # one sample without its batch axis
+                axis = axes.get(name, 0)
+                if axis is not None and name in ranks and arr.ndim == ranks[name] - 1:
+                    arr = np.expand_dims(arr, axis)  # one sample without its batch axis
                 parts.setdefault(name, []).append(arr)
             if feed:
-                total += count_samples([{k: parts[k][-1] for k in feed}])
+                total += count_samples([{k: parts[k][-1] for k in feed}], axes)
             if total >= samples:
                 break
     except DataError:
@@ -307,12 +319,16 @@ def _join_batches(items: Iterable[Any], source: str, infos: Sequence[InputInfo],
                         f"iterating: {exc}", "fix the reader function") from None
     joined = {}
     for name, arrays in parts.items():
-        trailing = {a.shape[1:] for a in arrays}
+        axis = axes.get(name, 0)
+        if axis is None or arrays[0].ndim == 0:
+            joined[name] = arrays[0]
+            continue
+        trailing = {a.shape[:axis] + ("N",) + a.shape[axis + 1:] for a in arrays}
         if len(trailing) > 1:
             raise DataError(f"calibration data {source}: input '{name}' comes in shapes "
-                            f"{', '.join(_fmt(('N', *t)) for t in sorted(trailing))}",
+                            f"{', '.join(_fmt(t) for t in sorted(trailing, key=str))}",
                             "yield samples of one shape per input")
-        joined[name] = np.concatenate(arrays, axis=0)
+        joined[name] = np.concatenate(arrays, axis=axis)
     return joined
 
 

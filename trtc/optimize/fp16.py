@@ -35,6 +35,7 @@ import numpy as np
 
 from trtc.errors import ModelError, UsageError
 from trtc.graph.names import graphs, name_nodes
+from trtc.optimize.surgery import toposort
 
 if TYPE_CHECKING:
     import onnx
@@ -110,7 +111,7 @@ def convert_float(model: onnx.ModelProto, precision: Literal["fp16", "bf16"], *,
     remove_cast_round_trips(converted)
     if precision == "bf16":
         retype_to_bfloat16(converted, originals)
-    _toposort(converted)
+    toposort(converted)
     try:
         onnx.checker.check_model(converted, full_check=True)
     except Exception as exc:
@@ -301,16 +302,6 @@ def remove_cast_round_trips(model: onnx.ModelProto) -> None:
             if name in replace:
                 node.input[i] = replace[name]
     remove_dead_nodes(model)  # the first Casts of the pairs, now read by nobody
-
-
-def _toposort(model: onnx.ModelProto) -> None:
-    from onnxruntime.transformers.onnx_model import OnnxModel
-
-    try:
-        OnnxModel.graph_topological_sort(model.graph)
-    except RuntimeError as exc:
-        raise ModelError(f"the converted graph cannot be sorted: {exc}",
-                         "check the input model with `trtc inspect`") from None
 
 
 # BF16 ----------------------------------------------------------------------------------------

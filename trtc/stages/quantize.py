@@ -10,8 +10,6 @@ again) and the ranges in ``calibration.json``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from trtc.recipe import QuantizeSpec
 from trtc.stages import StageContext, StageResult
@@ -52,18 +50,3 @@ def run(job: QuantizeJob, ctx: StageContext) -> StageResult:
         outputs["calibration"] = ctx.outputs["calibration"]
     return StageResult("quantize", outputs, report.to_dict(), warnings=report.warnings)
 
-
-def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec,
-                   **options: Any) -> StageResult:
-    """Deprecated: flags-mode ``trtc quantize`` until it runs the stage through trtc.api.
-
-    The metrics carry ``calibration_ranges`` (int8/fp8) as before; new code calls
-    :func:`trtc.optimize.quantize.quantize_model` or :func:`run`.
-    """
-    from trtc.optimize.quantize import quantize_model as optimize
-
-    report = optimize(model_path, out_path, spec, **options)
-    metrics = report.to_dict()
-    if report.ranges is not None:
-        metrics["calibration_ranges"] = report.ranges
-    return StageResult("quantize", {"model": out_path}, metrics, warnings=report.warnings)

@@ -398,3 +398,49 @@ def test_image_preprocessing_matches_torchvision_eval_transforms(tmp_path: Path,
         transforms.Resize(16), transforms.CenterCrop(12), transforms.ToTensor(),
         transforms.Normalize(pre.mean, pre.std)])(Image.open(path).convert("RGB")).numpy()
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+# ------------------------------------------------------------- scalar and state inputs (F5)
+
+VAD = {"input": ("float32", ("batch", 4)), "state": ("float32", (2, "batch", 3)),
+       "sr": ("int64", ())}
+
+
+def test_vad_npz_calibrates_in_batches_with_the_scalar_in_every_batch(tmp_path: Path) -> None:
+    np.savez(tmp_path / "vad.npz", input=np.zeros((5, 4), np.float32),
+             state=np.zeros((2, 5, 3), np.float32), sr=np.int64(16000))
+    calib = calibration_batches(str(tmp_path / "vad.npz"), VAD, samples=3, batch=2)
+    assert calib.samples == 3 and len(calib.feeds) == 2
+    assert [f["state"].shape for f in calib.feeds] == [(2, 2, 3), (2, 1, 3)]
+    assert all(f["sr"].shape == () for f in calib.feeds)
+    assert not any("static" in w for w in calib.warnings)  # state's 2 is not a batch
+
+
+def test_vad_random_calibration_truncates_along_each_batch_axis() -> None:
+    calib = calibration_batches("random", VAD, samples=3, batch=2)
+    assert calib.samples == 3
+    assert [f["state"].shape for f in calib.feeds] == [(2, 2, 3), (2, 1, 3)]
+    assert all(f["sr"].shape == () for f in calib.feeds)
+
+
+def test_vad_python_generator_joins_along_each_batch_axis(tmp_path: Path) -> None:
+    (tmp_path / "vad_reader.py").write_text(textwrap.dedent('''
+        import numpy as np
+
+        def batches():
+            for i in range(3):
+                yield {"input": np.full((2, 4), i, np.float32),
+                       "state": np.full((2, 2, 3), i, np.float32), "sr": np.int64(8000)}
+    '''))
+    calib = calibration_batches(f"python:{tmp_path / 'vad_reader.py'}:batches", VAD,
+                                samples=6, batch=3)
+    assert [f["state"].shape for f in calib.feeds] == [(2, 3, 3), (2, 3, 3)]
+    assert [float(v) for v in calib.feeds[1]["state"][0, :, 0]] == [1, 2, 2]
+    assert int(calib.feeds[0]["sr"]) == 8000
+
+
+def test_vad_scalar_given_per_sample_is_a_data_error(tmp_path: Path) -> None:
+    np.savez(tmp_path / "vad.npz", input=np.zeros((5, 4), np.float32),
+             state=np.zeros((2, 5, 3), np.float32), sr=np.full(5, 16000, np.int64))
+    with pytest.raises(DataError, match="input 'sr' is a scalar"):
+        calibration_batches(str(tmp_path / "vad.npz"), VAD, samples=3)

@@ -451,9 +451,10 @@ def test_quantizer_failure_on_an_all_zero_weight_is_a_model_error(tmp_path: Path
     assert not (tmp_path / "q.onnx").exists()
 
 
-def test_a_constant_large_activation_is_a_data_error_naming_the_tensor(tmp_path: Path) -> None:
+def test_a_constant_large_activation_calibrates_to_its_value(tmp_path: Path) -> None:
     # Constant calibration data -> h is 1.6e5 everywhere: numpy cannot cut that range into
-    # ONNX Runtime's 2048 float32 bins (was an internal-error traceback).
+    # ONNX Runtime's 2048 float32 bins (was an internal-error traceback, then a DataError):
+    # its histogram is widened, its range is its value.
     src = make_hostile_model(tmp_path / "m.onnx")
     model = onnx.load(str(src))
     for init in model.graph.initializer:
@@ -461,6 +462,6 @@ def test_a_constant_large_activation_is_a_data_error_naming_the_tensor(tmp_path:
             init.CopyFrom(numpy_helper.from_array(np.full((16, 16), 1e4, np.float32), "wa"))
     onnx.save(model, str(src))
     np.savez(tmp_path / "ones.npz", x=np.ones((8, 16), np.float32))
-    with pytest.raises(DataError, match="tensor 'h' .*160000"):
-        _quantize(src, tmp_path, calib_data=str(tmp_path / "ones.npz"))
-    assert not (tmp_path / "q.onnx").exists()
+    _, metrics = _quantize(src, tmp_path, calib_data=str(tmp_path / "ones.npz"))
+    assert metrics["calibration"]["cache"] == "miss"
+    assert (tmp_path / "q.onnx").is_file()

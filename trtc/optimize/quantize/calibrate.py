@@ -128,16 +128,49 @@ def collect(model_path: Path, feeds: Sequence[Feed], progress: Progress | None =
 
 
 def _collect_one(value: Any, absolute: Any, name: str, array: np.ndarray, batch: int) -> None:
-    """Add one tensor of one batch to both histograms, naming it if ONNX Runtime cannot."""
-    try:
-        value.collect({name: [array]})
-        absolute.collect({name: [array]})
-    except ValueError as exc:  # numpy: "Too many bins for data range" (e.g. a constant 1e5)
-        span = f"{float(array.min()):g}..{float(array.max()):g}" if array.size else "empty"
-        raise DataError(f"calibration batch {batch}: tensor '{name}' (values {span}) cannot be "
-                        f"binned by ONNX Runtime's histogram: {str(exc).splitlines()[0]}",
-                        "nearly constant values far from 0 cannot be binned: calibrate on "
-                        "varied, real samples, in larger batches (--calib-batch)") from None
+    """Add one tensor of one batch to both histograms, widening a range too narrow to bin.
+
+    numpy bins in the data's dtype: a nearly constant float32 tensor far from 0 (an SE
+    gate's Sigmoid at 0.5 +- 1e-6) spans fewer float32 steps than there are bins, and
+    ``np.histogram`` refuses it. Its first histogram then spans 0..max|value| (binned in
+    float64); min and max stay the tensor's own, so every method still gets its range.
+    """
+    for collector, widened in ((value, _value_entry), (absolute, _absolute_entry)):
+        try:
+            collector.collect({name: [array]})
+        except ValueError as exc:  # numpy: "Too many bins for data range"
+            if name in collector.histogram_dict or not np.isfinite(array).all():
+                span = f"{float(np.min(array)):g}..{float(np.max(array)):g}"
+                raise DataError(f"calibration batch {batch}: tensor '{name}' (values {span}) "
+                                f"cannot be binned by ONNX Runtime's histogram: "
+                                f"{str(exc).splitlines()[0]}",
+                                "check the model's outputs for Inf/NaN on this data (an "
+                                "overflow), or keep the node in float (--exclude-nodes)"
+                                ) from None
+            collector.histogram_dict[name] = widened(array, collector.num_bins)
+
+
+#: The smallest histogram span: float32 bin edges of 0..1e-30 in 2048 bins stay distinct.
+_MIN_SPAN = 1e-30
+
+
+def _value_entry(array: np.ndarray, bins: int) -> tuple[np.ndarray, ...]:
+    """A first value histogram, ONNX Runtime's layout, over -t..t (t = max|value|, widened)."""
+    data = array.astype(np.float64).ravel()
+    low, high = array.min(), array.max()
+    threshold = max(float(np.abs(data).max()), _MIN_SPAN)
+    edges = np.linspace(-threshold, threshold, bins + 1)
+    hist = np.histogram(data, bins=edges)[0]
+    return (hist, edges.astype(array.dtype), low, high,
+            np.asarray(threshold, dtype=array.dtype))
+
+
+def _absolute_entry(array: np.ndarray, bins: int) -> tuple[np.ndarray, ...]:
+    """A first |value| histogram, ONNX Runtime's layout, over 0..max|value| (widened)."""
+    data = np.abs(array.astype(np.float64).ravel())
+    edges = np.linspace(0.0, max(float(data.max()), _MIN_SPAN), bins + 1)
+    hist = np.histogram(data, bins=edges)[0]
+    return hist, edges.astype(array.dtype), array.min(), array.max()
 
 
 def calibrate(model_path: Path, feeds: Sequence[Feed], data_fingerprint: str,

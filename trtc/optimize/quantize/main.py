@@ -8,6 +8,7 @@ same placement without it, with the same cached ranges.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -90,7 +91,15 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
                          "pass --calib-data or --eval-data")
     with tempfile.TemporaryDirectory(prefix="trtc-quantize-") as tmp:
         pre_path = Path(tmp) / "preprocessed.onnx"
-        model, warned = preprocess(source, model_path, pre_path)
+        source_path = model_path
+        if spec.precision == "int8":  # per-channel weights: DequantizeLinear's axis (opset 13)
+            upgraded = per_channel_opset(source, model_path)
+            if upgraded is not None:
+                source, note = upgraded
+                report.warnings.append(note)
+                source_path = Path(tmp) / "opset13.onnx"
+                _save(source, source_path)
+        model, warned = preprocess(source, source_path, pre_path)
         report.warnings += warned
         check_exclusions(model, spec.exclude_nodes, spec.exclude_ops)
         candidates = _Candidates(spec, model)
@@ -129,7 +138,68 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
             report.kept_fp32 = candidates.kept.get(final_extra, [])
         with atomic_path(out_path) as staged:
             onnx.save(out_model, str(staged))
+            check_output(staged, spec.precision)
     return report
+
+
+#: The first default-domain opset where DequantizeLinear takes ``axis`` (per-channel scales).
+PER_CHANNEL_OPSET = 13
+
+
+def per_channel_opset(model: Any, model_path: Path) -> tuple[Any, str] | None:
+    """The model converted to opset 13 when its default-domain opset is lower, with a warning.
+
+    Per-channel weight scales are a DequantizeLinear ``axis``, which exists from
+    opset 13; ONNX Runtime's quantizer writes it whatever the model's opset, and
+    an opset-11/12 model with it is invalid ONNX. None: the opset is high enough.
+
+    Raises:
+        ModelError: ONNX's version converter cannot convert the model.
+    """
+    from onnx import version_converter
+
+    from trtc.graph.io import DEFAULT_DOMAINS
+
+    opset = max((o.version for o in model.opset_import if o.domain in DEFAULT_DOMAINS),
+                default=0)
+    if not opset or opset >= PER_CHANNEL_OPSET:
+        return None
+    try:
+        converted = version_converter.convert_version(model, PER_CHANNEL_OPSET)
+    except Exception as exc:  # the converter raises RuntimeError / ConvertError / ValueError
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{model_path}: opset {opset} cannot be converted to opset "
+                         f"{PER_CHANNEL_OPSET}, which int8's per-channel weights need: {first}",
+                         f"re-export the model at opset {PER_CHANNEL_OPSET} or later") from None
+    return converted, (f"the model is opset {opset}: converted to opset {PER_CHANNEL_OPSET} "
+                       "for int8's per-channel weight scales (DequantizeLinear axis)")
+
+
+def check_output(path: Path, precision: str) -> None:
+    """Run the ONNX checker on the written model: a broken output fails here, not in build.
+
+    Raises:
+        ModelError: the quantized model is invalid ONNX (one line: the checker's first).
+    """
+    import onnx
+
+    try:
+        onnx.checker.check_model(str(path))
+    except onnx.checker.ValidationError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"the {precision} model is invalid ONNX: {first}",
+                         "a bug in trtc or ONNX Runtime's quantizer: quantize the model to "
+                         "another precision, or keep the node it names in float "
+                         "(--exclude-nodes)") from None
+
+
+def _save(model: Any, path: Path) -> None:
+    """Save ``model``; weights go beside it in ``<name>.data`` past protobuf's 2 GiB."""
+    import onnx
+
+    large = sum(len(i.raw_data) for i in model.graph.initializer) > (1 << 31) - (1 << 26)
+    onnx.save(model, str(path), save_as_external_data=large,
+              location=f"{path.name}.data" if large else None)
 
 
 class _Candidates:
@@ -257,10 +327,15 @@ def preprocess(model: Any, model_path: Path, out_path: Path) -> tuple[Any, list[
     from trtc.optimize.quantize.calibrate import quiet_stdout
 
     warnings: list[str] = []
+    source, target = str(model_path.resolve()), str(out_path.resolve())  # before the chdir
     try:
-        with quiet_stdout():
+        # ONNX Runtime's symbolic shape inference saves sym_shape_infer_temp.onnx and a
+        # model-sized <uuid>.data in the working directory when it cannot finish: run it
+        # in a directory of its own, removed afterwards.
+        with tempfile.TemporaryDirectory(prefix="trtc-preprocess-") as scratch, \
+                contextlib.chdir(scratch), quiet_stdout():
             # The path, not the loaded proto: external weights resolve beside the file.
-            quant_pre_process(str(model_path), str(out_path), skip_optimization=True)
+            quant_pre_process(source, target, skip_optimization=True)
         model = onnx.load(str(out_path))
         # Shapes are inferred now: ONNX Runtime's quantizer would otherwise save, re-infer
         # and reload the model for every candidate the budget search builds.
@@ -277,18 +352,22 @@ def preprocess(model: Any, model_path: Path, out_path: Path) -> tuple[Any, list[
 def check_shapes(inputs: Inputs, shapes: Mapping[str, Sequence[int]], *, random: bool) -> None:
     """Fail at once when ``shapes`` names no input, or random data lacks a named dim's size.
 
-    The batch dim (axis 0) may stay named: calibration batches set it.
+    The batch dim (axis 0, or a state's dim named like it) may stay named: calibration
+    batches set it.
 
     Raises:
         UsageError: one line naming the input and its named dims, with the --shapes to pass.
     """
-    from trtc.data import check_shape_names, input_infos
+    from trtc.data import batch_axes, check_shape_names, input_infos
 
-    check_shape_names(input_infos(inputs), shapes, "--shapes")
+    infos = input_infos(inputs)
+    check_shape_names(infos, shapes, "--shapes")
     if not random:
         return  # real data carries its own shapes (checked against ``shapes`` when given)
+    axes = batch_axes(infos)
     for name, (_, dims) in inputs.items():
-        named = [str(d) for axis, d in enumerate(dims) if axis and not isinstance(d, int)]
+        named = [str(d) for axis, d in enumerate(dims)
+                 if axis != axes[name] and not isinstance(d, int)]
         if named and name not in shapes:
             example = "x".join(str(d) if isinstance(d, int) else "1" if axis == 0 else "N"
                                for axis, d in enumerate(dims))

@@ -18,7 +18,7 @@ from trtc.errors import ModelError
 from trtc.optimize.quantize.calibrate import quiet_stdout
 from trtc.optimize.quantize.placement import Placement
 from trtc.optimize.quantize.report import QdqSummary
-from trtc.optimize.surgery import remove_dead_nodes
+from trtc.optimize.surgery import remove_dead_nodes, toposort
 from trtc.tensorrt.model import QDQ_PRECISION_KEY, QDQ_TARGET_KEY
 
 #: The model metadata build reads to refuse a Q/DQ model made for the other backend:
@@ -72,6 +72,7 @@ def qdq_model(model: Any, placement: Placement, ranges_for: RangesFor, *, precis
                              "another precision") from None
     _restore_float_inputs(out, [*placement.float_add_inputs.items(),
                                 *((name, None) for name in placement.excluded)])
+    toposort(out)  # ORT appends the Q/DQ nodes it adds; the checker wants them in order
     set_metadata(out, target, precision)
     return out
 
