@@ -57,3 +57,42 @@ def test_int8_quantizes_a_model_with_an_se_gate(tmp_path: Path, method: str) -> 
                         calib_method=method)
     report = quantize_model(src, tmp_path / "q.onnx", spec, cache_dir=tmp_path / "cache")
     assert report.ranges["ranges"]["gate"][1] == pytest.approx(0.5, rel=1e-3)
+
+
+def make_masked_attention_model(path: Path) -> Path:
+    """scores[batch,4] + mask (0 or -inf, as attention masks are) -> Softmax -> MatMul -> y."""
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal((4, 3)).astype(np.float32), "v")]
+    nodes = [helper.make_node("Add", ["scores", "mask"], ["masked"], name="add_mask"),
+             helper.make_node("Softmax", ["masked"], ["probs"], name="softmax", axis=-1),
+             helper.make_node("MatMul", ["probs", "v"], ["y"], name="attend")]
+    graph = helper.make_graph(
+        nodes, "attn", [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["b", 4]),
+                        helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["b", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", 3])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_masked_attention_scores_calibrate_on_their_finite_values(tmp_path: Path) -> None:
+    # DistilBERT with a padding mask: the scores tensor holds -inf where the mask is 0;
+    # ONNX Runtime's histogram refused it ("supplied range of [-inf, inf] is not finite").
+    rng = np.random.default_rng(2)
+    mask = np.where(rng.random((4, 4)) < 0.3, -np.inf, 0.0).astype(np.float32)
+    mask[:, 0] = 0.0  # every row keeps one position
+    feeds = [{"scores": rng.standard_normal((4, 4)).astype(np.float32), "mask": mask}
+             for _ in range(2)]
+    collection = collect(make_masked_attention_model(tmp_path / "m.onnx"), feeds)
+    _, _, low, high, _ = collection.value["masked"]
+    assert np.isfinite(float(low)) and np.isfinite(float(high))
+    lo, hi = plain_ranges(compute_ranges(collection, "minmax", ["probs"]))["probs"]
+    assert lo >= 0.0 and hi <= 1.0
+
+
+def test_nan_activations_are_a_data_error_naming_nan(tmp_path: Path) -> None:
+    from trtc.errors import DataError
+
+    feeds = [{"scores": np.full((2, 4), np.nan, dtype=np.float32),
+              "mask": np.zeros((2, 4), dtype=np.float32)}]
+    with pytest.raises(DataError, match=r"tensor '\w+' holds NaN"):
+        collect(make_masked_attention_model(tmp_path / "m.onnx"), feeds)

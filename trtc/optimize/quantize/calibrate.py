@@ -135,6 +135,17 @@ def _collect_one(value: Any, absolute: Any, name: str, array: np.ndarray, batch:
     ``np.histogram`` refuses it. Its first histogram then spans 0..max|value| (binned in
     float64); min and max stay the tensor's own, so every method still gets its range.
     """
+    if not np.isfinite(array).all():
+        if np.isnan(array).any():
+            raise DataError(f"calibration batch {batch}: tensor '{name}' holds NaN",
+                            "check the data and the model's weights for NaN / Inf (an "
+                            "overflow upstream of this tensor)")
+        # +-inf is how attention masks say "never attend here" (scores + -inf before
+        # Softmax): the range is the finite values' (a quantized -inf saturates at its low
+        # end; trtc's TensorRT placement puts no Q/DQ on Softmax inputs anyway).
+        array = array[np.isfinite(array)]
+        if array.size == 0:
+            return
     for collector, widened in ((value, _value_entry), (absolute, _absolute_entry)):
         try:
             collector.collect({name: [array]})
