@@ -112,8 +112,12 @@ def stage_inputs(recipe: Recipe, ws: Workspace, stage: str) -> dict[str, Path]:
         elif (loader := ref_file(data)) is not None:
             inputs["data_loader"] = Path(loader)
         return inputs
+    if stage == "package":
+        return {"artifact": artifact}
     if stage == "bench":
         inputs = {"artifact": artifact}
+        if recipe.bench.baseline_file:
+            inputs["baseline_file"] = Path(recipe.bench.baseline_file)
         if recipe.is_pytorch and recipe.bench.baseline != "none":
             inputs.update({k: v for k, v in model_files.items() if k != "source_onnx"})
         return inputs
@@ -282,6 +286,11 @@ class Plan:
 
             wants = r.bench.baseline != "none" and r.is_pytorch
             return BenchJob(r.bench, r.model if wants else None)
+        if stage == "package":
+            from trtc.stages.package import PackageJob
+
+            return PackageJob(r.package, r.package.model_name or r.name,
+                              tuple(sorted({*r.bench.batch, r.verify.data.batch})))
         raise UsageError(f"unknown stage {stage!r}", f"stages are: {', '.join(STAGES)}")
 
     def outputs(self, stage: str, out_dir: Path) -> dict[str, Path]:
@@ -294,6 +303,10 @@ class Plan:
             from trtc.backends import get_backend
 
             return {"artifact": out_dir / get_backend(self.backend[0]).artifact_name}
+        if stage == "package":
+            repository = Path(self.recipe.package.repository or out_dir / "triton")
+            name = self.recipe.package.model_name or self.recipe.name
+            return {"config": repository / name / "config.pbtxt"}
         return {"report": out_dir / "report.json"}
 
 

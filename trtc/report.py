@@ -282,6 +282,18 @@ def summary_markdown(collected: dict[str, Any], name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def package_lines(metrics: dict[str, Any]) -> list[str]:
+    """What ``trtc package`` wrote: the config, the model file, batching, GPU kinds."""
+    if not metrics.get("config"):
+        return []
+    lines = [f"triton: {metrics['config']} ({metrics['platform']}, max_batch_size "
+             f"{metrics['max_batch_size']})", f"model:  {metrics['model_file']}"]
+    if metrics.get("cc_model_filenames"):
+        lines.append("plans by compute capability: " + ", ".join(
+            f"{cc} -> {f}" for cc, f in sorted(metrics["cc_model_filenames"].items())))
+    return [escape(line) for line in lines]
+
+
 def outcome_line(outcome: Any) -> str:
     """One line of a stage's outcome: its name, what happened, how long, and why."""
     style = {"ran": "green", "would run": "yellow"}.get(outcome.status, "dim")

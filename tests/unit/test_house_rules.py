@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("api",),
     ("pipeline",),
     ("stages",),
-    ("optimize", "backends", "tensorrt"),
+    ("optimize", "backends", "tensorrt", "serving"),
     ("graph", "data"),
     ("recipe", "workspace", "metrics", "shapes", "usercode", "report", "errors", "trtc"),
 ]
@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
 SIDEWAYS: dict[str, set[str]] = {
     "optimize": {"backends", "tensorrt"},   # the calibration session; build settings
     "backends": {"tensorrt"},               # the TensorRT adapter runs the planned settings
+    "serving": {"tensorrt"},                # an engine's sidecar says its I/O and GPU kind
     "data": {"graph"},
     "recipe": {"errors"}, "workspace": {"errors", "trtc"}, "shapes": {"errors"},
     "usercode": {"errors"}, "metrics": {"errors"},

@@ -12,7 +12,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from trtc import __version__
-from trtc.cli import bench, build, export, inspect, prune, quantize, run, verify
+from trtc.cli import bench, build, export, inspect, package, prune, quantize, run, verify
 from trtc.cli.options import JsonOpt, QuietOpt, VerboseOpt
 from trtc.cli.output import SETTINGS
 from trtc.errors import TrtcError
@@ -95,6 +95,7 @@ app.command("quantize")(quantize.quantize)
 app.command("build")(build.build)
 app.command("verify")(verify.verify)
 app.command("bench")(bench.bench)
+app.command("package")(package.package)
 app.command("run")(run.run)
 app.command("inspect")(inspect.inspect)
 
