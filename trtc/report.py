@@ -57,6 +57,36 @@ def plan_table(plan: dict[str, Any]) -> Table:
     return table
 
 
+def precision_line(report: dict[str, Any]) -> str:
+    """One line of an engine's precision proof: its compute layers by precision."""
+    n = report.get("compute_layers") or 0
+    if not n:
+        return "layer precision: no convolution/GEMM/matmul layer in the inspector's output"
+    parts = ", ".join(f"{p} {c}/{n} ({c / n * 100:.0f}%)"
+                      for p, c in sorted(report["by_precision"].items(), key=lambda kv: -kv[1]))
+    unfused = len(report.get("unfused_qdq") or [])
+    return (f"compute layers by precision: {parts}" +
+            (f"; {unfused} unfused Q/DQ / int8 reformat layer(s)" if unfused else ""))
+
+
+def precision_renderable(report: dict[str, Any]) -> Group:
+    """``trtc inspect ENGINE``'s precision table: compute layers, and unfused Q/DQ."""
+    parts: list[Any] = [Text(precision_line(report))]
+    if report.get("compute"):
+        table = Table(title="compute layers", title_justify="left")
+        for col in ("layer", "kind", "precision"):
+            table.add_column(col, overflow="fold")
+        for row in report["compute"]:
+            style = "green" if row["precision"] in ("INT8", "FP8") else \
+                ("yellow" if row["precision"] in ("FP16", "BF16") else "red")
+            table.add_row(row["name"], row["kind"], Text(row["precision"], style))
+        parts.append(table)
+    for row in report.get("unfused_qdq") or []:
+        parts.append(Text(f"unfused: {row['name']} ({row['kind']}): {row['why']}",
+                          style="yellow"))
+    return Group(*parts)
+
+
 def inspect_renderable(summary: dict[str, Any]) -> Group:
     io = Table(title=f"{summary['path']}", title_justify="left")
     for col in ("", "name", "dtype", "shape"):
@@ -129,6 +159,12 @@ def engine_renderable(summary: dict[str, Any], show_layers: bool = False) -> Gro
         for kind, n in layer_summary["by_type"].items():
             kinds.add_row(kind, str(n))
         parts.append(kinds)
+    precision = summary.get("precision")
+    if precision:
+        if show_layers:
+            parts.append(precision_renderable(precision))
+        else:
+            parts.append(Text(precision_line(precision)))
     if show_layers and summary.get("layers"):
         layers = Table(title="layers", title_justify="left")
         for col in ("name", "type", "tactic / kernel", "output"):
