@@ -401,6 +401,9 @@ def _missing_input(recipe: Recipe, stage: str, role: str, path: Path) -> Excepti
     if role.startswith(("calib_data", "calib_loader")):
         return DataError(f"quantize.calib_data: file not found: {path}",
                          "check the path (relative to the recipe file)")
+    if role == "baseline_file":
+        return DataError(f"bench.baseline_file: file not found: {path}",
+                         "give the report.json of an earlier bench (relative to the recipe)")
     if role in ("data", "data_loader", "eval_data", "eval_loader"):
         return DataError(f"verify.data.source: file not found: {path}",
                          "check the path (relative to the recipe file)")
@@ -438,9 +441,13 @@ def run_recipe(recipe: Recipe, ws: Workspace, *, until: str | None = None,
     # A dry run only reads, and promises to write nothing: not even the lock file.
     with contextlib.nullcontext() if dry_run else ws.lock():
         for stage in stages:
-            outcome = run_stage(recipe, stage, ws, force=force, dry_run=dry_run,
-                                upstream_ran=ran, before_run=check_backend, plan=plan,
-                                reporter=reporter)
+            try:
+                outcome = run_stage(recipe, stage, ws, force=force, dry_run=dry_run,
+                                    upstream_ran=ran, before_run=check_backend, plan=plan,
+                                    reporter=reporter)
+            except TrtcError as exc:
+                exc.stage = exc.stage or stage
+                raise
             ran = ran or outcome.status in ("ran", "would run")
             outcomes.append(outcome)
             if on_outcome is not None:
