@@ -285,6 +285,8 @@ def summary_markdown(collected: dict[str, Any], name: str) -> str:
         m = build["metrics"]
         lines.append(f"- build: {m['backend']} {m['precision']}, "
                      f"{_size(build['outputs']['artifact']['bytes'])}, {m['build_time_s']:.2f} s")
+        if m.get("layer_precision"):
+            lines.append(f"- {precision_line(m['layer_precision'])}")
     vr = collected.get("verify_report")
     if vr:
         lines += ["", "## verify", "",

@@ -48,6 +48,8 @@ def test_recipe_package_stage_runs_after_bench(cli, onnx_recipe: Path, ws: Path)
     config = _parse(config_path)
     assert config.platform == "onnxruntime_onnx"
     assert list(config.input[0].dims) == [3, 8, 8] and config.max_batch_size == 4
+    assert out["report_html"] == str(ws / "conv" / "report.html")
+    assert "Triton model repository" in (ws / "conv" / "report.html").read_text()
     again = ok_json(cli("run", onnx_recipe, "--workspace", ws, "--json"))
     assert again["stages"][-1]["status"] == "skipped"
 

@@ -24,8 +24,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("stages",),
     ("optimize", "backends", "tensorrt", "serving"),
     ("graph", "data"),
-    ("recipe", "workspace", "metrics", "shapes", "usercode", "report", "junit", "errors",
-     "trtc"),
+    ("recipe", "workspace", "metrics", "shapes", "usercode", "report", "report_html", "junit",
+     "errors", "trtc"),
 ]
 #: Imports allowed inside one layer (importer -> imported); all others go down only.
 SIDEWAYS: dict[str, set[str]] = {

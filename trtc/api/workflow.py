@@ -23,6 +23,8 @@ class RunResult:
     outcomes: list[StageOutcome]
     #: ``report.md`` in the workspace (None for a dry run).
     report: Path | None = None
+    #: ``report.html`` beside it: the same summary with plots, one self-contained file.
+    report_html: Path | None = None
     #: The manifests and verify/bench reports the summary was made from.
     collected: dict[str, Any] = field(default_factory=dict)
 
@@ -31,6 +33,8 @@ class RunResult:
                                "stages": [o.to_dict() for o in self.outcomes]}
         if self.report is not None:
             out["report"] = str(self.report)
+        if self.report_html is not None:
+            out["report_html"] = str(self.report_html)
         return out
 
 
@@ -51,7 +55,8 @@ def run(recipe: str | Path | Recipe, /, *, workspace: str | Path = "build",
         verbose: TensorRT's builder log for the build stage.
 
     Returns:
-        The outcomes, and (unless ``dry_run``) the ``report.md`` summary written.
+        The outcomes, and (unless ``dry_run``) the ``report.md`` and ``report.html``
+        summaries written.
 
     Raises:
         TrtcError: the first stage that fails stops the run (its error).
@@ -63,11 +68,15 @@ def run(recipe: str | Path | Recipe, /, *, workspace: str | Path = "build",
     result = RunResult(loaded.name, ws.root, outcomes)
     if not dry_run:
         from trtc.report import summary_markdown
+        from trtc.report_html import summary_html
 
         result.collected = collect_reports(ws)
         result.report = ws.root / "report.md"
         with atomic_path(result.report) as tmp:
             tmp.write_text(summary_markdown(result.collected, loaded.name))
+        result.report_html = ws.root / "report.html"
+        with atomic_path(result.report_html) as tmp:
+            tmp.write_text(summary_html(result.collected, loaded.name), encoding="utf-8")
     return result
 
 

@@ -51,4 +51,6 @@ def run(
     if result.report is not None:
         out.show(summary_renderable(result.collected, result.recipe))
         out.info(f"report: {result.report}")
+        if result.report_html is not None:
+            out.info(f"        {result.report_html}")
     out.result(result.to_dict())
