@@ -29,9 +29,9 @@ from trtc.api._support import ENGINE_SUFFIXES, Shapes, Source, is_recipe, is_siz
 from trtc.api.artifact import bench, build, build_plan, verify
 from trtc.api.model import export, prune, quantize
 from trtc.api.package import package
-from trtc.api.workflow import RunResult, inspect, run
+from trtc.api.workflow import RunResult, inspect, run, versions
 from trtc.pipeline import StageOutcome
 
 __all__ = ["ENGINE_SUFFIXES", "RunResult", "Shapes", "Source", "StageOutcome", "bench", "build",
            "build_plan", "export", "inspect", "is_recipe", "is_size", "package", "prune",
-           "quantize", "run", "verify"]
+           "quantize", "run", "verify", "versions"]

@@ -80,6 +80,44 @@ def run(recipe: str | Path | Recipe, /, *, workspace: str | Path = "build",
     return result
 
 
+#: What ``trtc --version`` lists: the runtimes the toolchain drives.
+RUNTIMES = ("onnx", "onnxruntime", "polygraphy", "tensorrt", "torch")
+#: Distributions that install the ``tensorrt`` module (NVIDIA's wheels by CUDA major).
+_TENSORRT_DISTS = ("tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt-cu11",
+                   "tensorrt_cu13_bindings", "tensorrt_cu12_bindings")
+
+
+def versions() -> dict[str, str | None]:
+    """trtc's version and its runtimes', from package metadata: nothing heavy is imported.
+
+    None: not installed. A ``tensorrt`` module without package metadata (a build from
+    source) reads as ``installed (no package metadata)``.
+    """
+    import importlib.util
+    from importlib import metadata
+
+    from trtc import __version__
+
+    def version(*dists: str) -> str | None:
+        for dist in dists:
+            try:
+                return metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                continue
+        return None
+
+    out: dict[str, str | None] = {"trtc": __version__}
+    for name in RUNTIMES:
+        found = version(*(_TENSORRT_DISTS if name == "tensorrt" else (name,)))
+        if found is None and name == "tensorrt":
+            spec = importlib.util.find_spec(name)
+            # A namespace package (origin None) is a leftover folder, e.g. type stubs.
+            if spec is not None and spec.origin is not None:
+                found = "installed (no package metadata)"
+        out[name] = found
+    return out
+
+
 def inspect(model: str | Path, /, *, shapes: Shapes = None) -> dict[str, Any]:
     """Describe an ONNX model or a TensorRT engine.
 
