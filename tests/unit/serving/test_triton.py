@@ -99,9 +99,15 @@ def test_bad_names_batches_and_engines_are_refused(tmp_path: Path, conv_onnx: Pa
 
 
 def test_static_batch_model_is_not_batched(tmp_path: Path) -> None:
-    from conftest import make_conv_model
+    import onnx
+    from onnx import TensorProto, helper
 
-    static = make_conv_model(tmp_path / "static.onnx", batch=2)
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])], "static",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])])
+    static = tmp_path / "static.onnx"
+    onnx.save(helper.make_model(graph), str(static))
     assert served_model(static).max_batch_size == 0
     with pytest.raises(UsageError, match="dynamic first"):
         served_model(static, max_batch=4)
