@@ -129,3 +129,16 @@ def test_inspect_shows_the_precision_and_notes_unfused_qdq(tmp_path: Path) -> No
     out = engine_summary(engine, read_engine=no_engine, machine=no_machine)
     assert out["precision"]["by_precision"]["INT8"] == 4
     assert any("2 Q/DQ or int8 reformat layer(s) left unfused" in n for n in out["notes"])
+
+
+def test_precision_table_script_writes_markdown(tmp_path: Path) -> None:
+    import runpy
+
+    engine = tmp_path / "r50.engine"
+    engine.write_bytes(b"x")
+    layers_path(engine).write_text(json.dumps(int8_engine()))
+    script = Path(__file__).resolve().parents[3] / "scripts" / "precision_table.py"
+    text = runpy.run_path(str(script))["markdown"](engine, "ResNet-50 int8")
+    assert text.startswith("# ResNet-50 int8: layer precision")
+    assert "| INT8 | 4 / 6 | 66.7% |" in text and "| `MatMul_61` | MatrixMultiply | FP32 |" in text
+    assert "Unfused Q/DQ and int8 reformat layers: 2" in text
