@@ -317,6 +317,10 @@ def summary_markdown(collected: dict[str, Any], name: str) -> str:
                                  f"{s['throughput_samples_s']:.0f} | {sp} |")
         for w in br.get("warnings", []):
             lines.append(f"\nwarning: {w}")
+    package = (collected.get("package") or {}).get("metrics") or {}
+    if package.get("config"):
+        lines += ["", f"Triton model repository: {package['config']} ({package['platform']}, "
+                  f"max_batch_size {package['max_batch_size']})"]
     return "\n".join(lines) + "\n"
 
 

@@ -11,7 +11,7 @@ from trtc import api
 from trtc.cli.options import Common, JunitOpt, command
 from trtc.errors import TrtcError
 from trtc.junit import run_suite, write_junit
-from trtc.recipe import STAGES
+from trtc.recipe import STAGES, load_recipe
 from trtc.report import summary_renderable
 
 
@@ -44,7 +44,7 @@ def run(
     except TrtcError as exc:
         if junit is not None:
             write_junit(junit, [run_suite(recipe_path.stem, seen, exc, exc.stage,
-                                          STAGES)])
+                                          _stages(recipe_path))])
         raise
     if junit is not None:
         write_junit(junit, [run_suite(result.recipe, result.outcomes)])
@@ -54,3 +54,11 @@ def run(
         if result.report_html is not None:
             out.info(f"        {result.report_html}")
     out.result(result.to_dict())
+
+
+def _stages(recipe_path: Path) -> tuple[str, ...]:
+    """The stages the recipe enables (all of them when it does not load)."""
+    try:
+        return load_recipe(recipe_path).enabled_stages()
+    except TrtcError:
+        return STAGES
