@@ -24,6 +24,8 @@ $(DIGITS_WEIGHTS): scripts/digits.py | $(STAMP)
 	$(BIN)/python scripts/digits.py --out $@
 
 demo: install $(DIGITS_WEIGHTS)
+	# Every stage, then build/digits/report.{md,html} and the Triton model repository
+	# build/digits/package/triton/digits/ (config.pbtxt + 1/model.onnx).
 	$(BIN)/trtc run configs/digits.yaml
 	# Side by side on this machine: FP32 vs INT8 vs FP16 vs pruned, accuracy and latency.
 	$(BIN)/python scripts/bench_optimize.py --models digits --duration 1 --out build/demo/digits-variants

@@ -23,6 +23,8 @@ class TrtcError(Exception):
 
     exit_code = 70
     kind = "error"
+    #: The pipeline stage that raised it, set by ``trtc run`` (its JUnit names it).
+    stage: str | None = None
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)

@@ -112,8 +112,12 @@ def stage_inputs(recipe: Recipe, ws: Workspace, stage: str) -> dict[str, Path]:
         elif (loader := ref_file(data)) is not None:
             inputs["data_loader"] = Path(loader)
         return inputs
+    if stage == "package":
+        return {"artifact": artifact}
     if stage == "bench":
         inputs = {"artifact": artifact}
+        if recipe.bench.baseline_file:
+            inputs["baseline_file"] = Path(recipe.bench.baseline_file)
         if recipe.is_pytorch and recipe.bench.baseline != "none":
             inputs.update({k: v for k, v in model_files.items() if k != "source_onnx"})
         return inputs
@@ -327,6 +331,11 @@ class Plan:
 
             wants = r.bench.baseline != "none" and r.is_pytorch
             return BenchJob(r.bench, r.model if wants else None)
+        if stage == "package":
+            from trtc.stages.package import PackageJob
+
+            return PackageJob(r.package, r.package.model_name or r.name,
+                              tuple(sorted({*r.bench.batch, r.verify.data.batch})))
         raise UsageError(f"unknown stage {stage!r}", f"stages are: {', '.join(STAGES)}")
 
     def outputs(self, stage: str, out_dir: Path) -> dict[str, Path]:
@@ -339,6 +348,10 @@ class Plan:
             from trtc.backends import get_backend
 
             return {"artifact": out_dir / get_backend(self.backend[0]).artifact_name}
+        if stage == "package":
+            repository = Path(self.recipe.package.repository or out_dir / "triton")
+            name = self.recipe.package.model_name or self.recipe.name
+            return {"config": repository / name / "config.pbtxt"}
         return {"report": out_dir / "report.json"}
 
 
@@ -437,6 +450,9 @@ def _missing_input(recipe: Recipe, stage: str, role: str, path: Path) -> Excepti
     if role.startswith(("calib_data", "calib_loader")):
         return DataError(f"quantize.calib_data: file not found: {path}",
                          "check the path (relative to the recipe file)")
+    if role == "baseline_file":
+        return DataError(f"bench.baseline_file: file not found: {path}",
+                         "give the report.json of an earlier bench (relative to the recipe)")
     if role in ("data", "data_loader", "eval_data", "eval_loader"):
         return DataError(f"verify.data.source: file not found: {path}",
                          "check the path (relative to the recipe file)")
@@ -474,9 +490,13 @@ def run_recipe(recipe: Recipe, ws: Workspace, *, until: str | None = None,
     # A dry run only reads, and promises to write nothing: not even the lock file.
     with contextlib.nullcontext() if dry_run else ws.lock():
         for stage in stages:
-            outcome = run_stage(recipe, stage, ws, force=force, dry_run=dry_run,
-                                upstream_ran=ran, before_run=check_backend, plan=plan,
-                                reporter=reporter)
+            try:
+                outcome = run_stage(recipe, stage, ws, force=force, dry_run=dry_run,
+                                    upstream_ran=ran, before_run=check_backend, plan=plan,
+                                    reporter=reporter)
+            except TrtcError as exc:
+                exc.stage = exc.stage or stage
+                raise
             ran = ran or outcome.status in ("ran", "would run")
             outcomes.append(outcome)
             if on_outcome is not None:

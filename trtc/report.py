@@ -57,6 +57,36 @@ def plan_table(plan: dict[str, Any]) -> Table:
     return table
 
 
+def precision_line(report: dict[str, Any]) -> str:
+    """One line of an engine's precision proof: its compute layers by precision."""
+    n = report.get("compute_layers") or 0
+    if not n:
+        return "layer precision: no convolution/GEMM/matmul layer in the inspector's output"
+    parts = ", ".join(f"{p} {c}/{n} ({c / n * 100:.0f}%)"
+                      for p, c in sorted(report["by_precision"].items(), key=lambda kv: -kv[1]))
+    unfused = len(report.get("unfused_qdq") or [])
+    return (f"compute layers by precision: {parts}" +
+            (f"; {unfused} unfused Q/DQ / int8 reformat layer(s)" if unfused else ""))
+
+
+def precision_renderable(report: dict[str, Any]) -> Group:
+    """``trtc inspect ENGINE``'s precision table: compute layers, and unfused Q/DQ."""
+    parts: list[Any] = [Text(precision_line(report))]
+    if report.get("compute"):
+        table = Table(title="compute layers", title_justify="left")
+        for col in ("layer", "kind", "precision"):
+            table.add_column(col, overflow="fold")
+        for row in report["compute"]:
+            style = "green" if row["precision"] in ("INT8", "FP8") else \
+                ("yellow" if row["precision"] in ("FP16", "BF16") else "red")
+            table.add_row(row["name"], row["kind"], Text(row["precision"], style))
+        parts.append(table)
+    for row in report.get("unfused_qdq") or []:
+        parts.append(Text(f"unfused: {row['name']} ({row['kind']}): {row['why']}",
+                          style="yellow"))
+    return Group(*parts)
+
+
 def inspect_renderable(summary: dict[str, Any]) -> Group:
     io = Table(title=f"{summary['path']}", title_justify="left")
     for col in ("", "name", "dtype", "shape"):
@@ -129,6 +159,12 @@ def engine_renderable(summary: dict[str, Any], show_layers: bool = False) -> Gro
         for kind, n in layer_summary["by_type"].items():
             kinds.add_row(kind, str(n))
         parts.append(kinds)
+    precision = summary.get("precision")
+    if precision:
+        if show_layers:
+            parts.append(precision_renderable(precision))
+        else:
+            parts.append(Text(precision_line(precision)))
     if show_layers and summary.get("layers"):
         layers = Table(title="layers", title_justify="left")
         for col in ("name", "type", "tactic / kernel", "output"):
@@ -249,6 +285,8 @@ def summary_markdown(collected: dict[str, Any], name: str) -> str:
         m = build["metrics"]
         lines.append(f"- build: {m['backend']} {m['precision']}, "
                      f"{_size(build['outputs']['artifact']['bytes'])}, {m['build_time_s']:.2f} s")
+        if m.get("layer_precision"):
+            lines.append(f"- {precision_line(m['layer_precision'])}")
     vr = collected.get("verify_report")
     if vr:
         lines += ["", "## verify", "",
@@ -279,7 +317,23 @@ def summary_markdown(collected: dict[str, Any], name: str) -> str:
                                  f"{s['throughput_samples_s']:.0f} | {sp} |")
         for w in br.get("warnings", []):
             lines.append(f"\nwarning: {w}")
+    package = (collected.get("package") or {}).get("metrics") or {}
+    if package.get("config"):
+        lines += ["", f"Triton model repository: {package['config']} ({package['platform']}, "
+                  f"max_batch_size {package['max_batch_size']})"]
     return "\n".join(lines) + "\n"
+
+
+def package_lines(metrics: dict[str, Any]) -> list[str]:
+    """What ``trtc package`` wrote: the config, the model file, batching, GPU kinds."""
+    if not metrics.get("config"):
+        return []
+    lines = [f"triton: {metrics['config']} ({metrics['platform']}, max_batch_size "
+             f"{metrics['max_batch_size']})", f"model:  {metrics['model_file']}"]
+    if metrics.get("cc_model_filenames"):
+        lines.append("plans by compute capability: " + ", ".join(
+            f"{cc} -> {f}" for cc, f in sorted(metrics["cc_model_filenames"].items())))
+    return [escape(line) for line in lines]
 
 
 def outcome_line(outcome: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from integration_helpers import FAST_BENCH_FLAGS, ok_json, run_trtc
 
 import trtc
 
-SUBCOMMANDS = ("export", "build", "verify", "bench", "run", "inspect")
+SUBCOMMANDS = ("export", "build", "verify", "bench", "run", "inspect", "package")
 HEAVY_MODULES = ("torch", "onnxruntime", "tensorrt", "polygraphy", "onnx")
 
 
@@ -51,7 +52,29 @@ def test_python_m_trtc_version() -> None:
     proc = subprocess.run([sys.executable, "-m", "trtc", "--version"], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"trtc {trtc.__version__}"
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == f"trtc {trtc.__version__}"
+    assert [line.split()[0] for line in lines[1:]] == [
+        "onnx", "onnxruntime", "polygraphy", "tensorrt", "torch"]
+    from importlib import metadata
+
+    assert f"onnx {metadata.version('onnx')}" in lines
+    assert any(line.startswith("tensorrt ") for line in lines)  # a version or not installed
+
+
+def test_version_imports_no_heavy_module() -> None:
+    code = ("import sys\nfrom typer.testing import CliRunner\nfrom trtc.cli.app import app\n"
+            "assert CliRunner().invoke(app, ['--version']).exit_code == 0\n"
+            f"print(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]", proc.stdout
+
+
+def test_shell_completion_is_typers_own(cli) -> None:
+    result = cli("--help")
+    assert "--install-completion" in result.output and "--show-completion" in result.output
 
 
 def test_no_arguments_prints_help(cli) -> None:
@@ -224,3 +247,13 @@ def test_export_torch_source_needs_input(cli, torch_factory: Path, tmp_path: Pat
     assert result.exit_code == 2
     assert "--input" in result.stderr
     assert not (tmp_path / "out.onnx").exists()
+
+
+def test_completion_completes_subcommands_and_flags() -> None:
+    from integration_helpers import trtc_command
+
+    env = {**os.environ, "_TRTC_COMPLETE": "complete_bash", "COMP_WORDS": "trtc pa",
+           "COMP_CWORD": "1"}
+    proc = subprocess.run([*trtc_command()], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert proc.returncode == 0 and proc.stdout.split() == ["package"], proc.stderr

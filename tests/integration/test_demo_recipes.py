@@ -21,7 +21,9 @@ def test_shipped_recipes_load(path: Path) -> None:
     recipe = load_recipe(path)
     assert recipe.name == path.stem
     optional = ("prune", "quantize") if recipe.name == "digits" else ()
-    assert recipe.enabled_stages() == ("export", *optional, "build", "verify", "bench")
+    served = ("package",) if recipe.name == "digits" else ()
+    assert recipe.enabled_stages() == ("export", *optional, "build", "verify", "bench",
+                                       *served)
 
 
 def test_resnet50_dry_run_plans_every_stage(cli, ws: Path) -> None:
@@ -66,6 +68,21 @@ def test_digits_demo_recipe_end_to_end(cli, tmp_path: Path, ws: Path) -> None:
     assert all(row["speedup_vs_pytorch"] > 0 for row in bench["results"])
     report = (ws / "digits" / "report.md").read_text()
     assert "top-1 accuracy on 360 labelled samples" in report and "| 8 | pytorch |" in report
+    page = (ws / "digits" / "report.html").read_text()
+    assert "<h2>accuracy per stage</h2>" in page and "<h2>bench</h2>" in page
+    # make demo's Triton repository for the ONNX Runtime artifact, read with Triton's schema.
+    from google.protobuf import text_format
+    from tritonclient.grpc import model_config_pb2
+
+    model_dir = ws / "digits" / "package" / "triton" / "digits"
+    config = text_format.Parse((model_dir / "config.pbtxt").read_text(),
+                               model_config_pb2.ModelConfig())
+    assert (config.name, config.platform, config.max_batch_size) == (
+        "digits", "onnxruntime_onnx", 64)  # the largest batch verify runs
+    assert [(t.name, list(t.dims)) for t in config.input] == [("input", [1, 8, 8])]
+    assert [(t.name, list(t.dims)) for t in config.output] == [("logits", [10])]
+    assert (model_dir / "1" / "model.onnx").read_bytes() == \
+        (ws / "digits" / "build" / "model.ort.onnx").read_bytes()
 
     again = ok_json(cli("run", copy, "--workspace", ws, "--json"))
     assert set(statuses(again).values()) == {"skipped"}

@@ -22,21 +22,23 @@ LAYERS: list[tuple[str, ...]] = [
     ("api",),
     ("pipeline",),
     ("stages",),
-    ("optimize", "backends", "tensorrt"),
+    ("optimize", "backends", "tensorrt", "serving"),
     ("graph", "data"),
-    ("recipe", "workspace", "metrics", "shapes", "usercode", "report", "errors", "trtc"),
+    ("recipe", "workspace", "metrics", "shapes", "usercode", "report", "report_html", "junit",
+     "errors", "trtc"),
 ]
 #: Imports allowed inside one layer (importer -> imported); all others go down only.
 SIDEWAYS: dict[str, set[str]] = {
     "optimize": {"backends", "tensorrt"},   # the calibration session; build settings
     "backends": {"tensorrt"},               # the TensorRT adapter runs the planned settings
+    "serving": {"tensorrt"},                # an engine's sidecar says its I/O and GPU kind
     "data": {"graph"},
     "recipe": {"errors"}, "workspace": {"errors", "trtc"}, "shapes": {"errors"},
-    "usercode": {"errors"}, "metrics": {"errors"},
+    "usercode": {"errors"}, "metrics": {"errors"}, "junit": {"workspace"},
 }
 #: Units that may import only these units (besides themselves).
 ONLY: dict[str, set[str]] = {
-    "cli": {"api", "recipe", "errors", "report", "trtc"},
+    "cli": {"api", "recipe", "errors", "report", "junit", "trtc"},
     # Pure planning: the model's inputs, calibration feeds and sidecar files, no tensorrt.
     "tensorrt": {"recipe", "shapes", "errors", "graph", "data", "workspace", "metrics"},
 }

@@ -28,9 +28,10 @@ Errors are :class:`trtc.errors.TrtcError` subclasses (``UsageError``, ``ModelErr
 from trtc.api._support import ENGINE_SUFFIXES, Shapes, Source, is_recipe, is_size
 from trtc.api.artifact import bench, build, build_plan, verify
 from trtc.api.model import export, prune, quantize
-from trtc.api.workflow import RunResult, inspect, run
+from trtc.api.package import package
+from trtc.api.workflow import RunResult, inspect, run, versions
 from trtc.pipeline import StageOutcome
 
 __all__ = ["ENGINE_SUFFIXES", "RunResult", "Shapes", "Source", "StageOutcome", "bench", "build",
-           "build_plan", "export", "inspect", "is_recipe", "is_size", "prune", "quantize", "run",
-           "verify"]
+           "build_plan", "export", "inspect", "is_recipe", "is_size", "package", "prune",
+           "quantize", "run", "verify", "versions"]

@@ -138,7 +138,7 @@ class ReportPath:
 
 
 def failed(error: VerificationError, report: dict[str, Any] | None,
-            raise_on_failure: bool) -> StageOutcome:
+            raise_on_failure: bool, stage: str = "verify") -> StageOutcome:
     if raise_on_failure:
         raise error
-    return StageOutcome("verify", "failed", error.message, report=report, error=error)
+    return StageOutcome(stage, "failed", error.message, report=report, error=error)

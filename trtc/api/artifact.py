@@ -178,7 +178,8 @@ def verify(source: Source, /, *, reference: str | Path | None = None,
 
 def bench(source: Source, /, *, shapes: Shapes = None, report: str | Path | None = None,
           workspace: str | Path = "build", force: bool = False,
-          reporter: Reporter | None = None, **overrides: Any) -> StageOutcome:
+          reporter: Reporter | None = None, raise_on_failure: bool = True,
+          **overrides: Any) -> StageOutcome:
     """Measure latency percentiles and throughput of an artifact (trtexec's method).
 
     Args:
@@ -188,30 +189,40 @@ def bench(source: Source, /, *, shapes: Shapes = None, report: str | Path | None
         workspace: recipe mode: the artifact root.
         force: recipe mode: run even if up to date.
         reporter: where progress goes.
+        raise_on_failure: False: a baseline regression returns a ``failed`` outcome
+            (with ``error`` and ``report``) instead of raising VerificationError.
         **overrides: keys of the recipe's ``bench`` section (``batch``, ``duration_s``,
             ``warmup_ms``, ``min_iterations``, ``threads``, ``baseline``, ``cuda_graph``,
-            ``streams``).
+            ``streams``, ``baseline_file`` (``--compare-to``), ``max_regression``).
 
     Returns:
         The stage's outcome; ``outcome.report`` holds ``results`` (one row per batch
-        and runtime) and ``warnings``.
+        and runtime), ``warnings`` and, with a baseline file, ``baseline_gate``.
 
     Raises:
+        VerificationError: slower than ``baseline_file`` beyond ``max_regression`` and
+            noise (unless ``raise_on_failure`` is False).
         UsageError: ``baseline='pytorch'`` without a PyTorch recipe.
         DependencyError: an engine where TensorRT / CUDA cannot run.
     """
     recipe, in_workspace = load_source(source)
     recipe = override(recipe, "bench", shapes=shapes_of(shapes), **overrides)
     if in_workspace:
-        outcome = run_in_workspace(recipe, "bench", workspace, force, reporter)
-        outcome.report = read_json(workspace_for(recipe, workspace).stage_dir("bench")
-                                   / "report.json")
+        path = workspace_for(recipe, workspace).stage_dir("bench") / "report.json"
+        try:
+            outcome = run_in_workspace(recipe, "bench", workspace, force, reporter)
+        except VerificationError as exc:
+            return failed(exc, read_json(path), raise_on_failure, "bench")
+        outcome.report = read_json(path)
         return outcome
     if recipe.bench.baseline == "pytorch":
         raise UsageError("--baseline pytorch needs a recipe with a PyTorch model",
                          "run trtc bench RECIPE.yaml, or drop --baseline")
     with ReportPath(report) as path:
-        outcome = run_flags(Plan(recipe), "bench", {"artifact": source_path(source)},
-                         {"report": path}, reporter)
+        try:
+            outcome = run_flags(Plan(recipe), "bench", {"artifact": source_path(source)},
+                                {"report": path}, reporter)
+        except VerificationError as exc:
+            return failed(exc, read_json(path), raise_on_failure, "bench")
         outcome.report = read_json(path)
     return outcome

@@ -23,6 +23,8 @@ class RunResult:
     outcomes: list[StageOutcome]
     #: ``report.md`` in the workspace (None for a dry run).
     report: Path | None = None
+    #: ``report.html`` beside it: the same summary with plots, one self-contained file.
+    report_html: Path | None = None
     #: The manifests and verify/bench reports the summary was made from.
     collected: dict[str, Any] = field(default_factory=dict)
 
@@ -31,6 +33,8 @@ class RunResult:
                                "stages": [o.to_dict() for o in self.outcomes]}
         if self.report is not None:
             out["report"] = str(self.report)
+        if self.report_html is not None:
+            out["report_html"] = str(self.report_html)
         return out
 
 
@@ -51,7 +55,8 @@ def run(recipe: str | Path | Recipe, /, *, workspace: str | Path = "build",
         verbose: TensorRT's builder log for the build stage.
 
     Returns:
-        The outcomes, and (unless ``dry_run``) the ``report.md`` summary written.
+        The outcomes, and (unless ``dry_run``) the ``report.md`` and ``report.html``
+        summaries written.
 
     Raises:
         TrtcError: the first stage that fails stops the run (its error).
@@ -63,12 +68,54 @@ def run(recipe: str | Path | Recipe, /, *, workspace: str | Path = "build",
     result = RunResult(loaded.name, ws.root, outcomes)
     if not dry_run:
         from trtc.report import summary_markdown
+        from trtc.report_html import summary_html
 
         result.collected = collect_reports(ws)
         result.report = ws.root / "report.md"
         with atomic_path(result.report) as tmp:
             tmp.write_text(summary_markdown(result.collected, loaded.name))
+        result.report_html = ws.root / "report.html"
+        with atomic_path(result.report_html) as tmp:
+            tmp.write_text(summary_html(result.collected, loaded.name), encoding="utf-8")
     return result
+
+
+#: What ``trtc --version`` lists: the runtimes the toolchain drives.
+RUNTIMES = ("onnx", "onnxruntime", "polygraphy", "tensorrt", "torch")
+#: Distributions that install the ``tensorrt`` module (NVIDIA's wheels by CUDA major).
+_TENSORRT_DISTS = ("tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt-cu11",
+                   "tensorrt_cu13_bindings", "tensorrt_cu12_bindings")
+
+
+def versions() -> dict[str, str | None]:
+    """trtc's version and its runtimes', from package metadata: nothing heavy is imported.
+
+    None: not installed. A ``tensorrt`` module without package metadata (a build from
+    source) reads as ``installed (no package metadata)``.
+    """
+    import importlib.util
+    from importlib import metadata
+
+    from trtc import __version__
+
+    def version(*dists: str) -> str | None:
+        for dist in dists:
+            try:
+                return metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                continue
+        return None
+
+    out: dict[str, str | None] = {"trtc": __version__}
+    for name in RUNTIMES:
+        found = version(*(_TENSORRT_DISTS if name == "tensorrt" else (name,)))
+        if found is None and name == "tensorrt":
+            spec = importlib.util.find_spec(name)
+            # A namespace package (origin None) is a leftover folder, e.g. type stubs.
+            if spec is not None and spec.origin is not None:
+                found = "installed (no package metadata)"
+        out[name] = found
+    return out
 
 
 def inspect(model: str | Path, /, *, shapes: Shapes = None) -> dict[str, Any]:

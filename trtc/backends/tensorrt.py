@@ -411,6 +411,7 @@ class TensorRTBackend:
         Without a ``plan`` (a bare build section), the settings come from the ONNX alone.
         """
         from trtc.tensorrt.engine_file import sidecar, timing_cache_file, timing_cache_key
+        from trtc.tensorrt.inspector import precision_report
         from trtc.tensorrt.model import onnx_facts, plan_from_onnx
         from trtc.tensorrt.settings import check_gpu, math_precision, settings_to_data
         from trtc.tensorrt.trtexec import trtexec_command
@@ -432,6 +433,9 @@ class TensorRTBackend:
         # What trtc did to the ONNX (prune / quantize): verify judges such an engine by
         # its task metric, as it does the ONNX.
         side["onnx_metadata"] = {k: v for k, v in metadata.items() if k.startswith("trtc.")}
+        layers = inspect_layers(engine)
+        # The proof of the precision built: compute layers by precision (build.expect).
+        side["layer_precision"] = precision = precision_report(layers)
         return {
             "precision": math_precision(settings),
             "settings": {**settings_to_data(settings),
@@ -440,7 +444,7 @@ class TensorRTBackend:
                          "trtexec": trtexec_command(settings, str(onnx_path),
                                                     self.artifact_name)},
             "device": {**gpu.to_dict(), "tensorrt": version},
-            "engine": facts, "sidecar": side, "layers": inspect_layers(engine),
+            "engine": facts, "sidecar": side, "layers": layers, "layer_precision": precision,
             "warnings": warnings + facts["notes"],
         }
 

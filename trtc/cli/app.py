@@ -12,7 +12,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from trtc import __version__
-from trtc.cli import bench, build, export, inspect, prune, quantize, run, verify
+from trtc.cli import bench, build, export, inspect, package, prune, quantize, run, verify
 from trtc.cli.options import JsonOpt, QuietOpt, VerboseOpt
 from trtc.cli.output import SETTINGS
 from trtc.errors import TrtcError
@@ -63,7 +63,7 @@ app = typer.Typer(
     help="Compile models for NVIDIA TensorRT from a YAML recipe: "
          "export -> prune -> quantize -> build -> verify -> bench.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # Typer's --install-completion / --show-completion
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -72,7 +72,12 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"trtc {__version__}")
+        from trtc.api import versions
+
+        found = versions()
+        typer.echo(f"trtc {found.pop('trtc') or __version__}")
+        for name, version in found.items():
+            typer.echo(f"{name} {version or 'not installed'}")
         raise typer.Exit()
 
 
@@ -82,7 +87,8 @@ def root(
     quiet: QuietOpt = False,
     json_out: JsonOpt = False,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
+                                 help="Print the versions of trtc and its runtimes (onnx, "
+                                      "onnxruntime, polygraphy, tensorrt, torch) and exit."),
 ) -> None:
     """Compile models for NVIDIA TensorRT from a YAML recipe."""
     SETTINGS.verbose, SETTINGS.quiet, SETTINGS.json = verbose, quiet, json_out
@@ -95,6 +101,7 @@ app.command("quantize")(quantize.quantize)
 app.command("build")(build.build)
 app.command("verify")(verify.verify)
 app.command("bench")(bench.bench)
+app.command("package")(package.package)
 app.command("run")(run.run)
 app.command("inspect")(inspect.inspect)
 

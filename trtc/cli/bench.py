@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from trtc import api
-from trtc.cli.options import Common, ShapesOpt, command, one_of
+from trtc.cli.options import Common, JunitOpt, ShapesOpt, command, one_of
 from trtc.errors import UsageError
+from trtc.junit import bench_suite, write_junit
 from trtc.recipe import Baseline
 from trtc.report import bench_renderable
 
@@ -44,6 +46,14 @@ def bench(
         "(default: on, where the engine allows it).")] = None,
     streams: Annotated[int | None, typer.Option(help="TensorRT: streams run at once, each "
                                                 "with its own context (throughput).")] = None,
+    compare_to: Annotated[str | None, typer.Option(
+        "--compare-to", metavar="OLD.json", help="An earlier bench report.json: fail (exit 1) "
+        "when a batch's median latency regressed beyond --max-regression and noise "
+        "(bench.baseline_file).")] = None,
+    max_regression: Annotated[float | None, typer.Option(
+        help="Allowed median-latency regression against --compare-to (default 0.05 = 5 %; "
+        "within 2 x CoV it is noise).")] = None,
+    junit: JunitOpt = None,
     *, common: Common,
 ) -> None:
     """Measure latency percentiles and throughput of an artifact."""
@@ -51,9 +61,15 @@ def bench(
     outcome = api.bench(target, shapes=shapes, workspace=common.workspace, force=common.force,
                         reporter=out.reporter(), batch=_batches(batch), duration_s=duration,
                         warmup_ms=warmup, min_iterations=iterations, threads=threads,
-                        baseline=baseline, cuda_graph=cuda_graph, streams=streams)
-    if api.is_recipe(target):
+                        baseline=baseline, cuda_graph=cuda_graph, streams=streams,
+                        baseline_file=compare_to, max_regression=max_regression,
+                        raise_on_failure=False)
+    if api.is_recipe(target) and outcome.error is None:
         out.outcome(outcome)
     if outcome.report is not None:
         out.show(bench_renderable(outcome.report))
+        if junit is not None:
+            write_junit(junit, [bench_suite(outcome.report, Path(target).name)])
     out.result(outcome.report)
+    if outcome.error is not None:
+        raise outcome.error

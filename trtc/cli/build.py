@@ -13,7 +13,7 @@ from trtc.cli.options import Common, ForceOpt, command, one_of
 from trtc.cli.output import Output
 from trtc.errors import UsageError
 from trtc.recipe import Backend, Device, HardwareCompatibility
-from trtc.report import dry_run_settings, plan_table
+from trtc.report import dry_run_settings, plan_table, precision_line
 
 
 def split_workspace(values: list[str] | None) -> tuple[str | None, Path]:
@@ -116,6 +116,13 @@ def build(
         "JIT_CONVOLUTIONS,EDGE_MASK_CONVOLUTIONS.")] = None,
     timeout_s: Annotated[float | None, typer.Option(
         help="Stop a TensorRT build after this many seconds (exit 124).")] = None,
+    expect_int8: Annotated[float | None, typer.Option(
+        help="Fail (exit 1) unless this fraction of the engine's convolution/GEMM/matmul "
+        "layers runs in int8, naming those that do not (build.expect.int8_fraction).")
+                           ] = None,
+    expect_fp16: Annotated[float | None, typer.Option(
+        help="The same for fp16 or narrower (int8 counts): catches an engine that silently "
+        "built in fp32 (build.expect.fp16_fraction).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved settings "
                                           "(and the trtexec line); build nothing.")] = False,
     force: ForceOpt = False,
@@ -136,6 +143,10 @@ def build(
         version_compatible=version_compatible, hardware_compatibility=hardware_compatibility,
         plugins=plugins or None, preflight=preflight, tactic_sources=tactic_sources,
         timeout_s=timeout_s)
+    expect = {k: v for k, v in (("int8_fraction", expect_int8),
+                                ("fp16_fraction", expect_fp16)) if v is not None}
+    if expect:
+        settings["expect"] = expect
     if dry_run:
         plan = api.build_plan(target, output=output, workspace=root, trt_version=trt_version,
                               trt_workspace=trt_workspace, profiles=profile, shapes=shapes,
@@ -149,15 +160,22 @@ def build(
     if api.is_recipe(target):
         out.outcome(outcome)
         out.warnings(outcome.warnings)
+        _show_precision(outcome.metrics, out)
         _show_trtexec(outcome.metrics, out)
         out.result(outcome.to_dict())
         return
     out.warnings(outcome.warnings)
     out.info(f"[green]built[/] {output} with {outcome.metrics['backend_choice']} in "
              f"{outcome.metrics['build_time_s']:.2f} s")
+    _show_precision(outcome.metrics, out)
     _show_trtexec(outcome.metrics, out)
     out.result({"output": str(output), "metrics": outcome.metrics,
                 "warnings": outcome.warnings})
+
+
+def _show_precision(metrics: dict[str, Any], out: Output) -> None:
+    if metrics.get("layer_precision"):
+        out.info(precision_line(metrics["layer_precision"]))
 
 
 def _show_trtexec(metrics: dict[str, Any], out: Output) -> None:

@@ -21,6 +21,9 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Print more de
 WorkspaceOpt = Annotated[Path, typer.Option("--workspace", help="Root of the artifact tree "
                                             "(artifacts go to WORKSPACE/<recipe-name>/<stage>/).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Run even if up to date.")]
+JunitOpt = Annotated[Path | None, typer.Option(
+    "--junit", metavar="FILE", help="Also write the result as JUnit XML (for CI reporters: "
+    "GitLab, Jenkins, GitHub).")]
 ShapesOpt = Annotated[str | None, typer.Option(
     "--shapes", help="trtexec-style shapes for dynamic inputs: 'x:1x3x640x640,y:1x128'.")]
 

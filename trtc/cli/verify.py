@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from trtc import api
-from trtc.cli.options import Common, ShapesOpt, command
+from trtc.cli.options import Common, JunitOpt, ShapesOpt, command
+from trtc.junit import verify_suite, write_junit
 from trtc.report import verify_renderable
 
 
@@ -36,6 +37,7 @@ def verify(
     elementwise: Annotated[str | None, typer.Option(
         help="auto, on or off: do atol/rtol gate? auto: not for pruned/quantized models, "
              "where the metric (default cosine) decides.")] = None,
+    junit: JunitOpt = None,
     *, common: Common,
 ) -> None:
     """Check that a built artifact matches its reference within tolerance (exit 1 if not)."""
@@ -47,6 +49,8 @@ def verify(
                          max_drop=max_drop, min_cosine=min_cosine, elementwise=elementwise)
     if outcome.report is not None:
         out.show(verify_renderable(outcome.report))
+        if junit is not None:
+            write_junit(junit, [verify_suite(outcome.report, Path(target).name)])
     if outcome.error is not None:
         if not api.is_recipe(target):
             out.result(outcome.report)

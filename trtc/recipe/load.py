@@ -69,8 +69,17 @@ def resolve_paths(recipe: Recipe) -> Recipe:
     if quantize.calib_data:
         quantize = dataclasses.replace(quantize, calib_data=resolve_data_path(
             quantize.calib_data, root))
+    bench = recipe.bench
+    if bench.baseline_file:
+        bench = dataclasses.replace(bench, baseline_file=str((root / bench.baseline_file)
+                                                             .resolve()))
+    package = recipe.package
+    if package.repository:
+        package = dataclasses.replace(package, repository=str((root / package.repository)
+                                                              .resolve()))
     return dataclasses.replace(recipe, model=model, verify=verify, quantize=quantize,
-                               build=resolve_build_paths(recipe.build, root))
+                               build=resolve_build_paths(recipe.build, root), bench=bench,
+                               package=package)
 
 
 def resolve_data_path(ref: str, root: Path) -> str:

@@ -34,7 +34,7 @@ Baseline = Literal["auto", "pytorch", "none"]
 Dim = int | str
 Shape = tuple[Dim, ...]
 
-STAGES = ("export", "prune", "quantize", "build", "verify", "bench")
+STAGES = ("export", "prune", "quantize", "build", "verify", "bench", "package")
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,19 @@ class ShapeRangeSpec:
 
 
 @dataclass(frozen=True)
+class ExpectSpec:
+    """What the built TensorRT engine must prove, from its inspector's layer information.
+
+    A fraction is of the compute layers (convolutions, GEMMs, matrix multiplies, fully
+    connected) that run in that precision; null = not checked. Fewer fails the build
+    (exit 1), naming the layers that did not.
+    """
+
+    int8_fraction: float | None = None
+    fp16_fraction: float | None = None
+
+
+@dataclass(frozen=True)
 class BuildSpec:
     """Build the artifact a runtime executes.
 
@@ -226,6 +239,8 @@ class BuildSpec:
     plugins: tuple[str, ...] = ()
     #: Before a TensorRT build, run ONNX Runtime (CPU) at every profile corner.
     preflight: bool = True
+    #: Precision the engine must prove: {int8_fraction: 0.8} (--expect-int8 0.8).
+    expect: ExpectSpec = field(default_factory=ExpectSpec)
 
 
 
@@ -292,6 +307,33 @@ class BenchSpec:
     cuda_graph: bool = True
     #: TensorRT engines: streams kept busy at once, each with its own context (throughput).
     streams: int = 1
+    #: An earlier bench report.json to compare with (--compare-to); null = no gate.
+    baseline_file: str | None = None
+    #: Largest allowed median-latency regression against ``baseline_file`` (0.05 = 5 %);
+    #: a regression within twice the run-to-run CoV is noise and passes.
+    max_regression: float = 0.05
+
+
+Platform = Literal["auto", "tensorrt_plan", "onnxruntime_onnx"]
+
+
+@dataclass(frozen=True)
+class PackageSpec:
+    """Put the built artifact into a Triton Inference Server model repository.
+
+    Off by default. ``repository`` is the model repository folder (relative to the
+    recipe; null = ``<workspace>/<name>/package/triton``); the model goes to
+    ``repository/<model_name>/`` with ``config.pbtxt`` and ``1/model.plan`` (TensorRT)
+    or ``1/model.onnx`` (ONNX Runtime). ``max_batch_size`` null = from the build
+    profile's largest batch (or the bench / verify batches for a dynamic batch dim).
+    """
+
+    enabled: bool = False
+    repository: str | None = None
+    model_name: str | None = None
+    max_batch_size: int | None = None
+    dynamic_batching: bool = True
+    version: int = 1
 
 
 @dataclass(frozen=True)
@@ -306,6 +348,7 @@ class Recipe:
     build: BuildSpec = field(default_factory=BuildSpec)
     verify: VerifySpec = field(default_factory=VerifySpec)
     bench: BenchSpec = field(default_factory=BenchSpec)
+    package: PackageSpec = field(default_factory=PackageSpec)
     # Not part of the YAML: where the recipe came from (paths resolve against it).
     path: Path | None = field(default=None, metadata={"internal": True}, compare=False)
 

@@ -186,6 +186,16 @@ def check_semantics(recipe: Recipe, source: str) -> None:
                     "use precision int8 with target onnxruntime-cpu")
     if not 0 < q.calib_percentile <= 100:
         raise fail(source, "quantize.calib_percentile", "must be in (0, 100]")
+    for key, value in (("int8_fraction", recipe.build.expect.int8_fraction),
+                       ("fp16_fraction", recipe.build.expect.fp16_fraction)):
+        if value is not None and not 0 <= value <= 1:
+            raise fail(source, f"build.expect.{key}", f"must be between 0 and 1, got {value}",
+                       "0.8 asks for 80 % of the compute layers in that precision")
+    if recipe.bench.max_regression < 0:
+        raise fail(source, "bench.max_regression", "must be >= 0 (0.05 allows 5 % slower)")
+    pk = recipe.package
+    if (pk.max_batch_size is not None and pk.max_batch_size < 0) or pk.version <= 0:
+        raise fail(source, "package", "max_batch_size must be >= 0 and version positive")
     if recipe.verify.reference == "pytorch" and not recipe.is_pytorch:
         raise fail(source, "verify.reference", "'pytorch' needs a PyTorch model source",
                     "use reference: export for an onnx: model")

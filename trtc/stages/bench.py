@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trtc.errors import DataError, VerificationError
 from trtc.recipe import BenchSpec, ModelSpec
 from trtc.stages import StageContext, StageResult
-from trtc.workspace import write_json
+from trtc.workspace import read_json, write_json
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,75 @@ class BenchReport:
 
 
 def run(job: BenchJob, ctx: StageContext) -> StageResult:
-    """Benchmark ``ctx.inputs['artifact']`` (and the PyTorch baseline when there is one)."""
+    """Benchmark ``ctx.inputs['artifact']`` (and the PyTorch baseline when there is one);
+    with ``bench.baseline_file``, fail on a median-latency regression beyond noise."""
     report = measure_artifact(ctx.inputs["artifact"], job.bench, job.baseline)
+    data = report.to_dict()
+    gate = None
+    if job.bench.baseline_file:
+        old = read_json(job.bench.baseline_file)
+        if not isinstance(old, dict) or not isinstance(old.get("results"), list):
+            raise DataError(f"bench.baseline_file: {job.bench.baseline_file} is not a bench "
+                            "report (report.json with results)",
+                            "give the report.json of an earlier trtc bench (--json output)")
+        gate = compare_to_baseline(data, old, job.bench.max_regression,
+                                   str(job.bench.baseline_file))
+        data["baseline_gate"] = gate
     outputs: dict[str, Path] = {}
+    where = "the report"
     if "report" in ctx.outputs:
-        write_json(ctx.outputs["report"], report.to_dict())
+        write_json(ctx.outputs["report"], data)
         outputs["report"] = ctx.outputs["report"]
-    return StageResult("bench", outputs, {"results": report.to_dict()["results"]},
-                       warnings=list(report.warnings))
+        where = str(ctx.outputs["report"])
+    if gate is not None and not gate["passed"]:
+        raise VerificationError("; ".join(gate["failures"]),
+                                f"see {where}; if the change is expected, bench again and "
+                                "make that report the new baseline")
+    metrics: dict[str, Any] = {"results": data["results"]}
+    if gate is not None:
+        metrics["baseline_gate"] = gate
+    return StageResult("bench", outputs, metrics, warnings=list(report.warnings))
+
+
+def compare_to_baseline(new: dict[str, Any], old: dict[str, Any], max_regression: float,
+                        source: str = "baseline") -> dict[str, Any]:
+    """Compare median latencies per batch with an earlier bench report.
+
+    A batch regresses when its median is slower by more than ``max_regression`` *and*
+    by more than twice the larger run-to-run CoV of the two runs (within that, the
+    difference is noise). Batches in only one report are listed, not judged.
+
+    Returns ``{"baseline", "max_regression", "runtime", "batches": [...], "failures",
+    "passed"}``; each batch has old/new medians, ``regression`` (0.1 = 10 % slower),
+    ``allowed`` and ``passed``.
+    """
+    runtime = str(new.get("backend"))
+    old_runtime = str(old.get("backend") or runtime)
+    old_rows = {int(r["batch"]): r for r in old.get("results", []) if "batch" in r}
+    batches: list[dict[str, Any]] = []
+    failures: list[str] = []
+    for row in new.get("results", []):
+        batch = int(row["batch"])
+        before = (old_rows.get(batch) or {}).get(old_runtime)
+        now = row.get(runtime)
+        if not isinstance(before, dict) or not isinstance(now, dict):
+            batches.append({"batch": batch, "compared": False})
+            continue
+        old_ms, new_ms = float(before["median_ms"]), float(now["median_ms"])
+        regression = new_ms / old_ms - 1 if old_ms > 0 else 0.0
+        noise = 2 * max(float(before.get("cov", 0.0)), float(now.get("cov", 0.0)))
+        allowed = max(max_regression, noise)
+        passed = regression <= allowed
+        batches.append({"batch": batch, "compared": True, "old_median_ms": old_ms,
+                        "new_median_ms": new_ms, "regression": round(regression, 4),
+                        "allowed": round(allowed, 4), "passed": passed})
+        if not passed:
+            failures.append(f"batch {batch}: median latency {new_ms:.3f} ms is "
+                            f"{regression * 100:.1f}% slower than the baseline's "
+                            f"{old_ms:.3f} ms (allowed {allowed * 100:.1f}%: max_regression "
+                            f"{max_regression * 100:g}%, noise 2 x CoV {noise * 100:.1f}%)")
+    return {"baseline": source, "max_regression": max_regression, "runtime": runtime,
+            "batches": batches, "failures": failures, "passed": not failures}
 
 
 def benchmark(artifact: Path, spec: BenchSpec, baseline: ModelSpec | None = None

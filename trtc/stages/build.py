@@ -61,6 +61,9 @@ class BuildInfo:
     settings: dict[str, Any]
     #: TensorRT: engine build time, size, hash, timing-cache reuse.
     engine: dict[str, Any] | None = None
+    #: TensorRT: the compute layers by precision, from the engine inspector
+    #: (:func:`trtc.tensorrt.inspector.precision_report`).
+    layer_precision: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {"backend": self.backend, "backend_choice": self.backend_choice,
@@ -68,6 +71,8 @@ class BuildInfo:
                "artifact_bytes": self.artifact_bytes, "settings": self.settings}
         if self.engine:
             out["engine"] = self.engine
+        if self.layer_precision:
+            out["layer_precision"] = self.layer_precision
         return out
 
 
@@ -84,6 +89,33 @@ def run(job: BuildJob, ctx: StageContext) -> BuildResult:
                           backend_name=job.backend, why=job.why, hint=job.hint,
                           verbose=job.verbose, timing_cache_dir=job.timing_cache_dir,
                           progress=ctx.reporter.phase)
+
+
+def _check_expect(spec: BuildSpec, info: BuildInfo, artifact: Path,
+                  warnings: list[str]) -> None:
+    """``build.expect``: the engine's compute layers must run in the precision asked for.
+
+    The engine stays on disk (``trtc inspect`` shows why); the stage fails, so no
+    manifest marks it done.
+    """
+    from trtc.errors import VerificationError
+    from trtc.tensorrt.inspector import precision_failures
+
+    expect = spec.expect
+    if expect.int8_fraction is None and expect.fp16_fraction is None:
+        return
+    if info.backend != "tensorrt":
+        warnings.append(f"build.expect checks TensorRT engines' layers; not checked for "
+                        f"{info.backend}")
+        return
+    failures = precision_failures(info.layer_precision or {},
+                                  int8_fraction=expect.int8_fraction,
+                                  fp16_fraction=expect.fp16_fraction)
+    if failures:
+        raise VerificationError(
+            f"{artifact}: " + "; ".join(failures),
+            "int8: quantize the model (trtc quantize --target tensorrt) and build with "
+            "--precision int8 or best; trtc inspect ENGINE shows each layer's precision")
 
 
 def workspace_timing_cache_dir(stage_dir: Path) -> Path:
@@ -160,6 +192,7 @@ def build_artifact(onnx_path: Path, out_path: Path, spec: BuildSpec,
     warnings.extend(w for w in built.get("warnings", []) if w not in warnings)
     info = BuildInfo(backend.name, why, built.get("precision", prepared.precision),
                      round(elapsed, 3), out_path.stat().st_size, built.get("settings", {}),
-                     built.get("engine") or None)
+                     built.get("engine") or None, built.get("layer_precision"))
+    _check_expect(spec, info, out_path, warnings)
     return BuildResult("build", {"artifact": out_path, **extra}, info.to_dict(),
                        device=built.get("device", {}), warnings=warnings, info=info)

@@ -77,6 +77,106 @@ def summarize_layers(info: Mapping[str, Any]) -> dict[str, Any]:
             "by_output_precision": dict(sorted(by_precision.items()))}
 
 
+# --------------------------------------------------------------------------- precision
+
+#: The compute layers whose precision is the point of int8/fp16: TensorRT's names of
+#: convolutions, GEMMs and matrix multiplies (ParameterType in 8.6, else LayerType).
+_COMPUTE = re.compile(r"conv|gemm|matrixmultiply|matmul|fullyconnected", re.IGNORECASE)
+#: Precisions "at most 16 bits" for ``fp16_fraction`` (int8/fp8 layers count as well).
+_AT_MOST_16 = ("FP16", "BF16", "INT8", "FP8")
+
+
+def layer_kind(layer: Mapping[str, Any]) -> str:
+    """The layer's operation: ``ParameterType`` (8.6: ``Convolution``), else ``LayerType``."""
+    return str(layer.get("ParameterType") or layer.get("LayerType") or "unknown")
+
+
+def _format_precision(tensors: Any) -> str | None:
+    if not isinstance(tensors, list) or not tensors or not isinstance(tensors[0], dict):
+        return None
+    m = _PRECISION.search(str(tensors[0].get("Format/Datatype", "")))
+    return _PRECISION_NAMES.get(m.group(1), m.group(1).upper()) if m else None
+
+
+def layer_precision(layer: Mapping[str, Any]) -> str:
+    """The precision a layer computes in: its first input's type (TensorRT Engine
+    Explorer's rule: an int8 convolution may write float), else its first output's."""
+    return (_format_precision(layer.get("Inputs")) or _format_precision(layer.get("Outputs"))
+            or "unknown")
+
+
+def is_compute_layer(layer: Mapping[str, Any]) -> bool:
+    return bool(_COMPUTE.search(layer_kind(layer))) and "reformat" not in \
+        layer_kind(layer).lower()
+
+
+def _qdq_hazard(layer: Mapping[str, Any]) -> str | None:
+    """Why a layer is Q/DQ that TensorRT left unfused (a cost of its own), or None."""
+    kind = layer_kind(layer)
+    name = str(layer.get("Name", ""))
+    inp = _format_precision(layer.get("Inputs"))
+    out = _format_precision(layer.get("Outputs"))
+    if kind in ("Quantize", "Dequantize", "QuantizeLinear", "DequantizeLinear"):
+        return f"unfused {kind} layer"
+    # 8.6: a Q/DQ pair that fused into nothing runs as a Scale layer converting to/from int8.
+    if kind == "Scale" and inp != out and "INT8" in (inp, out):
+        return f"unfused {'Dequantize' if inp == 'INT8' else 'Quantize'} ({inp} -> {out})"
+    if " + " not in name and re.search(r"_(de)?quantize_scale_node$", name):
+        return "unfused Q/DQ node"
+    reformat = kind == "Reformat" or "reformat" in name.lower()
+    if reformat and inp != out and "INT8" in (inp, out):
+        return f"reformat {inp} -> {out} around an int8 region"
+    return None
+
+
+def precision_report(info: Mapping[str, Any]) -> dict[str, Any]:
+    """The engine's compute layers by precision, and the Q/DQ that was left unfused.
+
+    Returns ``compute_layers`` (count), ``by_precision`` and ``fractions`` (of the
+    compute layers), ``layers`` (name, kind, precision of each compute layer) and
+    ``unfused_qdq`` (name, kind, why) — the usual reason int8 runs slower than fp16.
+    """
+    layers = [x for x in info.get("Layers", []) if isinstance(x, dict)]
+    compute = [{"name": str(x.get("Name", "")), "kind": layer_kind(x),
+                "precision": layer_precision(x)} for x in layers if is_compute_layer(x)]
+    by_precision: dict[str, int] = {}
+    for row in compute:
+        by_precision[row["precision"]] = by_precision.get(row["precision"], 0) + 1
+    n = len(compute)
+    fractions = {k: round(v / n, 4) for k, v in sorted(by_precision.items())} if n else {}
+    unfused = [{"name": str(x.get("Name", "")), "kind": layer_kind(x), "why": why}
+               for x in layers if (why := _qdq_hazard(x)) is not None]
+    return {"layers": len(layers), "compute_layers": n,
+            "by_precision": dict(sorted(by_precision.items())), "fractions": fractions,
+            "compute": compute, "unfused_qdq": unfused}
+
+
+def precision_failures(report: Mapping[str, Any], *, int8_fraction: float | None = None,
+                       fp16_fraction: float | None = None, limit: int = 8) -> list[str]:
+    """What an engine fails of ``build.expect``: one message per fraction not reached,
+    naming the compute layers that run in another precision (the first ``limit``)."""
+    failures: list[str] = []
+    compute = report.get("compute") or []
+    for label, wanted, ok in (("int8", int8_fraction, ("INT8",)),
+                              ("fp16", fp16_fraction, _AT_MOST_16)):
+        if wanted is None:
+            continue
+        if not compute:
+            failures.append(f"expect.{label}_fraction {wanted:g}: the engine inspector listed "
+                            "no convolution/GEMM/matmul layer, so the precision cannot be "
+                            "proven")
+            continue
+        missing = [row for row in compute if row["precision"] not in ok]
+        share = 1 - len(missing) / len(compute)
+        if share + 1e-9 < wanted:
+            named = ", ".join(f"{r['name']} ({r['precision']})" for r in missing[:limit])
+            more = f" and {len(missing) - limit} more" if len(missing) > limit else ""
+            failures.append(f"{share * 100:.1f}% of {len(compute)} compute layers run in "
+                            f"{label} (expect.{label}_fraction {wanted:g}); not {label}: "
+                            f"{named}{more}")
+    return failures
+
+
 def engine_summary(engine_path: Path, *,
                    read_engine: Callable[[Path], tuple[dict[str, Any], dict[str, Any]]],
                    machine: Callable[[], Machine]) -> dict[str, Any]:
@@ -123,7 +223,13 @@ def engine_summary(engine_path: Path, *,
             ok, why = compatibility_verdict(side, gpu_name=gpu_name, compute_capability=cc,
                                             trt_version=version)
             here = {"loadable_here": ok, "reason": why}
+    precision = (precision_report(layers) if isinstance(layers, dict) else None)
+    if precision and precision["unfused_qdq"]:
+        notes.append(f"{len(precision['unfused_qdq'])} Q/DQ or int8 reformat layer(s) left "
+                     "unfused (each costs a memory pass; the usual reason int8 is slower "
+                     "than fp16): " + ", ".join(r["name"] for r in precision["unfused_qdq"][:5])
+                     + (" ..." if len(precision["unfused_qdq"]) > 5 else ""))
     return {"engine": str(engine_path), "bytes": engine_path.stat().st_size,
-            "sidecar": side, "layer_summary": summary,
+            "sidecar": side, "layer_summary": summary, "precision": precision,
             "layers": (layers or {}).get("Layers", []) if isinstance(layers, dict) else [],
             "here": here, "notes": notes}

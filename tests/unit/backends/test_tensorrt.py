@@ -54,6 +54,8 @@ def test_inspect_engine_from_its_sidecar(tmp_path: Path) -> None:
     assert "10.16.0" in text and "NVIDIA H100 80GB HBM3 (compute capability 9.0)" in text
     assert "profile 0: x min 1x3x8x8 opt 4x3x8x8 max 8x3x8x8" in text
     assert "layers by type" in text and "CaskConvolution" in text
+    # The layer has no inputs listed: its output's type is its precision.
+    assert "compute layers by precision: FP16 1/1 (100%)" in text
     as_json = json.loads(CliRunner().invoke(app, ["inspect", str(engine), "--json"]).stdout)
     assert as_json["layers"][0]["Name"] == "conv"
 

@@ -24,7 +24,7 @@ def test_json_schema_top_level() -> None:
     assert schema["additionalProperties"] is False
     assert schema["required"] == ["name", "model"]
     assert set(schema["properties"]) == {"name", "model", "export", "prune", "quantize",
-                                         "build", "verify", "bench"}
+                                         "build", "verify", "bench", "package"}
     json.dumps(schema)  # plain JSON
 
 

@@ -42,7 +42,8 @@ def test_unknown_deeply_nested_key() -> None:
 def test_unknown_key_without_close_match_lists_valid_keys() -> None:
     err = recipe_error(with_key(ONNX_MIN, "zzzz", 1))
     assert "zzzz: unknown key" in err.message
-    assert err.hint == "valid keys: name, model, export, prune, quantize, build, verify, bench"
+    assert err.hint == ("valid keys: name, model, export, prune, quantize, build, verify, "
+                        "bench, package")
     assert "path" not in (err.hint or "")  # internal field is not a recipe key
 
 

@@ -62,3 +62,22 @@ def test_run_without_a_report_role_writes_nothing(conv_onnx: Path, tmp_path: Pat
                                                     work_dir=work))
     assert result.outputs == {}
     assert list(work.iterdir()) == []
+
+
+def test_baseline_gate_allows_tolerance_and_noise_and_names_the_batch() -> None:
+    from trtc.stages.bench import compare_to_baseline
+
+    def report(medians: dict[int, float], cov: float) -> dict:  # type: ignore[type-arg]
+        return {"backend": "onnxruntime",
+                "results": [{"batch": b, "onnxruntime": {"median_ms": m, "cov": cov}}
+                            for b, m in medians.items()]}
+
+    old = report({1: 1.0, 8: 4.0, 64: 9.0}, 0.01)
+    same = compare_to_baseline(report({1: 1.04, 8: 4.0}, 0.01), old, 0.05)
+    assert same["passed"] and same["batches"][0]["regression"] == 0.04
+    slower = compare_to_baseline(report({1: 1.04, 8: 5.0, 16: 1.0}, 0.01), old, 0.05)
+    assert not slower["passed"] and len(slower["failures"]) == 1
+    assert slower["failures"][0].startswith("batch 8: median latency 5.000 ms is 25.0% slower")
+    assert slower["batches"][2] == {"batch": 16, "compared": False}  # not in the baseline
+    noisy = compare_to_baseline(report({8: 5.0}, 0.15), old, 0.05)  # 2 x CoV 30 % > 25 %
+    assert noisy["passed"] and noisy["batches"][0]["allowed"] == 0.3
