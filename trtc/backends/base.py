@@ -161,3 +161,27 @@ def polygraphy_severity(level: str) -> Iterator[None]:
         yield
     finally:
         G_LOGGER.module_severity = before
+
+
+def polygraphy_to_stderr() -> None:
+    """Send Polygraphy's log (and TensorRT's, which goes through it) to stderr.
+
+    Polygraphy prints to stdout, where it would corrupt ``--json``; through Python's
+    logging system, warnings and errors reach stderr instead.
+    """
+    from polygraphy.logger import G_LOGGER
+
+    G_LOGGER.colors = False  # else Polygraphy prints a note about the 'colored' module
+    G_LOGGER.use_python_logging_system = True
+
+
+@contextmanager
+def polygraphy_log_file(path: Path) -> Iterator[None]:
+    """Also write Polygraphy's (and TensorRT's) log lines to ``path``, for the diagnosis."""
+    from polygraphy.logger import G_LOGGER
+
+    G_LOGGER.log_file = str(path)
+    try:
+        yield
+    finally:
+        G_LOGGER.log_file = None

@@ -15,18 +15,17 @@ Only the tensor-name API that TensorRT 8.6, 10 and 11 share is used
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trtc.backends.base import polygraphy_severity
+from trtc.backends.base import polygraphy_log_file, polygraphy_severity, polygraphy_to_stderr
 from trtc.backends.harness_stats import feed_batch
 from trtc.tensorrt import diagnostics
 from trtc.tensorrt.engine_file import IoSpecs, io_specs, read_sidecar, sidecar_io_specs
-from trtc.tensorrt.settings import TrtEnum
+from trtc.tensorrt.settings import trt_values
 
 if TYPE_CHECKING:
     import numpy as np
@@ -50,18 +49,6 @@ def tensorrt_version() -> str | None:
 
 
 # --------------------------------------------------------------------------- machine
-
-
-def polygraphy_to_stderr() -> None:
-    """Send Polygraphy's log (and TensorRT's, which goes through it) to stderr.
-
-    Polygraphy prints to stdout, where it would corrupt ``--json``; through Python's
-    logging system, warnings and errors reach stderr instead.
-    """
-    from polygraphy.logger import G_LOGGER
-
-    G_LOGGER.colors = False  # else Polygraphy prints a note about the 'colored' module
-    G_LOGGER.use_python_logging_system = True
 
 
 def _trt() -> Any:
@@ -91,17 +78,6 @@ def machine() -> tuple[str, GpuInfo]:
 # --------------------------------------------------------------------------- build
 
 
-def _trt_values(trt: Any, value: Any) -> Any:
-    """Replace the settings' TrtEnum placeholders (also dict keys) with TensorRT's members."""
-    if isinstance(value, TrtEnum):
-        return getattr(getattr(trt, value.enum), value.member)
-    if isinstance(value, dict):
-        return {_trt_values(trt, k): _trt_values(trt, v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_trt_values(trt, v) for v in value]
-    return value
-
-
 def polygraphy_loaders(onnx_path: Path, settings: TrtBuildSettings,
                        timing_cache: Path | None) -> tuple[Any, Any, list[str]]:
     """Polygraphy loaders for the settings: (network loader, config loader, notes)."""
@@ -119,7 +95,7 @@ def polygraphy_loaders(onnx_path: Path, settings: TrtBuildSettings,
     from trtc.tensorrt.settings import polygraphy_kwargs
 
     network: Any = NetworkFromOnnxPath(str(onnx_path),
-                                       **_trt_values(trt, polygraphy_kwargs(settings, "network")))
+                                       **trt_values(trt, polygraphy_kwargs(settings, "network")))
     plugins = polygraphy_kwargs(settings, "plugins")
     if plugins:
         network = LoadPlugins(obj=network, **{k: list(v) for k, v in plugins.items()})
@@ -129,7 +105,7 @@ def polygraphy_loaders(onnx_path: Path, settings: TrtBuildSettings,
         for name, (lo, opt, hi) in spec.shapes.items():
             profile.add(name, min=list(lo), opt=list(opt), max=list(hi))
         profiles.append(profile)
-    kwargs = _trt_values(trt, polygraphy_kwargs(settings))
+    kwargs = trt_values(trt, polygraphy_kwargs(settings))
     if profiles:
         kwargs["profiles"] = profiles
     monitor = _progress_monitor(trt)
@@ -219,7 +195,7 @@ def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSetti
     with tempfile.TemporaryDirectory(prefix="trtc-build-") as tmp:
         model, notes = with_unique_dim_names(source, Path(tmp))
         log = Path(tmp) / "trt.log"
-        with polygraphy_severity("VERBOSE" if verbose else "ERROR"), _polygraphy_log(log):
+        with polygraphy_severity("VERBOSE" if verbose else "ERROR"), polygraphy_log_file(log):
             phase(f"parsing {source.name} (TensorRT {settings.version})")
             network, config, more = polygraphy_loaders(model, settings, cache)
             build = EngineBytesFromNetwork(network, config=config,
@@ -239,18 +215,6 @@ def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSetti
             "timing_cache": {"path": str(cache) if cache else None,
                              "loaded": cache_before > 0, "bytes_before": cache_before,
                              "bytes_after": cache_after}}
-
-
-@contextlib.contextmanager
-def _polygraphy_log(path: Path) -> Iterator[None]:
-    """Also write Polygraphy's (and TensorRT's) log lines to ``path``, for the diagnosis."""
-    from polygraphy.logger import G_LOGGER
-
-    G_LOGGER.log_file = str(path)
-    try:
-        yield
-    finally:
-        G_LOGGER.log_file = None
 
 
 def _explained(source: Path, model: Path, settings: TrtBuildSettings, log: Path,

@@ -426,3 +426,15 @@ def is_size(text: str) -> bool:
     except UsageError:
         return False
     return True
+
+
+def trt_values(trt: Any, value: Any) -> Any:
+    """Replace TrtEnum placeholders (also dict keys, list items) with members of ``trt``
+    (the tensorrt module, passed in by the adapter: this package never imports it)."""
+    if isinstance(value, TrtEnum):
+        return getattr(getattr(trt, value.enum), value.member)
+    if isinstance(value, dict):
+        return {trt_values(trt, k): trt_values(trt, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [trt_values(trt, v) for v in value]
+    return value

@@ -126,13 +126,12 @@ def test_gpu_bench_report_renders(tmp_path: Path) -> None:
 def test_settings_placeholders_become_tensorrt_enums() -> None:
     from types import SimpleNamespace
 
-    from trtc.backends.tensorrt import _trt_values
-    from trtc.tensorrt.settings import TrtEnum
+    from trtc.tensorrt.settings import TrtEnum, trt_values
 
     trt = SimpleNamespace(MemoryPoolType=SimpleNamespace(WORKSPACE="pool.WORKSPACE"),
                           ProfilingVerbosity=SimpleNamespace(DETAILED="verbosity.DETAILED"))
     kwargs = {"memory_pool_limits": {TrtEnum("MemoryPoolType", "WORKSPACE"): 1 << 30},
               "profiling_verbosity": TrtEnum("ProfilingVerbosity", "DETAILED"), "tf32": True}
-    assert _trt_values(trt, kwargs) == {"memory_pool_limits": {"pool.WORKSPACE": 1 << 30},
+    assert trt_values(trt, kwargs) == {"memory_pool_limits": {"pool.WORKSPACE": 1 << 30},
                                         "profiling_verbosity": "verbosity.DETAILED",
                                         "tf32": True}
