@@ -135,15 +135,17 @@ def _collect_one(value: Any, absolute: Any, name: str, array: np.ndarray, batch:
     ``np.histogram`` refuses it. Its first histogram then spans 0..max|value| (binned in
     float64); min and max stay the tensor's own, so every method still gets its range.
     """
-    if not np.isfinite(array).all():
-        if np.isnan(array).any():
-            raise DataError(f"calibration batch {batch}: tensor '{name}' holds NaN",
-                            "check the data and the model's weights for NaN / Inf (an "
-                            "overflow upstream of this tensor)")
-        # +-inf is how attention masks say "never attend here" (scores + -inf before
-        # Softmax): the range is the finite values' (a quantized -inf saturates at its low
-        # end; trtc's TensorRT placement puts no Q/DQ on Softmax inputs anyway).
-        array = array[np.isfinite(array)]
+    if np.isnan(array).any():
+        raise DataError(f"calibration batch {batch}: tensor '{name}' holds NaN",
+                        "check the data and the model's weights for NaN / Inf (an "
+                        "overflow upstream of this tensor)")
+    # +-inf, or float32's extreme (Hugging Face writes finfo.min), is how attention masks
+    # say "never attend here" (scores + mask before Softmax): the range is the other
+    # values' (a quantized mask saturates at its low end; trtc's TensorRT placement puts
+    # no Q/DQ on Softmax inputs anyway).
+    kept = np.abs(array) < _MASK_MAGNITUDE
+    if not kept.all():
+        array = array[kept]
         if array.size == 0:
             return
     for collector, widened in ((value, _value_entry), (absolute, _absolute_entry)):
@@ -160,6 +162,9 @@ def _collect_one(value: Any, absolute: Any, name: str, array: np.ndarray, batch:
                                 ) from None
             collector.histogram_dict[name] = widened(array, collector.num_bins)
 
+
+#: Values at least this large (float32's max is 3.4e38) are masks, not activations.
+_MASK_MAGNITUDE = 1e38
 
 #: The smallest histogram span: float32 bin edges of 0..1e-30 in 2048 bins stay distinct.
 _MIN_SPAN = 1e-30
