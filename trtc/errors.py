@@ -95,6 +95,24 @@ class TimeoutExpired(TrtcError):
     kind = "timeout"
 
 
+class DiskError(TrtcError):
+    """A file that could not be written (exit 6): a read-only or full disk, an output
+    path that is a directory, a device or a symlink, a workspace that is a file.
+
+    The message names the file; for a full disk, how much space was needed when known.
+    """
+
+    exit_code = 6
+    kind = "disk error"
+
+
+class Interrupted(TrtcError):
+    """Ctrl-C (exit 130) or SIGTERM (exit 143): stopped, nothing half-written kept."""
+
+    exit_code = 130  # 128 + SIGINT, as a shell reports it
+    kind = "interrupted"
+
+
 EXIT_CODES: dict[str, int] = {
     "ok": 0,
     "verification failed": VerificationError.exit_code,
@@ -102,6 +120,9 @@ EXIT_CODES: dict[str, int] = {
     "missing dependency or hardware": DependencyError.exit_code,
     "model error": ModelError.exit_code,
     "data error": DataError.exit_code,
+    "disk error": DiskError.exit_code,
     "timeout": TimeoutExpired.exit_code,
+    "interrupted (Ctrl-C)": Interrupted.exit_code,
+    "terminated (SIGTERM)": 143,
     "internal bug": 70,
 }

@@ -19,7 +19,13 @@ from trtc.errors import TrtcError, UsageError
 from trtc.recipe import STAGES, Recipe
 from trtc.stages import NullReporter, Reporter, StageContext, StageResult
 from trtc.usercode import ref_file
-from trtc.workspace import StageRecord, Workspace, read_json
+from trtc.workspace import (
+    StageRecord,
+    Workspace,
+    check_output_path,
+    disk_error,
+    read_json,
+)
 
 
 @dataclass
@@ -312,9 +318,10 @@ def run_job(plan: Plan, stage: str, ctx: StageContext) -> StageOutcome:
     its recipe key means.
     """
     module = importlib.import_module(f"trtc.stages.{stage}")
+    for role, path in ctx.outputs.items():
+        flag = {"report": "--report", "calibration": "calibration ranges"}.get(role, "-o")
+        check_output_path(path, flag)
     job = plan.job(stage)  # resolves the backend first: a missing one writes nothing
-    for path in ctx.outputs.values():
-        path.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     result = module.run(job, ctx)
     elapsed = time.perf_counter() - start
@@ -357,7 +364,10 @@ def run_stage(recipe: Recipe, stage: str, ws: Workspace, *, force: bool = False,
             raise _missing_input(recipe, stage, role, path)
     module = importlib.import_module(f"trtc.stages.{stage}")
     out_dir = ws.stage_dir(stage)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise disk_error(exc, out_dir) from None
     ws.invalidate(stage)
     start = time.perf_counter()
     ctx = StageContext(inputs=inputs, outputs=plan.outputs(stage, out_dir), work_dir=out_dir,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from trtc.errors import ModelError
+from trtc.workspace import final_name
 
 _TWO_GIB = 2**31 - 1
 
@@ -64,6 +65,6 @@ def save_onnx(model: Any, path: str | Path) -> None:
 
     if model.ByteSize() > _TWO_GIB:
         onnx.save(model, str(path), save_as_external_data=True,
-                  location=Path(path).name + ".data")
+                  location=final_name(path) + ".data")  # not the temp file's name
     else:
         onnx.save(model, str(path))
