@@ -446,14 +446,31 @@ def run_recipe(recipe: Recipe, ws: Workspace, *, until: str | None = None,
 
 
 def collect_reports(ws: Workspace) -> dict[str, Any]:
-    """Read the stage manifests and the verify/bench reports for the summary."""
+    """Read the stage manifests and the verify/bench reports for the summary.
+
+    A verify or bench report is shown only when its manifest records the artifact the
+    build manifest has now (same path and hash): an older one is listed under
+    ``stale`` (stage -> why), never shown as current.
+    """
     out: dict[str, Any] = {}
     for stage in STAGES:
         manifest = ws.read_manifest(stage)
         if manifest:
             out[stage] = manifest
-    for stage in ("verify", "bench"):
+    built = ((out.get("build") or {}).get("outputs") or {}).get("artifact") or {}
+    stale: dict[str, str] = {}
+    for stage, role in (("verify", "candidate"), ("bench", "artifact")):
         report = read_json(ws.stage_dir(stage) / "report.json")
-        if report is not None:
+        if report is None:
+            continue
+        used = ((out.get(stage) or {}).get("inputs") or {}).get(role) or {}
+        if not used:
+            stale[stage] = "its manifest is missing (the run did not finish)"
+        elif not built or used.get("sha256") != built.get("sha256") or \
+                used.get("path") != built.get("path"):
+            stale[stage] = "it measured an earlier build; run it again"
+        else:
             out[f"{stage}_report"] = report
+    if stale:
+        out["stale"] = stale
     return out

@@ -279,6 +279,8 @@ def summary_markdown(collected: dict[str, Any], name: str) -> str:
                                  f"{s['throughput_samples_s']:.0f} | {sp} |")
         for w in br.get("warnings", []):
             lines.append(f"\nwarning: {w}")
+    for stage, why in (collected.get("stale") or {}).items():
+        lines += ["", f"## {stage}", "", f"(stale, not shown: {why})"]
     return "\n".join(lines) + "\n"
 
 

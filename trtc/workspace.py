@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from trtc.errors import DiskError, TrtcError, UsageError
+from trtc.errors import DiskError, TrtcError, UsageError, disk_error, is_disk_error
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -63,33 +63,6 @@ def _read_umask() -> int:
 
 #: Read once, at import (before any thread starts): os.umask briefly changes it process-wide.
 _UMASK = _read_umask()
-
-
-#: errno values that mean "this file cannot be written here", not "the model is bad".
-DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
-                         errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.EFBIG})
-
-
-def disk_error(exc: OSError, path: str | Path | None = None) -> DiskError:
-    """The one mapping of a filesystem error to a :class:`DiskError` naming the file."""
-    where = exc.filename or path or "?"
-    why = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
-           errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
-           errno.EPERM: "permission denied", errno.EISDIR: "it is a directory",
-           errno.ENOTDIR: "a folder on its path is a file",
-           errno.EEXIST: "a file is in the way of a folder",
-           errno.EFBIG: "the file is too large for the file system"
-           }.get(exc.errno or 0, exc.strerror or type(exc).__name__)
-    hint = "free space, or write somewhere else (-o / --workspace)"
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        free = _free_bytes(Path(where).parent)
-        hint = (f"{free} bytes free there; free space or write elsewhere" if free is not None
-                else hint)
-    return DiskError(f"cannot write {where}: {why}", hint)
-
-
-def is_disk_error(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in DISK_ERRNOS
 
 
 def _free_bytes(folder: Path) -> int | None:

@@ -213,7 +213,6 @@ _RANGES: dict[str, tuple[float | None, float | None, bool, str]] = {
     "quantize.calib_preprocess.scale": (0, None, False, "a positive number"),
     "build.threads": (0, None, False, "a positive thread count"),
     "build.int8_calib_samples": (0, None, False, "a positive count"),
-    "build.builder_optimization_level": (0, 5, True, "a level from 0 to 5"),
     "build.timeout_s": (0, None, False, "a positive number of seconds"),
     "verify.atol": (0, None, True, "a tolerance >= 0"),
     "verify.rtol": (0, None, True, "a tolerance >= 0"),
