@@ -145,7 +145,7 @@ def load_arrays(source: str, base: Path | None = None) -> dict[str, np.ndarray]:
             raise DataError(f"data source {source} returned {type(result).__name__}",
                             "return a dict of arrays keyed by input name (plus 'labels'), "
                             "or an (inputs, labels) pair")
-        return {str(k): np.asarray(v) for k, v in result.items()}
+        return check_arrays({str(k): np.asarray(v) for k, v in result.items()}, source)
     path = Path(source[4:] if source.startswith("npz:") else source)
     if base is not None and not path.is_absolute():
         path = base / path
@@ -153,10 +153,43 @@ def load_arrays(source: str, base: Path | None = None) -> dict[str, np.ndarray]:
         raise DataError(f"data file not found: {path}", "check the path (relative to the recipe)")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
+            if not hasattr(npz, "zip"):
+                raise DataError(f"{path}: is a single .npy array, not an .npz archive",
+                                "write it with numpy.savez(path, input_name=array, ...)")
+            others = [m for m in npz.zip.namelist() if not m.endswith(".npy")]
+            if others:
+                raise DataError(f"{path}: member {others[0]!r} is not a .npy array",
+                                "an .npz holds only arrays: numpy.savez(path, name=array)")
+            arrays = {k: npz[k] for k in npz.files}
+    except DataError:
+        raise
     except Exception as exc:
         raise DataError(f"{path}: cannot read as .npz: {type(exc).__name__}: {exc}",
                         "write it with numpy.savez(path, input_name=array, ...)") from None
+    return check_arrays(arrays, str(path))
+
+
+def check_arrays(arrays: dict[str, np.ndarray], source: str,
+                 labels_key: str = "labels") -> dict[str, np.ndarray]:
+    """Refuse arrays no stage can use: 0-d, no samples, NaN/Inf, labels that are not 1-D."""
+    if not arrays:
+        raise DataError(f"{source}: holds no arrays", "numpy.savez(path, input_name=array)")
+    for name, arr in arrays.items():
+        if arr.ndim == 0:
+            raise DataError(f"{source}: array '{name}' is a scalar (0-d); arrays are "
+                            "[samples, ...]", "stack the samples along a first axis")
+        if len(arr) == 0:
+            raise DataError(f"{source}: array '{name}' has 0 samples",
+                            "provide at least one sample")
+        if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+            bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+            raise DataError(f"{source}: array '{name}' holds {bad} NaN/Inf value(s)",
+                            "clean the data: a NaN input makes every comparison meaningless")
+        if name == labels_key and arr.ndim != 1:
+            raise DataError(f"{source}: '{name}' has shape {list(arr.shape)}; labels are one "
+                            "class index per sample (1-D)",
+                            "for one-hot labels save labels.argmax(axis=1)")
+    return arrays
 
 
 def array_dataset(arrays: Mapping[str, np.ndarray], inputs: Sequence[InputInfo], batch: int,

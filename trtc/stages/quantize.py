@@ -42,6 +42,7 @@ def run(job: QuantizeJob, ctx: StageContext) -> StageResult:
     """Quantize ``ctx.inputs['model']`` into ``ctx.outputs['model']``; write the ranges."""
     from trtc.optimize.quantize import quantize_model
 
+    check_finite_weights(ctx.inputs["model"])
     report = quantize_model(ctx.inputs["model"], ctx.outputs["model"], job.quantize,
                             shapes=job.shapes, cache_dir=ctx.work_dir / CACHE_DIR,
                             eval_source=job.eval_source, labels_key=job.labels_key,
@@ -51,6 +52,29 @@ def run(job: QuantizeJob, ctx: StageContext) -> StageResult:
         write_json(ctx.outputs["calibration"], report.ranges or {})
         outputs["calibration"] = ctx.outputs["calibration"]
     return StageResult("quantize", outputs, report.to_dict(), warnings=report.warnings)
+
+
+def check_finite_weights(model_path: Path) -> None:
+    """A NaN/Inf weight is a broken model, not a calibration problem: say which one."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    from trtc.errors import ModelError
+
+    try:
+        model = onnx.load(str(model_path))
+    except Exception:  # noqa: BLE001 - unreadable models are reported by the quantizer
+        return
+    for tensor in model.graph.initializer:
+        if tensor.data_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16,
+                                    onnx.TensorProto.DOUBLE):
+            continue
+        values = numpy_helper.to_array(tensor)
+        if not np.isfinite(values).all():
+            raise ModelError(f"{model_path}: weight '{tensor.name}' holds NaN/Inf values",
+                             "the model is broken (diverged training, a bad export): fix it "
+                             "before quantizing")
 
 
 def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec,
