@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from trtc.errors import DiskError, TrtcError, UsageError, disk_error, is_disk_error
+from trtc.errors import DiskError, UsageError, disk_error, is_disk_error
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -188,9 +188,9 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
             raise disk_error(exc, final) from None
         raise
     except Exception as exc:
-        # A writer (ONNX Runtime, protobuf) that reports a full disk as its own error:
-        # blame the disk, not the model.
-        if not isinstance(exc, TrtcError) and (_free_bytes(final.parent) or 0) < 1 << 20:
+        # A writer (ONNX Runtime, protobuf) that reports a full disk as its own error
+        # ("INVALID_PROTOBUF: serialization failed", then a ModelError): blame the disk.
+        if not isinstance(exc, DiskError) and (_free_bytes(final.parent) or 0) < 64 << 10:
             raise disk_error(OSError(errno.ENOSPC, "No space left on device", str(final)),
                              final) from exc
         raise

@@ -43,10 +43,20 @@ def run(job: QuantizeJob, ctx: StageContext) -> StageResult:
     from trtc.optimize.quantize import quantize_model
 
     check_finite_weights(ctx.inputs["model"])
-    report = quantize_model(ctx.inputs["model"], ctx.outputs["model"], job.quantize,
-                            shapes=job.shapes, cache_dir=ctx.work_dir / CACHE_DIR,
-                            eval_source=job.eval_source, labels_key=job.labels_key,
-                            eval_batch=job.eval_batch, progress=ctx.reporter.progress)
+    cache_dir = ctx.work_dir / CACHE_DIR
+    had_cache = cache_dir.exists()
+    try:
+        report = quantize_model(ctx.inputs["model"], ctx.outputs["model"], job.quantize,
+                                shapes=job.shapes, cache_dir=cache_dir,
+                                eval_source=job.eval_source, labels_key=job.labels_key,
+                                eval_batch=job.eval_batch, progress=ctx.reporter.progress)
+    except BaseException:
+        if not had_cache:  # a failed first run leaves no empty cache folder behind
+            import contextlib
+
+            with contextlib.suppress(OSError):
+                cache_dir.rmdir()
+        raise
     outputs = {"model": ctx.outputs["model"]}
     if "calibration" in ctx.outputs:
         write_json(ctx.outputs["calibration"], report.ranges or {})
