@@ -152,10 +152,11 @@ def load_arrays(source: str, base: Path | None = None) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise DataError(f"data file not found: {path}", "check the path (relative to the recipe)")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not hasattr(npz, "zip"):
-                raise DataError(f"{path}: is a single .npy array, not an .npz archive",
-                                "write it with numpy.savez(path, input_name=array, ...)")
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DataError(f"{path}: is a single .npy array, not an .npz archive",
+                            "write it with numpy.savez(path, input_name=array, ...)")
+        with loaded as npz:
             others = [m for m in npz.zip.namelist() if not m.endswith(".npy")]
             if others:
                 raise DataError(f"{path}: member {others[0]!r} is not a .npy array",

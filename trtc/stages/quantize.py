@@ -71,14 +71,13 @@ def check_finite_weights(model_path: Path) -> None:
     from onnx import numpy_helper
 
     from trtc.errors import ModelError
+    from trtc.graph.io import load_proto
 
-    try:
-        model = onnx.load(str(model_path))
-    except Exception:  # noqa: BLE001 - unreadable models are reported by the quantizer
-        return
+    model = load_proto(model_path)  # an empty or corrupt file is a ModelError naming it
     for tensor in model.graph.initializer:
         if tensor.data_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16,
-                                    onnx.TensorProto.DOUBLE):
+                                    onnx.TensorProto.DOUBLE) or \
+                tensor.data_location == onnx.TensorProto.EXTERNAL:
             continue
         values = numpy_helper.to_array(tensor)
         if not np.isfinite(values).all():
