@@ -157,7 +157,7 @@ def load_arrays(source: str, base: Path | None = None) -> dict[str, np.ndarray]:
             raise DataError(f"{path}: is a single .npy array, not an .npz archive",
                             "write it with numpy.savez(path, input_name=array, ...)")
         with loaded as npz:
-            others = [m for m in npz.zip.namelist() if not m.endswith(".npy")]
+            others = [m for m in (npz.zip.namelist() if npz.zip else []) if not m.endswith(".npy")]
             if others:
                 raise DataError(f"{path}: member {others[0]!r} is not a .npy array",
                                 "an .npz holds only arrays: numpy.savez(path, name=array)")
