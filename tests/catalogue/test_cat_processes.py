@@ -1,0 +1,117 @@
+"""Real processes: signals, concurrent runs of one recipe, and import shadowing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from catalogue import Models, base_recipe, check, invoke, write_recipe
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _trtc(*args: object, cwd: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    return subprocess.Popen([sys.executable, "-m", "trtc", *map(str, args)], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            pytest.fail(f"trtc ended early ({proc.returncode}): {proc.stdout.read()}")  # type: ignore[union-attr]
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"{path} never appeared")
+        time.sleep(0.1)
+
+
+def _long_recipe(tmp_path: Path, models: Models) -> Path:
+    return write_recipe(tmp_path, base_recipe(models, verify={"data": {"iterations": 1}},
+                                              bench={"duration_s": 60, "warmup_ms": 0}))
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
+def test_a_signal_during_a_stage_exits_cleanly(tmp_path: Path, models: Models, sig: int,
+                                              code: int) -> None:
+    recipe = _long_recipe(tmp_path, models)
+    ws = tmp_path / "ws"
+    proc = _trtc("run", recipe, "--workspace", ws, cwd=tmp_path)
+    _wait_for(ws / "tiny" / "verify" / "manifest.json", proc)  # bench is running now
+    time.sleep(1.0)
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == code, out
+    assert "interrupted" in out and "Traceback" not in out, out
+    bench = ws / "tiny" / "bench"
+    assert not (bench / "manifest.json").exists() and not (bench / "report.json").exists()
+    leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+    assert not leftovers, leftovers
+    assert (ws / "tiny" / ".lock").read_text() == "", "the lock still names a dead holder"
+
+
+def test_a_second_run_of_a_locked_recipe_names_the_live_holder(tmp_path: Path,
+                                                              models: Models) -> None:
+    recipe = _long_recipe(tmp_path, models)
+    ws = tmp_path / "ws"
+    first = _trtc("run", recipe, "--workspace", ws, cwd=tmp_path)
+    try:
+        _wait_for(ws / "tiny" / "export" / "manifest.json", first)
+        second = _trtc("run", recipe, "--workspace", ws, cwd=tmp_path)
+        out, _ = second.communicate(timeout=90)
+        assert second.returncode == 2, out
+        assert f"PID {first.pid} (running)" in out and "ps -p" in out, out
+        assert "Traceback" not in out
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
+
+
+def test_a_lock_held_in_process_is_named_too(tmp_path: Path, models: Models) -> None:
+    from trtc.workspace import Workspace
+
+    recipe = write_recipe(tmp_path, base_recipe(models))
+    with Workspace(tmp_path / "ws", "tiny").lock():
+        out = check(invoke("run", recipe, "--workspace", tmp_path / "ws"), 2, "locked",
+                    f"PID {os.getpid()}", allowed=lambda p: True)
+    assert "remove the .lock" not in out
+
+
+def test_a_stray_module_in_the_cwd_never_shadows_the_toolchain(tmp_path: Path,
+                                                              models: Models) -> None:
+    for name in ("onnxruntime", "numpy", "onnx", "polygraphy"):
+        (tmp_path / f"{name}.py").write_text(f"raise ImportError('shadowed {name}')\n")
+    (tmp_path / "myloader.py").write_text(
+        "import numpy as np\n\ndef load():\n"
+        "    return {'x': np.zeros((2, 3, 8, 8), np.float32)}\n")
+    proc = _trtc("verify", models.artifact, "--reference", models.onnx, "--data",
+                 "python:myloader:load", cwd=tmp_path)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert "shadowed" not in out and "Traceback" not in out
+
+
+def test_an_interrupt_wrapped_by_a_library_is_an_interrupt(tmp_path: Path, models: Models,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """torch.onnx turns Ctrl-C into its own error: never 'try export.exporter: legacy'."""
+    from trtc.backends import onnxruntime as ort_backend
+
+    def session(*args: object, **kwargs: object) -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("export failed") from exc
+
+    monkeypatch.setattr(ort_backend, "make_session", session)
+    (tmp_path / "o").mkdir()
+    out = check(invoke("build", models.onnx, "-o", tmp_path / "o" / "m.ort.onnx", "--backend",
+                       "onnxruntime"), 130, "interrupted", before={"o"})
+    assert "exporter" not in out and "model error" not in out
