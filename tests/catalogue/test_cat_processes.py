@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 from catalogue import Models, base_recipe, check, invoke, write_recipe
 
-REPO = Path(__file__).resolve().parents[2]
+import trtc
+
+#: The trtc under test (the child processes import the same one).
+REPO = Path(trtc.__file__).resolve().parents[1]
 
 
 def _trtc(*args: object, cwd: Path) -> subprocess.Popen[str]:
@@ -21,7 +24,7 @@ def _trtc(*args: object, cwd: Path) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 90) -> None:
+def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
         if proc.poll() is not None:
@@ -47,7 +50,7 @@ def test_a_signal_during_a_stage_exits_cleanly(tmp_path: Path, models: Models, s
     _wait_for(ws / "tiny" / "verify" / "manifest.json", proc)  # bench is running now
     time.sleep(1.0)
     proc.send_signal(sig)
-    out, _ = proc.communicate(timeout=60)
+    out, _ = proc.communicate(timeout=120)
     assert proc.returncode == code, out
     assert "interrupted" in out and "Traceback" not in out, out
     bench = ws / "tiny" / "bench"
@@ -65,13 +68,13 @@ def test_a_second_run_of_a_locked_recipe_names_the_live_holder(tmp_path: Path,
     try:
         _wait_for(ws / "tiny" / "export" / "manifest.json", first)
         second = _trtc("run", recipe, "--workspace", ws, cwd=tmp_path)
-        out, _ = second.communicate(timeout=90)
+        out, _ = second.communicate(timeout=180)
         assert second.returncode == 2, out
         assert f"PID {first.pid} (running)" in out and "ps -p" in out, out
         assert "Traceback" not in out
     finally:
         first.send_signal(signal.SIGINT)
-        first.communicate(timeout=60)
+        first.communicate(timeout=120)
 
 
 def test_a_lock_held_in_process_is_named_too(tmp_path: Path, models: Models) -> None:
