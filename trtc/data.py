@@ -182,15 +182,41 @@ def check_arrays(arrays: dict[str, np.ndarray], source: str,
         if len(arr) == 0:
             raise DataError(f"{source}: array '{name}' has 0 samples",
                             "provide at least one sample")
-        if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
-            bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-            raise DataError(f"{source}: array '{name}' holds {bad} NaN/Inf value(s)",
-                            "clean the data: a NaN input makes every comparison meaningless")
         if name == labels_key and arr.ndim != 1:
             raise DataError(f"{source}: '{name}' has shape {list(arr.shape)}; labels are one "
                             "class index per sample (1-D)",
                             "for one-hot labels save labels.argmax(axis=1)")
+    check_finite([{k: v for k, v in arrays.items() if k != labels_key}], source)
     return arrays
+
+
+def check_finite(feeds: Sequence[Mapping[str, np.ndarray]], source: str) -> None:
+    """Raise DataError naming the input, the NaN / Inf counts and the first bad sample.
+
+    A single NaN in calibration data turns a min/max range (and every scale
+    derived from it) into NaN, which only shows up later as garbage outputs.
+    """
+    names = list(feeds[0]) if feeds else []
+    for name in names:
+        nan = inf = bad = 0
+        first: int | None = None
+        offset = 0
+        for feed in feeds:
+            arr = feed[name]
+            if arr.dtype.kind in "fc":
+                per_sample = ~np.isfinite(arr.reshape(len(arr), -1) if arr.ndim else arr[None])
+                rows = np.flatnonzero(per_sample.any(axis=-1))
+                if rows.size:
+                    nan += int(np.isnan(arr).sum())
+                    inf += int(np.isinf(arr).sum())
+                    bad += rows.size
+                    first = offset + int(rows[0]) if first is None else first
+            offset += len(arr) if arr.ndim else 1
+        if first is not None:
+            raise DataError(f"{source}: input '{name}' has {nan} NaN and {inf} Inf values in "
+                            f"{bad} of {offset} samples (first: sample {first})",
+                            "clean the data (numpy.nan_to_num) or drop those samples; "
+                            "calibration ranges would be NaN/Inf")
 
 
 def array_dataset(arrays: Mapping[str, np.ndarray], inputs: Sequence[InputInfo], batch: int,

@@ -318,10 +318,10 @@ def run_job(plan: Plan, stage: str, ctx: StageContext) -> StageOutcome:
     its recipe key means.
     """
     module = importlib.import_module(f"trtc.stages.{stage}")
+    job = plan.job(stage)  # resolves the backend first: a missing one writes nothing
     for role, path in ctx.outputs.items():
         flag = {"report": "--report", "calibration": "calibration ranges"}.get(role, "-o")
         check_output_path(path, flag)
-    job = plan.job(stage)  # resolves the backend first: a missing one writes nothing
     start = time.perf_counter()
     result = module.run(job, ctx)
     elapsed = time.perf_counter() - start
