@@ -109,6 +109,7 @@ def random_dataset(inputs: Sequence[InputInfo], shapes: Mapping[str, Sequence[in
     check_shape_names(inputs, shapes, "--shapes")
     rng = np.random.default_rng(seed)
     concrete = {i.name: resolve_shape(i, shapes, batch) for i in inputs}
+    check_feed_size(inputs, concrete, iterations)
     feeds = []
     for _ in range(iterations):
         feed: Feed = {}
@@ -124,6 +125,26 @@ def random_dataset(inputs: Sequence[InputInfo], shapes: Mapping[str, Sequence[in
         feeds.append(feed)
     desc = format_shapes(concrete)
     return Dataset(feeds, None, f"random (seed {seed}, {iterations} x {desc})")
+
+
+#: The most random input data trtc makes at once (a declared dim of 10**9 would
+#: otherwise allocate until the machine runs out of memory).
+MAX_FEED_BYTES = 4 << 30
+
+
+def check_feed_size(inputs: Sequence[InputInfo], concrete: Mapping[str, Sequence[int]],
+                    iterations: int) -> None:
+    """Refuse, before allocating, random feeds larger than :data:`MAX_FEED_BYTES`."""
+    total = 0
+    for info in inputs:
+        n = int(np.prod([int(d) for d in concrete[info.name]], dtype=np.float64))
+        size = n * np.dtype(info.dtype).itemsize
+        total += size * iterations
+        if total > MAX_FEED_BYTES:
+            raise DataError(f"input '{info.name}' of shape {format_shape(concrete[info.name])}"
+                            f" needs {size / 2**30:.1f} GiB per feed ({iterations} feeds); "
+                            f"the limit is {MAX_FEED_BYTES / 2**30:.0f} GiB",
+                            "give smaller shapes (--shapes) or fewer iterations")
 
 
 def load_arrays(source: str, base: Path | None = None) -> dict[str, np.ndarray]:

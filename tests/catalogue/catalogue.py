@@ -55,6 +55,7 @@ class Models:
     corrupt: Path       # random bytes named .onnx
     empty: Path         # 0 bytes named .onnx
     truncated: Path     # the first half of tiny.onnx
+    huge: Path          # x[1,3,100000,100000]: 112 GiB per input
     good_npz: Path      # x[4,3,8,8] + labels[4]
     factory: Path       # tinynet.py (a PyTorch factory)
 
@@ -77,6 +78,12 @@ def onnx_models(root: Path) -> dict[str, Path]:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 192])])
     onnx.save(helper.make_model(flat, opset_imports=[helper.make_opsetid("", 17)]),
               root / "othershape.onnx")
+    huge = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])], "huge",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 100000, 100000])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 100000, 100000])])
+    onnx.save(helper.make_model(huge, opset_imports=[helper.make_opsetid("", 17)]),
+              root / "huge.onnx")
     model = onnx.load(str(tiny))
     for t in model.graph.initializer:
         if t.name == "fc":
@@ -91,7 +98,7 @@ def onnx_models(root: Path) -> dict[str, Path]:
     return {"onnx": tiny, "static": static, "no_inputs": root / "noinputs.onnx",
             "other_shape": root / "othershape.onnx", "nan_weight": root / "nanweight.onnx",
             "corrupt": root / "corrupt.onnx", "empty": root / "empty.onnx",
-            "truncated": root / "truncated.onnx"}
+            "truncated": root / "truncated.onnx", "huge": root / "huge.onnx"}
 
 
 def invoke(*args: Any) -> Result:

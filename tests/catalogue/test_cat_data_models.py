@@ -118,6 +118,10 @@ MODELS = [
     ("prune no inputs", "prune {no_inputs} -o {tmp}/p.onnx --method magnitude --ratio 0.5", 4,
      "noinputs.onnx"),
 ]
+MODELS += [
+    ("bench huge dims", "bench {huge} --duration 0.01", 5, "input 'x'"),
+    ("verify huge dims", "verify {huge} --reference {huge}", 5, "GiB"),
+]
 for _kind in ("corrupt", "empty", "truncated"):
     MODELS += [
         (f"build {_kind}", f"build {{{_kind}}} -o {{tmp}}/b.ort.onnx --backend onnxruntime", 4,
@@ -138,7 +142,7 @@ for _kind in ("corrupt", "empty", "truncated"):
 def test_bad_models(tmp_path: Path, models: Models, line: str, code: int, named: str) -> None:
     args = line.format(tmp=tmp_path, art=models.artifact, **{
         k: getattr(models, k) for k in ("no_inputs", "other_shape", "nan_weight", "corrupt",
-                                        "empty", "truncated")}).split()
+                                        "empty", "truncated", "huge")}).split()
     before = tree(tmp_path)
     out = check(invoke(*args), code, named, before=before)
     assert "calibrate on" not in out
