@@ -18,8 +18,11 @@ import trtc
 REPO = Path(trtc.__file__).resolve().parents[1]
 
 
-def _trtc(*args: object, cwd: Path) -> subprocess.Popen[str]:
+def _trtc(*args: object, cwd: Path, tmpdir: Path | None = None) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    if tmpdir is not None:  # the child's temp folders go here, to be checked afterwards
+        tmpdir.mkdir(exist_ok=True)
+        env["TMPDIR"] = str(tmpdir)
     return subprocess.Popen([sys.executable, "-m", "trtc", *map(str, args)], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -46,7 +49,8 @@ def test_a_signal_during_a_stage_exits_cleanly(tmp_path: Path, models: Models, s
                                               code: int) -> None:
     recipe = _long_recipe(tmp_path, models)
     ws = tmp_path / "ws"
-    proc = _trtc("run", recipe, "--workspace", ws, cwd=tmp_path)
+    private_tmp = tmp_path / "tmpdir"
+    proc = _trtc("run", recipe, "--workspace", ws, cwd=tmp_path, tmpdir=private_tmp)
     _wait_for(ws / "tiny" / "verify" / "manifest.json", proc)  # bench is running now
     time.sleep(1.0)
     proc.send_signal(sig)
@@ -58,6 +62,8 @@ def test_a_signal_during_a_stage_exits_cleanly(tmp_path: Path, models: Models, s
     leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
     assert not leftovers, leftovers
     assert (ws / "tiny" / ".lock").read_text() == "", "the lock still names a dead holder"
+    left = [p for p in private_tmp.iterdir() if p.is_dir() or p.name.startswith("trtc")]
+    assert left == [], f"temp folders left behind: {left}"  # (a library's .ses file is kept)
 
 
 def test_a_second_run_of_a_locked_recipe_names_the_live_holder(tmp_path: Path,
@@ -118,3 +124,37 @@ def test_an_interrupt_wrapped_by_a_library_is_an_interrupt(tmp_path: Path, model
     out = check(invoke("build", models.onnx, "-o", tmp_path / "o" / "m.ort.onnx", "--backend",
                        "onnxruntime"), 130, "interrupted", before={"o"})
     assert "exporter" not in out and "model error" not in out
+
+
+def test_ctrl_c_during_export_is_an_interrupt_not_an_export_failure(
+        tmp_path: Path, models: Models, monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = pytest.importorskip("torch")
+
+    def export(*args: object, **kwargs: object) -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:  # as torch.onnx's dynamo path wraps it
+            raise RuntimeError("Failed to export the model") from exc
+
+    monkeypatch.setattr(torch.onnx, "export", export)
+    out = check(invoke("export", f"python:{models.factory}:build", "--input", "x:1x3x8x8",
+                       "-o", tmp_path / "m.onnx"), 130, "interrupted")
+    assert "exporter" not in out and "legacy" not in out
+
+
+def test_sigterm_in_flags_mode_leaves_no_temp_folder(tmp_path: Path, models: Models) -> None:
+    private_tmp = tmp_path / "tmpdir"
+    proc = _trtc("bench", models.artifact, "--duration", "60", "--warmup", "0", cwd=tmp_path,
+                 tmpdir=private_tmp)
+    deadline = time.monotonic() + 180
+    while not any(p.is_dir() for p in private_tmp.iterdir()):  # the report's temp folder
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"bench never started: {proc.communicate()[0]}")
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and "interrupted" in out and "Traceback" not in out, out
+    left = [p for p in private_tmp.iterdir() if p.is_dir()]
+    assert left == [], f"temp folders left behind: {left}"
