@@ -311,6 +311,11 @@ def _if_field(job_type: type, **values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k in names}
 
 
+#: Stages whose output is a folder tree they create (``package``: a Triton model
+#: repository under ``--triton DIR``); every other flags-mode output needs its folder.
+TREE_STAGES = ("package",)
+
+
 def run_job(plan: Plan, stage: str, ctx: StageContext) -> StageOutcome:
     """Run one stage's job outside a workspace (flags mode): no manifest, no skipping.
 
@@ -321,7 +326,13 @@ def run_job(plan: Plan, stage: str, ctx: StageContext) -> StageOutcome:
     job = plan.job(stage)  # resolves the backend first: a missing one writes nothing
     for role, path in ctx.outputs.items():
         flag = {"report": "--report", "calibration": "calibration ranges"}.get(role, "-o")
-        check_output_path(path, flag)
+        # never replace a device, a link or a folder
+        check_output_path(path, flag, make_parents=stage in TREE_STAGES)
+        if stage in TREE_STAGES:
+            try:  # a folder tree is this stage's output: make its folders
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise disk_error(exc, path.parent) from None
     start = time.perf_counter()
     result = module.run(job, ctx)
     elapsed = time.perf_counter() - start

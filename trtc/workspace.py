@@ -72,11 +72,13 @@ def _free_bytes(folder: Path) -> int | None:
         return None
 
 
-def check_output_path(path: str | Path, what: str = "-o") -> Path:
+def check_output_path(path: str | Path, what: str = "-o", *,
+                      make_parents: bool = False) -> Path:
     """Refuse an output path that writing would damage or misplace; return it.
 
     A device node, FIFO or socket, a symbolic link (never replaced), a directory, or a
-    path whose folder is missing or is a file: each is a :class:`DiskError` naming it.
+    path whose folder is missing (unless ``make_parents``: an output tree the caller
+    creates) or is a file: each is a :class:`DiskError` naming it.
     """
     path = Path(path)
     if path.is_symlink():
@@ -91,6 +93,13 @@ def check_output_path(path: str | Path, what: str = "-o") -> Path:
                             "socket); trtc replaces only regular files",
                             "write to a file path")
     parent = path.parent
+    if make_parents:
+        for folder in (parent, *parent.parents):
+            if folder.is_symlink() or folder.exists():
+                if not folder.is_dir():
+                    raise DiskError(f"{what} {path}: {folder} is not a folder",
+                                    "pick another path")
+                return path
     if not parent.exists():
         raise DiskError(f"{what} {path}: folder {parent} does not exist",
                         f"create it first (mkdir -p {parent})")
