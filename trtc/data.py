@@ -193,14 +193,11 @@ def load_arrays(source: str, base: Path | None = None) -> dict[str, np.ndarray]:
 
 def check_arrays(arrays: dict[str, np.ndarray], source: str,
                  labels_key: str = "labels") -> dict[str, np.ndarray]:
-    """Refuse arrays no stage can use: 0-d, no samples, NaN/Inf, labels that are not 1-D."""
+    """Refuse arrays no stage can use: no samples, NaN/Inf, labels that are not 1-D."""
     if not arrays:
         raise DataError(f"{source}: holds no arrays", "numpy.savez(path, input_name=array)")
     for name, arr in arrays.items():
-        if arr.ndim == 0:
-            raise DataError(f"{source}: array '{name}' is a scalar (0-d); arrays are "
-                            "[samples, ...]", "stack the samples along a first axis")
-        if len(arr) == 0:
+        if arr.ndim and len(arr) == 0:  # (0-d arrays: array_dataset checks their rank)
             raise DataError(f"{source}: array '{name}' has 0 samples",
                             "provide at least one sample")
         if name == labels_key and arr.ndim != 1:
@@ -258,6 +255,11 @@ def array_dataset(arrays: Mapping[str, np.ndarray], inputs: Sequence[InputInfo],
         if name not in {i.name for i in inputs}:
             raise DataError(f"{source}: array '{name}' matches no model input",
                             f"inputs are: {', '.join(i.name for i in inputs)}")
+    for info in inputs:
+        if arrays[info.name].ndim == 0 and info.shape:
+            raise DataError(f"{source}: array '{info.name}' is a scalar (0-d), input "
+                            f"'{info.name}' has rank {len(info.shape)}",
+                            "stack the samples along a first axis")
     count = {len(arrays[i.name]) for i in inputs}
     if labels is not None:
         count.add(len(labels))
