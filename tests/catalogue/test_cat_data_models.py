@@ -48,7 +48,7 @@ DATA: list[tuple[str, Callable[[Path], Path], int, str]] = [
                                 .astype(f32)), 5, "NaN"),
     ("Inf inputs", lambda p: _npz(p, x=np.full(X, np.inf, f32)), 5, "NaN/Inf"),
     ("0 samples", lambda p: _npz(p, x=np.zeros((0, 3, 8, 8), f32)), 5, "0 samples"),
-    ("0-d array", lambda p: _npz(p, x=np.float32(1.0)), 5, "0-d"),
+    ("0-d array", lambda p: _npz(p, x=np.float32(1.0)), 5, "rank"),
     ("2-D labels", lambda p: _npz(p, x=np.zeros(X, f32), labels=np.zeros((4, 10))), 5,
      "'labels'"),
     ("non-.npy member", _member, 5, "readme.txt"),
