@@ -154,6 +154,7 @@ def random_dataset(inputs: Sequence[InputInfo], shapes: Mapping[str, Sequence[in
     rng = np.random.default_rng(seed)
     axes = batch_axes(inputs)
     concrete = {i.name: resolve_shape(i, shapes, batch, axes[i.name]) for i in inputs}
+    check_feed_size(inputs, concrete, iterations)
     feeds = []
     for _ in range(iterations):
         feed: Feed = {}
@@ -171,6 +172,26 @@ def random_dataset(inputs: Sequence[InputInfo], shapes: Mapping[str, Sequence[in
     desc = format_shapes(concrete)
     return Dataset(feeds, None, f"random (seed {seed}, {iterations} x {desc})",
                    [feed_samples(f, axes) for f in feeds])
+
+
+#: The most random input data trtc makes at once (a declared dim of 10**9 would
+#: otherwise allocate until the machine runs out of memory).
+MAX_FEED_BYTES = 4 << 30
+
+
+def check_feed_size(inputs: Sequence[InputInfo], concrete: Mapping[str, Sequence[int]],
+                    iterations: int) -> None:
+    """Refuse, before allocating, random feeds larger than :data:`MAX_FEED_BYTES`."""
+    total = 0
+    for info in inputs:
+        n = int(np.prod([int(d) for d in concrete[info.name]], dtype=np.float64))
+        size = n * np.dtype(info.dtype).itemsize
+        total += size * iterations
+        if total > MAX_FEED_BYTES:
+            raise DataError(f"input '{info.name}' of shape {format_shape(concrete[info.name])}"
+                            f" needs {size / 2**30:.1f} GiB per feed ({iterations} feeds); "
+                            f"the limit is {MAX_FEED_BYTES / 2**30:.0f} GiB",
+                            "give smaller shapes (--shapes) or fewer iterations")
 
 
 def load_arrays(source: str, base: Path | None = None) -> dict[str, np.ndarray]:
@@ -192,18 +213,75 @@ def load_arrays(source: str, base: Path | None = None) -> dict[str, np.ndarray]:
             raise DataError(f"data source {source} returned {type(result).__name__}",
                             "return a dict of arrays keyed by input name (plus 'labels'), "
                             "or an (inputs, labels) pair")
-        return {str(k): np.asarray(v) for k, v in result.items()}
+        return check_arrays({str(k): np.asarray(v) for k, v in result.items()}, source)
     path = Path(source[4:] if source.startswith("npz:") else source)
     if base is not None and not path.is_absolute():
         path = base / path
     if not path.is_file():
         raise DataError(f"data file not found: {path}", "check the path (relative to the recipe)")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DataError(f"{path}: is a single .npy array, not an .npz archive",
+                            "write it with numpy.savez(path, input_name=array, ...)")
+        with loaded as npz:
+            others = [m for m in (npz.zip.namelist() if npz.zip else []) if not m.endswith(".npy")]
+            if others:
+                raise DataError(f"{path}: member {others[0]!r} is not a .npy array",
+                                "an .npz holds only arrays: numpy.savez(path, name=array)")
+            arrays = {k: npz[k] for k in npz.files}
+    except DataError:
+        raise
     except Exception as exc:
         raise DataError(f"{path}: cannot read as .npz: {type(exc).__name__}: {exc}",
                         "write it with numpy.savez(path, input_name=array, ...)") from None
+    return check_arrays(arrays, str(path))
+
+
+def check_arrays(arrays: dict[str, np.ndarray], source: str,
+                 labels_key: str = "labels") -> dict[str, np.ndarray]:
+    """Refuse arrays no stage can use: no samples, NaN/Inf, labels that are not 1-D."""
+    if not arrays:
+        raise DataError(f"{source}: holds no arrays", "numpy.savez(path, input_name=array)")
+    for name, arr in arrays.items():
+        if arr.ndim and len(arr) == 0:  # (0-d arrays: array_dataset checks their rank)
+            raise DataError(f"{source}: array '{name}' has 0 samples",
+                            "provide at least one sample")
+        if name == labels_key and arr.ndim != 1:
+            raise DataError(f"{source}: '{name}' has shape {list(arr.shape)}; labels are one "
+                            "class index per sample (1-D)",
+                            "for one-hot labels save labels.argmax(axis=1)")
+    check_finite([{k: v for k, v in arrays.items() if k != labels_key}], source)
+    return arrays
+
+
+def check_finite(feeds: Sequence[Mapping[str, np.ndarray]], source: str) -> None:
+    """Raise DataError naming the input, the NaN / Inf counts and the first bad sample.
+
+    A single NaN in calibration data turns a min/max range (and every scale
+    derived from it) into NaN, which only shows up later as garbage outputs.
+    """
+    names = list(feeds[0]) if feeds else []
+    for name in names:
+        nan = inf = bad = 0
+        first: int | None = None
+        offset = 0
+        for feed in feeds:
+            arr = feed[name]
+            if arr.dtype.kind in "fc":
+                per_sample = ~np.isfinite(arr.reshape(len(arr), -1) if arr.ndim else arr[None])
+                rows = np.flatnonzero(per_sample.any(axis=-1))
+                if rows.size:
+                    nan += int(np.isnan(arr).sum())
+                    inf += int(np.isinf(arr).sum())
+                    bad += rows.size
+                    first = offset + int(rows[0]) if first is None else first
+            offset += len(arr) if arr.ndim else 1
+        if first is not None:
+            raise DataError(f"{source}: input '{name}' has {nan} NaN and {inf} Inf values in "
+                            f"{bad} of {offset} samples (first: sample {first})",
+                            "clean the data (numpy.nan_to_num) or drop those samples; "
+                            "calibration ranges would be NaN/Inf")
 
 
 def array_dataset(arrays: Mapping[str, np.ndarray], inputs: Sequence[InputInfo], batch: int,

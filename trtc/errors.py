@@ -7,7 +7,10 @@ do. Anything else is a bug and shows its traceback (exit code 70).
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def did_you_mean(name: str, choices: Sequence[str], otherwise: str) -> str:
@@ -97,6 +100,60 @@ class TimeoutExpired(TrtcError):
     kind = "timeout"
 
 
+class DiskError(TrtcError):
+    """A file that could not be written (exit 6): a read-only or full disk, an output
+    path that is a directory, a device or a symlink, a workspace that is a file.
+
+    The message names the file; for a full disk, how much space was needed when known.
+    """
+
+    exit_code = 6
+    kind = "disk error"
+
+
+class Interrupted(TrtcError):
+    """Ctrl-C (exit 130) or SIGTERM (exit 143): stopped, nothing half-written kept."""
+
+    exit_code = 130  # 128 + SIGINT, as a shell reports it
+    kind = "interrupted"
+
+
+#: errno values that mean "this file cannot be written here", not "the model is bad".
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                         errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.EFBIG})
+
+
+def disk_error(exc: OSError, path: str | Path | None = None) -> DiskError:
+    """The one mapping of a filesystem error to a :class:`DiskError` naming the file."""
+    where = exc.filename or path or "?"
+    why = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+           errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+           errno.EPERM: "permission denied", errno.EISDIR: "it is a directory",
+           errno.ENOTDIR: "a folder on its path is a file",
+           errno.EEXIST: "a file is in the way of a folder",
+           errno.EFBIG: "the file is too large for the file system"
+           }.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    hint = "free space, or write somewhere else (-o / --workspace)"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        free = _free_bytes(os.path.dirname(os.path.abspath(where)))
+        hint = (f"{free} bytes free there; free space or write elsewhere" if free is not None
+                else hint)
+    return DiskError(f"cannot write {where}: {why}", hint)
+
+
+def is_disk_error(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in DISK_ERRNOS
+
+
+def _free_bytes(folder: str) -> int | None:
+    import shutil
+
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
 EXIT_CODES: dict[str, int] = {
     "ok": 0,
     "verification failed": VerificationError.exit_code,
@@ -104,6 +161,9 @@ EXIT_CODES: dict[str, int] = {
     "missing dependency or hardware": DependencyError.exit_code,
     "model error": ModelError.exit_code,
     "data error": DataError.exit_code,
+    "disk error": DiskError.exit_code,
     "timeout": TimeoutExpired.exit_code,
+    "interrupted (Ctrl-C)": Interrupted.exit_code,
+    "terminated (SIGTERM)": 143,
     "internal bug": 70,
 }

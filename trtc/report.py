@@ -321,6 +321,8 @@ def summary_markdown(collected: dict[str, Any], name: str) -> str:
     if package.get("config"):
         lines += ["", f"Triton model repository: {package['config']} ({package['platform']}, "
                   f"max_batch_size {package['max_batch_size']})"]
+    for stage, why in (collected.get("stale") or {}).items():
+        lines += ["", f"## {stage}", "", f"(stale, not shown: {why})"]
     return "\n".join(lines) + "\n"
 
 

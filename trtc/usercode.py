@@ -30,6 +30,10 @@ def load_callable(ref: str, what: str,
                   error: type[TrtcError] = UsageError) -> Callable[..., Any]:
     """Import ``python:<module or /path/file.py>:<function>`` (runs user code).
 
+    A ``file.py`` is loaded by its path (``spec_from_file_location``) under a private
+    module name; a module name is imported with the current folder searched last, so
+    user code never shadows an installed package.
+
     Args:
         ref: the reference, file paths already resolved against the recipe.
         what: the recipe key it came from, for messages.
@@ -50,8 +54,11 @@ def load_callable(ref: str, what: str,
             sys.modules[mod_name] = module
             spec.loader.exec_module(module)
         else:
-            if str(Path.cwd()) not in sys.path:
-                sys.path.insert(0, str(Path.cwd()))
+            # The current folder goes last, never first: installed packages (onnxruntime,
+            # numpy, torch...) always win over a same-named file lying there.
+            cwd = str(Path.cwd())
+            if cwd not in sys.path and "" not in sys.path:
+                sys.path.append(cwd)
             module = importlib.import_module(target)
     except TrtcError:
         raise

@@ -9,11 +9,15 @@ and every output listed there still exists with the recorded hash.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import platform
-import tempfile
+import re
+import secrets
+import shutil
+import stat
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from trtc.errors import UsageError
+from trtc.errors import DiskError, UsageError, disk_error, is_disk_error
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -61,25 +65,150 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def check_output_path(path: str | Path, what: str = "-o", *,
+                      make_parents: bool = False) -> Path:
+    """Refuse an output path that writing would damage or misplace; return it.
+
+    A device node, FIFO or socket, a symbolic link (never replaced), a directory, or a
+    path whose folder is missing (unless ``make_parents``: an output tree the caller
+    creates) or is a file: each is a :class:`DiskError` naming it.
+    """
+    path = Path(path)
+    if path.is_symlink():
+        raise DiskError(f"{what} {path}: is a symbolic link; trtc does not replace links",
+                        "write to a plain file path (the link's target, or a new name)")
+    if path.exists():
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise DiskError(f"{what} {path}: is a directory", "name a file inside it")
+        if not stat.S_ISREG(mode):
+            raise DiskError(f"{what} {path}: is not a regular file (a device, FIFO or "
+                            "socket); trtc replaces only regular files",
+                            "write to a file path")
+    parent = path.parent
+    if make_parents:
+        for folder in (parent, *parent.parents):
+            if folder.is_symlink() or folder.exists():
+                if not folder.is_dir():
+                    raise DiskError(f"{what} {path}: {folder} is not a folder",
+                                    "pick another path")
+                return path
+    if not parent.exists():
+        raise DiskError(f"{what} {path}: folder {parent} does not exist",
+                        f"create it first (mkdir -p {parent})")
+    if not parent.is_dir():
+        raise DiskError(f"{what} {path}: {parent} is not a folder", "pick another path")
+    return path
+
+
+def check_workspace_root(root: str | Path) -> Path:
+    """Refuse a workspace root (or one of its folders) that is a file."""
+    root = Path(root)
+    for folder in (root, *root.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise DiskError(f"workspace {root}: {folder} is a file, not a folder",
+                                "pass --workspace a folder (it is created if missing)")
+            break
+    return root
+
+
+def _temp_name(final: Path) -> str:
+    return f".{final.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+
+
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]+\.tmp$")
+
+
+def final_name(path: str | Path) -> str:
+    """The file name ``path`` will have: an :func:`atomic_path` temp file's final name."""
+    m = _TEMP.match(Path(path).name)
+    return m.group("name") if m else Path(path).name
+
+
+def sweep_stale_temps(final: str | Path) -> list[Path]:
+    """Remove temp files of ``final`` left by trtc processes that are no longer alive."""
+    final = Path(final)
+    removed: list[Path] = []
+    try:
+        siblings = list(final.parent.iterdir())
+    except OSError:
+        return removed
+    for sibling in siblings:
+        m = _TEMP.match(sibling.name)
+        if m and m.group("name") == final.name and not pid_alive(int(m.group("pid"))):
+            with contextlib.suppress(OSError):
+                if sibling.is_dir() and not sibling.is_symlink():
+                    shutil.rmtree(sibling)
+                else:
+                    sibling.unlink()
+                removed.append(sibling)
+    return removed
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (ours counts as alive)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``final``; rename it into place only on success.
 
-    An interrupted or failed write leaves no file under the final name. The file gets
-    the permissions of any new file (0666 less the umask), not mkstemp's private 0600.
+    An interrupted or failed write leaves no file under the final name, and its temp
+    file (``.NAME.PID.XXXX.tmp``) is removed; one left by a killed process is swept on
+    the next write of ``final``. The file gets the permissions of any new file (0666
+    less the umask). ``final`` must be a regular file path (:func:`check_output_path`).
+    A filesystem error (full or read-only disk) is a :class:`DiskError` naming the file.
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise disk_error(exc, final) from None
+    check_output_path(final, "output")
+    sweep_stale_temps(final)
+    tmp_path = final.parent / _temp_name(final)
+    try:
+        tmp_path.touch(exist_ok=False)
+    except OSError as exc:
+        raise disk_error(exc, final) from None
     try:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, final)
+    except OSError as exc:
+        if is_disk_error(exc):
+            raise disk_error(exc, final) from None
+        raise
+    except Exception as exc:
+        # A writer (ONNX Runtime, protobuf) that reports a full disk as its own error
+        # ("INVALID_PROTOBUF: serialization failed", then a ModelError): blame the disk.
+        if not isinstance(exc, DiskError) and (_free_bytes(final.parent) or 0) < 64 << 10:
+            raise disk_error(OSError(errno.ENOSPC, "No space left on device", str(final)),
+                             final) from exc
+        raise
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+        with contextlib.suppress(OSError):
+            if tmp_path.is_dir() and not tmp_path.is_symlink():
+                shutil.rmtree(tmp_path)
+            else:
+                tmp_path.unlink()
 
 
 def write_json(path: str | Path, data: Any) -> None:
@@ -197,20 +326,41 @@ class Workspace:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold an exclusive lock on this workspace (two runs of one recipe would race)."""
+        """Hold an exclusive lock on this workspace (two runs of one recipe would race).
+
+        The lock file records the holder's PID, so a refused run can say who holds it.
+        """
         import fcntl
 
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "w") as handle:
+        check_workspace_root(self.root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = open(self.root / ".lock", "a+")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise disk_error(exc, self.root) from None
+        with handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise UsageError(f"workspace {self.root} is locked by another trtc run",
-                                 "wait for it to finish, or remove the .lock file if it "
-                                 "crashed") from None
+                handle.seek(0)
+                holder = handle.read().strip()
+                pid = int(holder) if holder.isdigit() else None
+                who = (f"PID {pid} ({'running' if pid_alive(pid) else 'no longer running'})"
+                       if pid is not None else "another process")
+                raise UsageError(f"workspace {self.root} is locked by another trtc run: {who}",
+                                 f"wait for it to finish (check with: ps -p {pid or 'PID'}); "
+                                 "the lock is released when that process exits, so never "
+                                 "delete the .lock file of a running one") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
             try:
                 yield
             finally:
+                with contextlib.suppress(OSError):
+                    handle.seek(0)
+                    handle.truncate()
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 

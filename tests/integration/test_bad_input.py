@@ -116,6 +116,7 @@ def test_bad_onnx_inspect(cli, bad_onnx: Path) -> None:
 
 def test_bad_onnx_build(cli, bad_onnx: Path, tmp_path: Path, ws: Path) -> None:
     out = tmp_path / "out" / "model.ort.onnx"
+    out.parent.mkdir()  # -o's folder must exist (trtc never creates folders for -o)
     assert_user_error(cli("build", bad_onnx, "-o", out, "--workspace", ws), 4, bad_onnx.name)
     assert not out.exists()
     assert not out.parent.exists() or list(out.parent.iterdir()) == []

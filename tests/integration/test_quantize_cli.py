@@ -232,7 +232,7 @@ def test_calib_crop_zero_is_rejected_not_ignored(cli, conv_onnx: Path, tmp_path:
     result = cli("quantize", conv_onnx, "-o", tmp_path / "q.onnx", "--calib-data",
                  tmp_path / "images", "--calib-resize", "8", "--calib-crop", "0",
                  "--workspace", ws)
-    assert_user_error(result, 2, "crop 0")
+    assert_user_error(result, 2, "quantize.calib_preprocess.crop", "got 0")
 
 
 def test_unsupported_image_file(cli, conv_onnx: Path, tmp_path: Path, ws: Path) -> None:

@@ -37,6 +37,7 @@ def test_is_recipe() -> None:
 def test_flags_mode_quantize_keeps_its_ranges_and_cache_beside_the_output(
         tmp_path: Path, conv_onnx: Path) -> None:
     out = tmp_path / "q" / "model.int8.onnx"
+    out.parent.mkdir()
     outcome = api.quantize(conv_onnx, output=out, precision="int8", target="onnxruntime-cpu",
                            calib_data="random", calib_samples=4, shapes="x:2x3x8x8")
     assert (outcome.status, outcome.reason) == ("ran", "flags mode")

@@ -54,7 +54,10 @@ def test_exit_code_table() -> None:
         "missing dependency or hardware": 3,
         "model error": 4,
         "data error": 5,
+        "disk error": 6,
         "timeout": 124,
+        "interrupted (Ctrl-C)": 130,
+        "terminated (SIGTERM)": 143,
         "internal bug": 70,
     }
 

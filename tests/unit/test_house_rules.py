@@ -11,7 +11,8 @@ import pytest
 
 PKG = Path(__file__).resolve().parents[2] / "trtc"
 STDLIB_OK = {"__future__", "dataclasses", "pathlib", "typing", "json", "sys", "traceback",
-             "collections", "os", "time", "importlib", "contextlib", "functools", "inspect"}
+             "collections", "os", "time", "importlib", "contextlib", "functools", "inspect",
+             "signal", "types"}
 
 #: The layers, top to bottom: a module may import its own unit, any unit of a lower
 #: layer, and within its layer only the units SIDEWAYS names. A unit is a subpackage

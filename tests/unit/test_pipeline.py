@@ -156,6 +156,7 @@ def test_run_recipe_rejects_an_unknown_until(tmp_path: Path) -> None:
 
 def test_run_job_runs_the_stage_outside_a_workspace(tmp_path: Path, conv_onnx: Path) -> None:
     out = tmp_path / "flags" / "pruned.onnx"
+    out.parent.mkdir()  # -o's folder must exist: trtc never creates folders outside a workspace
     recipe = _recipe(tmp_path, prune={"method": "magnitude", "ratio": 0.5})
     ctx = StageContext(inputs={"model": conv_onnx}, outputs={"model": out},
                        work_dir=out.parent)

@@ -57,15 +57,15 @@ def export(source: Source, /, *, output: str | Path | None = None,
         model = dataclasses.replace(model, weights=str(Path(weights).resolve()))
     if inputs:
         model = dataclasses.replace(model, inputs=tuple(parse_input(i) for i in inputs))
+    if not in_workspace and recipe.is_pytorch and not model.inputs:
+        raise UsageError(f"{source}: a PyTorch model needs --input NAME:DIMS",
+                         "e.g. --input input:batchx3x224x224")
     recipe = override(dataclasses.replace(recipe, model=model), "export", **overrides)
     if in_workspace:
         no_output(output, workspace, recipe, "export")
         return run_in_workspace(recipe, "export", workspace, force, reporter)
     if not recipe.is_pytorch and output is None:
         raise UsageError("exporting an .onnx file needs -o OUT.onnx")
-    if recipe.is_pytorch and not recipe.model.inputs:
-        raise UsageError(f"{source}: a PyTorch model needs --input NAME:DIMS",
-                         "e.g. --input input:batchx3x224x224")
     dest = Path(output or f"{recipe.name}.onnx")
     return run_flags(Plan(recipe), "export", {}, {"model": dest}, reporter)
 

@@ -46,8 +46,22 @@ def load_model(spec: ModelSpec) -> torch.nn.Module:
         torch.manual_seed(0)
         model = _build_model(spec)
     if spec.weights:
-        model.load_state_dict(load_state_dict(spec.weights))
+        state = load_state_dict(spec.weights)
+        try:
+            model.load_state_dict(state)
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise ModelError(f"model.weights {spec.weights}: does not fit {spec.source}: "
+                             f"{_state_dict_problem(str(exc))}",
+                             "use the weights saved from this model (same factory and "
+                             "factory_args), or check model.source") from None
     return model.eval()
+
+
+def _state_dict_problem(text: str) -> str:
+    """The first few problems of torch's load_state_dict error, on one line."""
+    lines = [ln.strip() for ln in text.splitlines()[1:] if ln.strip()] or [text.strip()]
+    joined = "; ".join(lines)
+    return joined if len(joined) <= 300 else joined[:297] + "..."
 
 
 def _build_model(spec: ModelSpec) -> torch.nn.Module:
@@ -88,9 +102,18 @@ def load_state_dict(path: str) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
+        text = str(exc)
+        if "weights only" in text.lower() or "weights_only" in text:
+            # torch's message goes on to suggest weights_only=False: never pass that on,
+            # it would run whatever code the file carries.
+            why = ("it holds Python objects other than tensors, and unpickling them could "
+                   "run code (trtc never does)")
+        else:
+            why = text.splitlines()[0] if text.strip() else type(exc).__name__
         raise ModelError(f"model.weights {path}: cannot load with torch.load(weights_only=True)"
-                         f": {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-                         "save a state_dict with torch.save(model.state_dict(), path)") from None
+                         f": {why}",
+                         "save a plain state_dict with torch.save(model.state_dict(), path)"
+                         ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import traceback
+from types import FrameType
 from typing import Any
 
 import typer
@@ -15,9 +17,44 @@ from trtc import __version__
 from trtc.cli import bench, build, export, inspect, package, prune, quantize, run, verify
 from trtc.cli.options import JsonOpt, QuietOpt, VerboseOpt
 from trtc.cli.output import SETTINGS
-from trtc.errors import TrtcError
+from trtc.errors import Interrupted, TrtcError, disk_error, is_disk_error
 
 INTERNAL_ERROR = 70
+
+#: Signals received during this invocation (set by :func:`_on_signal`).
+SIGNALS: list[int] = []
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    """SIGINT / SIGTERM: unwind (every ``finally`` and atomic write cleans up), then exit."""
+    SIGNALS.append(signum)
+    raise KeyboardInterrupt
+
+
+def _interrupted(exc: BaseException) -> Interrupted | None:
+    """An Interrupted error when a signal arrived or ``exc`` came from one, else None.
+
+    Libraries (torch.onnx, ONNX Runtime) turn a KeyboardInterrupt into their own errors,
+    which trtc would otherwise report as a model error ("try exporter: legacy").
+    """
+    seen: BaseException | None = exc
+    chain = False
+    for _ in range(20):
+        if seen is None:
+            break
+        if isinstance(seen, KeyboardInterrupt):
+            chain = True
+            break
+        seen = seen.__cause__ or seen.__context__
+    if not SIGNALS and not chain:
+        return None
+    sigterm = signal.SIGTERM in SIGNALS
+    error = Interrupted("interrupted by " + ("SIGTERM" if sigterm else "Ctrl-C") +
+                        "; nothing half-written was kept",
+                        "run the command again: finished stages are reused")
+    if sigterm:
+        error.exit_code = 143  # 128 + SIGTERM
+    return error
 
 
 class TrtcGroup(TyperGroup):
@@ -26,15 +63,17 @@ class TrtcGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except TrtcError as exc:
-            _report(exc)
-            raise typer.Exit(exc.exit_code) from None
         except (TyperException, typer.Exit, typer.Abort):
             raise
-        except KeyboardInterrupt:
-            Console(stderr=True).print("interrupted")
-            raise typer.Exit(130) from None
-        except Exception:
+        except BaseException as raised:
+            exc: BaseException = _interrupted(raised) or raised
+            if isinstance(exc, OSError) and is_disk_error(exc):
+                exc = disk_error(exc)  # a write outside atomic_path (a library's own file)
+            if isinstance(exc, TrtcError):
+                _report(exc)
+                raise typer.Exit(exc.exit_code) from None
+            if not isinstance(exc, Exception):
+                raise
             err = Console(stderr=True)
             err.print(traceback.format_exc(), markup=False, highlight=False)
             err.print("[bold red]internal error[/]: this is a bug in trtc; please report it "
@@ -107,4 +146,8 @@ app.command("inspect")(inspect.inspect)
 
 
 def main() -> None:
+    """The ``trtc`` entry point: Ctrl-C and SIGTERM end the run as errors (130 / 143)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _on_signal)
     app()
+

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from trtc.errors import DependencyError, ModelError
+from trtc.workspace import final_name
 
 _TWO_GIB = 2**31 - 1
 
@@ -19,11 +20,15 @@ def load_onnx(path: str | Path) -> Any:
     if not path.is_file():
         raise ModelError(f"ONNX model not found: {path}", "check the path")
     try:
-        return onnx.load(str(path))
+        model = onnx.load(str(path))
     except Exception as exc:
         raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else 'truncated or corrupt'})",
                          "re-export the model; the file may be truncated or not ONNX") from None
+    if not model.HasField("graph"):  # an empty file parses as an empty proto
+        raise ModelError(f"{path}: holds no ONNX graph (empty, or not an ONNX file)",
+                         "pass an .onnx file exported by torch.onnx, tf2onnx or similar")
+    return model
 
 
 def check_and_infer(model: Any, where: str) -> Any:
@@ -96,6 +101,6 @@ def save_onnx(model: Any, path: str | Path) -> None:
 
     if model.ByteSize() > _TWO_GIB:
         onnx.save(model, str(path), save_as_external_data=True,
-                  location=Path(path).name + ".data")
+                  location=final_name(path) + ".data")  # not the temp file's name
     else:
         onnx.save(model, str(path))

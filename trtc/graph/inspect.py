@@ -152,7 +152,12 @@ def _constant_numel(node: NodeProto) -> int:
 
 
 def _size_on_disk(path: Path, graph: GraphProto) -> int:
-    """Return the model file size plus the size of each external data file it names."""
+    """Return the model file size plus the size of each external data file it names.
+
+    Only files inside the model's folder count: a location such as ``../../etc/shadow``
+    or an absolute path is never followed (not even to stat it).
+    """
+    folder = path.parent.resolve()
     locations: set[Path] = set()
     for g in graphs(graph):
         for tensor in g.initializer:
@@ -160,7 +165,9 @@ def _size_on_disk(path: Path, graph: GraphProto) -> int:
                 continue
             entries = {e.key: e.value for e in tensor.external_data}
             if "location" in entries:
-                locations.add((path.parent / entries["location"]).resolve())
+                where = (folder / entries["location"]).resolve()
+                if where.is_relative_to(folder) and where != folder:
+                    locations.add(where)
     # A missing data file is not our problem to report here: the summary is still useful.
     return path.stat().st_size + sum(p.stat().st_size for p in locations if p.is_file())
 

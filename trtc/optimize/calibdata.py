@@ -27,6 +27,7 @@ from trtc.data import (
     InputInfo,
     array_dataset,
     batch_axes,
+    check_finite,
     check_rank,
     feed_samples,
     input_infos,
@@ -143,35 +144,6 @@ def fingerprint(feeds: Sequence[Feed]) -> str:
             digest.update(f"\0{name}\0{arr.dtype.str}\0{arr.shape}\0".encode())
             digest.update(arr.tobytes())
     return digest.hexdigest()
-
-
-def check_finite(feeds: Sequence[Mapping[str, np.ndarray]], source: str) -> None:
-    """Raise DataError naming the input, the NaN / Inf counts and the first bad sample.
-
-    A single NaN in calibration data turns a min/max range (and every scale
-    derived from it) into NaN, which only shows up later as garbage outputs.
-    """
-    names = list(feeds[0]) if feeds else []
-    for name in names:
-        nan = inf = bad = 0
-        first: int | None = None
-        offset = 0
-        for feed in feeds:
-            arr = feed[name]
-            if arr.dtype.kind in "fc":
-                per_sample = ~np.isfinite(arr.reshape(len(arr), -1) if arr.ndim else arr[None])
-                rows = np.flatnonzero(per_sample.any(axis=-1))
-                if rows.size:
-                    nan += int(np.isnan(arr).sum())
-                    inf += int(np.isinf(arr).sum())
-                    bad += rows.size
-                    first = offset + int(rows[0]) if first is None else first
-            offset += len(arr) if arr.ndim else 1
-        if first is not None:
-            raise DataError(f"{source}: input '{name}' has {nan} NaN and {inf} Inf values in "
-                            f"{bad} of {offset} samples (first: sample {first})",
-                            "clean the data (numpy.nan_to_num) or drop those samples; "
-                            "calibration ranges would be NaN/Inf")
 
 
 def _effective_batch(infos: Sequence[InputInfo], axes: Mapping[str, int | None], batch: int,

@@ -20,7 +20,13 @@ from trtc.pipeline.plan import MODEL_STAGES, Plan
 from trtc.recipe import STAGES, Recipe
 from trtc.stages import NullReporter, Reporter, StageContext, StageResult
 from trtc.usercode import ref_file
-from trtc.workspace import StageRecord, Workspace, read_json
+from trtc.workspace import (
+    StageRecord,
+    Workspace,
+    check_output_path,
+    disk_error,
+    read_json,
+)
 
 
 @dataclass
@@ -178,6 +184,11 @@ def _artifact(ws: Workspace) -> Path:
     return ws.stage_dir("build") / "model.ort.onnx"
 
 
+#: Stages whose output is a folder tree they create (``package``: a Triton model
+#: repository under ``--triton DIR``); every other flags-mode output needs its folder.
+TREE_STAGES = ("package",)
+
+
 def run_job(plan: Plan, stage: str, ctx: StageContext) -> StageOutcome:
     """Run one stage's job outside a workspace (flags mode): no manifest, no skipping.
 
@@ -186,8 +197,15 @@ def run_job(plan: Plan, stage: str, ctx: StageContext) -> StageOutcome:
     """
     module = importlib.import_module(f"trtc.stages.{stage}")
     job = plan.job(stage)  # resolves the backend first: a missing one writes nothing
-    for path in ctx.outputs.values():
-        path.parent.mkdir(parents=True, exist_ok=True)
+    for role, path in ctx.outputs.items():
+        flag = {"report": "--report", "calibration": "calibration ranges"}.get(role, "-o")
+        # never replace a device, a link or a folder
+        check_output_path(path, flag, make_parents=stage in TREE_STAGES)
+        if stage in TREE_STAGES:
+            try:  # a folder tree is this stage's output: make its folders
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise disk_error(exc, path.parent) from None
     start = time.perf_counter()
     result = module.run(job, ctx)
     elapsed = time.perf_counter() - start
@@ -234,7 +252,10 @@ def run_stage(recipe: Recipe, stage: str, ws: Workspace, *, force: bool = False,
             raise _missing_input(recipe, stage, role, path)
     module = importlib.import_module(f"trtc.stages.{stage}")
     out_dir = ws.stage_dir(stage)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise disk_error(exc, out_dir) from None
     ws.invalidate(stage)
     start = time.perf_counter()
     ctx = StageContext(inputs=inputs, outputs=plan.outputs(stage, out_dir), work_dir=out_dir,
@@ -320,14 +341,31 @@ def run_recipe(recipe: Recipe, ws: Workspace, *, until: str | None = None,
 
 
 def collect_reports(ws: Workspace) -> dict[str, Any]:
-    """Read the stage manifests and the verify/bench reports for the summary."""
+    """Read the stage manifests and the verify/bench reports for the summary.
+
+    A verify or bench report is shown only when its manifest records the artifact the
+    build manifest has now (same path and hash): an older one is listed under
+    ``stale`` (stage -> why), never shown as current.
+    """
     out: dict[str, Any] = {}
     for stage in STAGES:
         manifest = ws.read_manifest(stage)
         if manifest:
             out[stage] = manifest
-    for stage in ("verify", "bench"):
+    built = ((out.get("build") or {}).get("outputs") or {}).get("artifact") or {}
+    stale: dict[str, str] = {}
+    for stage, role in (("verify", "candidate"), ("bench", "artifact")):
         report = read_json(ws.stage_dir(stage) / "report.json")
-        if report is not None:
+        if report is None:
+            continue
+        used = ((out.get(stage) or {}).get("inputs") or {}).get(role) or {}
+        if not used:
+            stale[stage] = "its manifest is missing (the run did not finish)"
+        elif not built or used.get("sha256") != built.get("sha256") or \
+                used.get("path") != built.get("path"):
+            stale[stage] = "it measured an earlier build; run it again"
+        else:
             out[f"{stage}_report"] = report
+    if stale:
+        out["stale"] = stale
     return out

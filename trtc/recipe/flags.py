@@ -32,6 +32,7 @@ def override(recipe: Recipe, section: str, **changes: Any) -> Recipe:
     """
     changes = {k: v for k, v in changes.items() if v is not None}
     if not changes:
+        check_semantics(recipe, "flags")  # flags that changed other sections (--input)
         return recipe
     current = getattr(recipe, section)
     # Flags arrive as free values: check and convert them as a recipe value would be.
@@ -59,5 +60,5 @@ def parse_input(text: str) -> InputSpec:
     if len(parts) not in (2, 3) or not parts[0]:
         raise UsageError(f"--input {text!r}: expected NAME:DIMS[:DTYPE]",
                          "e.g. --input input:batchx3x224x224:float32")
-    dims = tuple(int(d) if d.isdigit() else d for d in parts[1].split("x"))
+    dims = tuple(int(d) if d.lstrip("+-").isdigit() else d for d in parts[1].split("x"))
     return InputSpec(name=parts[0], shape=dims, dtype=parts[2] if len(parts) == 3 else "float32")

@@ -29,7 +29,7 @@ def load_recipe(path: str | Path) -> Recipe:
         raise RecipeError(f"recipe file not found: {path}",
                           "check the path; recipes live in configs/ (e.g. configs/digits.yaml)")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = safe_load_bounded(read_text(path), str(path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
@@ -46,6 +46,91 @@ def load_recipe(path: str | Path) -> Recipe:
     recipe = parse_recipe(raw, source=str(path))
     return resolve_paths(dataclasses.replace(recipe, path=path.resolve()))
 
+
+
+#: Bounds on what a recipe may be: a recipe is a few hundred lines; these refuse alias
+#: bombs ("billion laughs") and deep nesting in milliseconds, before any key is read.
+MAX_BYTES = 1 << 20
+MAX_DEPTH = 32
+MAX_NODES = 100_000
+
+
+def read_text(path: Path) -> str:
+    """The recipe's text: UTF-8 (a BOM allowed), no NUL bytes, at most :data:`MAX_BYTES`."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RecipeError(f"{path}: cannot read the recipe: {exc.strerror}",
+                          "check the path and its permissions") from None
+    if len(data) > MAX_BYTES:
+        raise RecipeError(f"{path}: {len(data)} bytes is too large for a recipe "
+                          f"(limit {MAX_BYTES})", "is this the right file?")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\0" in data:
+        raise RecipeError(f"{path}: not a text recipe (binary, or UTF-16: it holds NUL bytes)",
+                          "save the recipe as UTF-8 YAML")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RecipeError(f"{path}: not UTF-8 text (byte {exc.start}: "
+                          f"{data[exc.start:exc.start + 1]!r})",
+                          "save the recipe as UTF-8 YAML") from None
+
+
+def safe_load_bounded(text: str, source: str = "<recipe>") -> Any:
+    """``yaml.safe_load`` that refuses deep nesting and alias expansion past the bounds.
+
+    The events are read first (PyYAML's parser is not recursive), so nesting is
+    counted before the composer recurses; the composed node graph is then sized with
+    every alias expanded (memoised, so a bomb is measured without being built).
+    """
+    import yaml
+
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else 0
+                raise RecipeError(f"{source}:{line}: nested more than "
+                                  f"{MAX_DEPTH} levels deep", "a recipe is a few levels deep; "
+                                  "is this the right file?")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        sizes: dict[int, int] = {}
+        visiting: set[int] = set()
+
+        def size(n: yaml.Node) -> int:
+            if id(n) in sizes:
+                return sizes[id(n)]
+            if id(n) in visiting:
+                raise RecipeError(f"{source}:{n.start_mark.line + 1}: an alias refers to "
+                                  "itself (a recursive '*name')", "remove the alias")
+            visiting.add(id(n))
+            total = 1
+            if isinstance(n, yaml.SequenceNode):
+                total += sum(size(c) for c in n.value)
+            elif isinstance(n, yaml.MappingNode):
+                total += sum(size(k) + size(v) for k, v in n.value)
+            visiting.discard(id(n))
+            sizes[id(n)] = total
+            return total
+
+        try:
+            total = size(node)
+        except RecursionError:  # aliases of aliases nest deeper than the text shows
+            raise RecipeError(f"{source}: aliases nest more than Python can follow",
+                              "use fewer nested aliases") from None
+        if total > MAX_NODES:
+            raise RecipeError(f"{source}: the recipe expands to more than {MAX_NODES} values "
+                              "(YAML aliases: '*name')", "use fewer nested aliases")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def base_dir(recipe: Recipe) -> Path:

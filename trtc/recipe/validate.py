@@ -141,6 +141,8 @@ def convert(value: Any, tp: Any, where: str, source: str) -> Any:  # noqa: C901
 
 
 def check_semantics(recipe: Recipe, source: str) -> None:
+    check_name(recipe.name, source)
+    check_numbers(recipe, source)
     src = recipe.model.source
     if not src.startswith(("torchvision:", "python:", "onnx:")):
         raise fail(source, "model.source", f"unknown model source {src!r}",
@@ -199,6 +201,115 @@ def check_semantics(recipe: Recipe, source: str) -> None:
     if recipe.verify.reference == "pytorch" and not recipe.is_pytorch:
         raise fail(source, "verify.reference", "'pytorch' needs a PyTorch model source",
                     "use reference: export for an onnx: model")
+
+
+# --------------------------------------------------------------------------- numbers
+
+#: The lowest ONNX opset torch.onnx exports (a lower one would be silently ignored).
+MIN_OPSET = 7
+
+#: Range rules for numeric keys, shared by recipes and flags (flags go through
+#: ``override``, which calls :func:`check_semantics`): key path -> (low, high,
+#: low inclusive, what a valid value is). ``*`` matches one key (an output name).
+#: Every float anywhere in a recipe must also be finite.
+_RANGES: dict[str, tuple[float | None, float | None, bool, str]] = {
+    "export.opset": (MIN_OPSET, None, True, f"an ONNX opset >= {MIN_OPSET}"),
+    "export.parity_atol": (0, None, True, "a tolerance >= 0"),
+    "export.parity_rtol": (0, None, True, "a tolerance >= 0"),
+    "export.parity_samples": (0, None, True, "a count >= 0"),
+    "export.example_dims.*": (0, None, False, "a positive size"),
+    "quantize.calib_preprocess.resize": (0, None, False, "a positive pixel count"),
+    "quantize.calib_preprocess.crop": (0, None, False, "a positive pixel count"),
+    "quantize.calib_preprocess.scale": (0, None, False, "a positive number"),
+    "build.threads": (0, None, False, "a positive thread count"),
+    "build.int8_calib_samples": (0, None, False, "a positive count"),
+    "build.timeout_s": (0, None, False, "a positive number of seconds"),
+    "verify.atol": (0, None, True, "a tolerance >= 0"),
+    "verify.rtol": (0, None, True, "a tolerance >= 0"),
+    "verify.per_output.*.atol": (0, None, True, "a tolerance >= 0"),
+    "verify.per_output.*.rtol": (0, None, True, "a tolerance >= 0"),
+    "verify.max_drop": (0, 1, True, "a fraction from 0 to 1"),
+    "verify.min_cosine": (-1, 1, True, "a cosine from -1 to 1"),
+    "bench.warmup_ms": (0, None, True, "milliseconds >= 0"),
+    "bench.threads": (0, None, False, "a positive thread count"),
+    "bench.cov_warn": (0, None, True, "a fraction >= 0"),
+}
+
+
+def _walk(value: Any, where: str) -> Any:
+    """Yield (key path, value) for every leaf of a spec tree."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            if not f.metadata.get("internal"):
+                yield from _walk(getattr(value, f.name), join(where, f.name))
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk(v, join(where, str(k)))
+    elif isinstance(value, (tuple, list)):
+        for i, v in enumerate(value):
+            yield from _walk(v, f"{where}[{i}]")
+    else:
+        yield where, value
+
+
+def _rule_for(where: str) -> tuple[float | None, float | None, bool, str] | None:
+    if where in _RANGES:
+        return _RANGES[where]
+    parts = where.split(".")
+    for pattern, rule in _RANGES.items():
+        pp = pattern.split(".")
+        if len(pp) == len(parts) and all(a == "*" or a == b for a, b in zip(pp, parts)):
+            return rule
+    return None
+
+
+def check_numbers(recipe: Recipe, source: str) -> None:
+    """Refuse NaN/inf anywhere, and numbers outside their key's range (:data:`_RANGES`)."""
+    import math
+
+    for where, value in _walk(recipe, ""):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            raise fail(source, where, f"must be a finite number, got {value}",
+                       "NaN and infinity are never valid here")
+        rule = _rule_for(where)
+        if rule is None:
+            continue
+        low, high, inclusive, what = rule
+        too_low = low is not None and (value < low if inclusive else value <= low)
+        if too_low or (high is not None and value > high):
+            raise fail(source, where, f"must be {what}, got {value:g}")
+    shape_maps = {"quantize.shapes": recipe.quantize.shapes, "build.shapes": recipe.build.shapes,
+                  "verify.data.shapes": recipe.verify.data.shapes,
+                  "bench.shapes": recipe.bench.shapes}
+    for key, shapes in shape_maps.items():
+        for name, dims in shapes.items():
+            if not dims or any(d <= 0 for d in dims):
+                raise fail(source, join(key, name), f"dims must be positive integers, got "
+                           f"{list(dims)}", "e.g. [1, 3, 224, 224]")
+    for i, profile in enumerate(recipe.build.profiles):
+        for name, r in profile.items():
+            where = f"build.profiles[{i}].{name}"
+            if not (len(r.min) == len(r.opt) == len(r.max)) or not r.min:
+                raise fail(source, where, "min, opt and max must have the same rank")
+            if any(d <= 0 for d in (*r.min, *r.opt, *r.max)):
+                raise fail(source, where, "dims must be positive")
+            if any(not lo <= mid <= hi for lo, mid, hi in zip(r.min, r.opt, r.max)):
+                raise fail(source, where, f"needs min <= opt <= max in every dim; got min "
+                           f"{list(r.min)}, opt {list(r.opt)}, max {list(r.max)}",
+                           "e.g. min [1, 3, 224, 224], opt [8, 3, 224, 224], "
+                           "max [32, 3, 224, 224]")
+
+
+def check_name(name: str, source: str) -> None:
+    """A recipe name is one plain path component: ``build/<name>/`` stays in ``build/``."""
+    bad = (not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name
+           or name != name.strip() or any(ord(c) < 32 for c in name))
+    if bad:
+        raise fail(source, "name", f"must be a plain folder name (no '/', '..', NUL or "
+                   f"control characters, not empty); got {name!r}",
+                   "e.g. name: resnet18-int8 (artifacts go to build/<name>/)")
 
 
 _DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int8", "uint8",

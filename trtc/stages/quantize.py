@@ -10,6 +10,7 @@ again) and the ranges in ``calibration.json``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from trtc.recipe import QuantizeSpec
 from trtc.stages import StageContext, StageResult
@@ -40,13 +41,47 @@ def run(job: QuantizeJob, ctx: StageContext) -> StageResult:
     """Quantize ``ctx.inputs['model']`` into ``ctx.outputs['model']``; write the ranges."""
     from trtc.optimize.quantize import quantize_model
 
-    report = quantize_model(ctx.inputs["model"], ctx.outputs["model"], job.quantize,
-                            shapes=job.shapes, cache_dir=ctx.work_dir / CACHE_DIR,
-                            eval_source=job.eval_source, labels_key=job.labels_key,
-                            eval_batch=job.eval_batch, progress=ctx.reporter.progress)
+    check_finite_weights(ctx.inputs["model"])
+    cache_dir = ctx.work_dir / CACHE_DIR
+    had_cache = cache_dir.exists()
+    try:
+        report = quantize_model(ctx.inputs["model"], ctx.outputs["model"], job.quantize,
+                                shapes=job.shapes, cache_dir=cache_dir,
+                                eval_source=job.eval_source, labels_key=job.labels_key,
+                                eval_batch=job.eval_batch, progress=ctx.reporter.progress)
+    except BaseException:
+        if not had_cache:  # a failed first run leaves no empty cache folder behind
+            import contextlib
+
+            with contextlib.suppress(OSError):
+                cache_dir.rmdir()
+        raise
     outputs = {"model": ctx.outputs["model"]}
     if "calibration" in ctx.outputs:
         write_json(ctx.outputs["calibration"], report.ranges or {})
         outputs["calibration"] = ctx.outputs["calibration"]
     return StageResult("quantize", outputs, report.to_dict(), warnings=report.warnings)
+
+
+def check_finite_weights(model_path: Path) -> None:
+    """A NaN/Inf weight is a broken model, not a calibration problem: say which one."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    from trtc.errors import ModelError
+    from trtc.graph.io import load_proto
+
+    model = load_proto(model_path)  # an empty or corrupt file is a ModelError naming it
+    for tensor in model.graph.initializer:
+        if tensor.data_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16,
+                                    onnx.TensorProto.DOUBLE) or \
+                tensor.data_location == onnx.TensorProto.EXTERNAL:
+            continue
+        values = numpy_helper.to_array(tensor)
+        if not np.isfinite(values).all():
+            raise ModelError(f"{model_path}: weight '{tensor.name}' holds NaN/Inf values",
+                             "the model is broken (diverged training, a bad export): fix it "
+                             "before quantizing")
+
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from trtc.backends.base import polygraphy_severity
-from trtc.errors import DataError, UsageError, VerificationError
+from trtc.errors import DataError, ModelError, UsageError, VerificationError
 from trtc.metrics import cosine, cosine_metric, top1_metric
 from trtc.recipe import DEFAULT_TOLERANCES, ModelSpec, VerifySpec
 from trtc.stages import StageContext, StageResult
@@ -305,6 +305,9 @@ def _compare(candidate: Path, reference: Reference, spec: VerifySpec, precision:
     elementwise_gates, metric_name = gates(spec, changed_by)
     backend = backend_for_artifact(candidate)
     inputs, outputs = backend.io_specs(candidate)
+    if not inputs:
+        raise ModelError(f"{candidate}: the model has no inputs: there is nothing to feed "
+                         "and compare", "verify a model that takes inputs")
     dataset = load_dataset(spec, input_infos(inputs))
     if metric_name == "top1" and dataset.labels is None:
         raise DataError(f"verify.metric top1: {spec.data.source} has no "
@@ -314,6 +317,7 @@ def _compare(candidate: Path, reference: Reference, spec: VerifySpec, precision:
     # Candidate first: Polygraphy's relative error divides by the second (the reference).
     results = Comparator.run([backend.runner(candidate, name="candidate"), ref_runner],
                              data_loader=dataset.feeds)
+    _check_output_shapes(candidate, results[0][1], results[1][1], outputs)
     verdict = Comparator.compare_accuracy(
         results, compare_func=CompareFunc.simple(
             atol={n: t["atol"] for n, t in tols.items()},
@@ -345,6 +349,19 @@ def _compare(candidate: Path, reference: Reference, spec: VerifySpec, precision:
     return VerifyReport(str(candidate), backend.name, reference.describe(), precision,
                         dataset.description, dataset.samples, report_outputs, changed_by,
                         elementwise_gates, metric, tuple(failures))
+
+
+def _check_output_shapes(candidate: Path, cand_iters: Sequence[Any],
+                         ref_iters: Sequence[Any], outputs: list[str]) -> None:
+    """Candidate and reference must give every output the same shape (not the same model)."""
+    for cand, ref in zip(cand_iters, ref_iters):
+        for name in outputs:
+            if name in cand and name in ref:
+                a, b = np.shape(cand[name]), np.shape(ref[name])
+                if a != b:
+                    raise ModelError(f"{candidate}: output '{name}' has shape {list(a)}, the "
+                                     f"reference's has {list(b)} on the same input",
+                                     "compare an artifact with the model it was built from")
 
 
 def _reference_runner(reference: Reference, inputs: Mapping[str, Any],
