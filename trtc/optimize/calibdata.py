@@ -38,6 +38,7 @@ from trtc.data import (
 )
 from trtc.errors import DataError, UsageError
 from trtc.optimize.calibimages import ImagePreprocess, image_arrays, image_files
+from trtc.shapes import format_shape
 
 RANDOM_WARNING = ("calibrating on seeded random data: the INT8 scales will fit N(0, 1) noise, "
                   "not your real inputs, and accuracy will likely drop; calibrate on a few "
@@ -224,10 +225,6 @@ def check_ranks(arrays: Mapping[str, np.ndarray], infos: Sequence[InputInfo], so
             check_rank(info, arr, axes[info.name], source)
 
 
-def _fmt(shape: Sequence[int | str]) -> str:
-    return "x".join(str(d) for d in shape)
-
-
 # python:module:function ----------------------------------------------------------------------
 
 
@@ -298,7 +295,7 @@ def _join_batches(items: Iterable[Any], source: str, infos: Sequence[InputInfo],
         trailing = {a.shape[:axis] + ("N",) + a.shape[axis + 1:] for a in arrays}
         if len(trailing) > 1:
             raise DataError(f"calibration data {source}: input '{name}' comes in shapes "
-                            f"{', '.join(_fmt(t) for t in sorted(trailing, key=str))}",
+                            f"{', '.join(format_shape(t) for t in sorted(trailing, key=str))}",
                             "yield samples of one shape per input")
         joined[name] = np.concatenate(arrays, axis=axis)
     return joined

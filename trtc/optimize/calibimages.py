@@ -14,6 +14,7 @@ import numpy as np
 from trtc.data import InputInfo
 from trtc.errors import DataError, DependencyError, UsageError
 from trtc.recipe import CalibPreprocessSpec
+from trtc.shapes import format_shape
 
 #: Image file suffixes read from a folder (what Pillow decodes in every build).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
@@ -25,10 +26,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 #: ``crop``, multiplied by ``scale``, normalized per channel with ``mean`` / ``std`` (after
 #: scaling) and laid out as ``layout`` with a leading batch axis.
 ImagePreprocess = CalibPreprocessSpec
-
-def _fmt(shape: Sequence[int | str]) -> str:
-    return "x".join(str(d) for d in shape)
-
 
 def image_files(folder: Path) -> list[Path]:
     """Every non-hidden file under ``folder``, sorted (class sub-folders included)."""
@@ -86,7 +83,7 @@ def check_image_input(info: InputInfo, pre: ImagePreprocess) -> None:
         raise DataError(f"input '{info.name}' is {info.dtype}; image folders feed float inputs",
                         "use an .npz or python:module:function")
     if len(info.shape) != 4:
-        raise DataError(f"input '{info.name}' has shape {_fmt(info.shape)}; image folders "
+        raise DataError(f"input '{info.name}' has shape {format_shape(info.shape)}; image folders "
                         "feed 4-D image inputs (NCHW or NHWC)",
                         "use an .npz or python:module:function")
     channels = 3 if pre.color == "RGB" else 1
@@ -96,12 +93,13 @@ def check_image_input(info: InputInfo, pre: ImagePreprocess) -> None:
         other = info.shape[3 if pre.layout == "NCHW" else 1]
         hint = (f"set layout {'NHWC' if pre.layout == 'NCHW' else 'NCHW'}"
                 if other == channels else f"set color {'L' if want_c == 1 else 'RGB'}")
-        raise DataError(f"input '{info.name}' (shape {_fmt(info.shape)}, {pre.layout}) has "
+        raise DataError(f"input '{info.name}' (shape {format_shape(info.shape)}, {pre.layout}) has "
                         f"{want_c} channels, {pre.color} images have {channels}", hint)
     for dim in hw:
         if isinstance(dim, int) and dim != pre.crop:
-            raise DataError(f"input '{info.name}' takes {_fmt(hw)} images (shape "
-                            f"{_fmt(info.shape)}), the preprocessing crops {pre.crop}x{pre.crop}",
+            raise DataError(f"input '{info.name}' takes {format_shape(hw)} images (shape "
+                            f"{format_shape(info.shape)}), the preprocessing crops "
+                            f"{pre.crop}x{pre.crop}",
                             f"set crop {dim} (and resize >= {dim})")
     for key, values in (("mean", pre.mean), ("std", pre.std)):
         if len(values) not in (1, channels):

@@ -32,13 +32,6 @@ def no_gpu(version: str) -> DependencyError:
                            "--backend onnxruntime")
 
 
-def build_failed(onnx_path: Path, version: str, exc: BaseException) -> ModelError:
-    return ModelError(f"{onnx_path}: TensorRT {version} cannot build an engine: "
-                      f"{first_line(exc)}",
-                      "rerun with --verbose for TensorRT's log; unsupported ops need a "
-                      "plugin (build.plugins) or a graph change")
-
-
 def engine_not_found(engine_path: Path) -> ModelError:
     return ModelError(f"engine not found: {engine_path}", "check the path, or build it")
 

@@ -102,7 +102,7 @@ def _is_dynamic(shape: tuple[int | str, ...]) -> bool:
 
 
 def _fmt(shape: Sequence[int | str]) -> str:
-    # Model shapes hold named dims ('batch'), which trtc.shapes' int shapes do not.
+    # As trtc.shapes.format_shape, but a rank-0 input reads 'scalar' in profile errors.
     return "x".join(str(d) for d in shape) if shape else "scalar"
 
 
