@@ -68,6 +68,18 @@ def conv_onnx(tmp_path: Path) -> Path:
     return make_conv_model(tmp_path / "tiny.onnx")
 
 
+@pytest.fixture
+def relu_onnx(tmp_path: Path) -> Path:
+    """x[1,4] -> Relu -> y: a model with nothing to quantize."""
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"], name="relu")], "relu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    path = tmp_path / "relu.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
 TORCH_FACTORY = textwrap.dedent('''
     import torch.nn as nn
 

@@ -246,15 +246,9 @@ def test_excluding_a_missing_node_names_it_with_a_suggestion(tmp_path: Path) -> 
 
 
 def test_a_model_with_no_quantizable_nodes_is_a_model_error(
-        tmp_path: Path, conv_onnx: Path) -> None:
-    graph = helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["y"], name="relu")], "relu",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
-    path = tmp_path / "relu.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+        tmp_path: Path, conv_onnx: Path, relu_onnx: Path) -> None:
     with pytest.raises(ModelError, match="no quantizable nodes"):
-        _quantize(path, tmp_path)
+        _quantize(relu_onnx, tmp_path)
     src = conv_onnx
     with pytest.raises(ModelError, match="after exclusions"):
         _quantize(src, tmp_path, exclude_ops=("Conv", "Gemm"))
