@@ -135,16 +135,16 @@ def _collect_one(value: Any, absolute: Any, name: str, array: np.ndarray, batch:
     ``np.histogram`` refuses it. Its first histogram then spans 0..max|value| (binned in
     float64); min and max stay the tensor's own, so every method still gets its range.
     """
-    if np.isnan(array).any():
-        raise DataError(f"calibration batch {batch}: tensor '{name}' holds NaN",
-                        "check the data and the model's weights for NaN / Inf (an "
-                        "overflow upstream of this tensor)")
     # +-inf, or float32's extreme (Hugging Face writes finfo.min), is how attention masks
     # say "never attend here" (scores + mask before Softmax): the range is the other
     # values' (a quantized mask saturates at its low end; trtc's TensorRT placement puts
-    # no Q/DQ on Softmax inputs anyway).
+    # no Q/DQ on Softmax inputs anyway). One pass: NaN fails the comparison too.
     kept = np.abs(array) < _MASK_MAGNITUDE
     if not kept.all():
+        if np.isnan(array[~kept]).any():
+            raise DataError(f"calibration batch {batch}: tensor '{name}' holds NaN",
+                            "check the data and the model's weights for NaN / Inf (an "
+                            "overflow upstream of this tensor)")
         array = array[kept]
         if array.size == 0:
             return
