@@ -177,8 +177,9 @@ def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSetti
     """Parse, build and write one engine (runs in the build's child process).
 
     Placeholder input dim names (Paddle's ``?``) are made unique first: TensorRT
-    treats equal names as one dimension. A failed parse or build is explained
-    from the parser's errors and TensorRT's log (trtc.tensorrt.diagnose).
+    treats equal names as one dimension; with a static profile, If nodes that only
+    test input shapes are folded (trtc.graph.dims.for_tensorrt). A failed parse or
+    build is explained from the parser's errors and TensorRT's log (trtc.tensorrt.diagnose).
     """
     import tempfile
 
@@ -186,14 +187,14 @@ def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSetti
     from polygraphy.exception import PolygraphyException
 
     from trtc.backends.isolated import phase
-    from trtc.graph.dims import with_unique_dim_names
+    from trtc.graph.dims import for_tensorrt, static_shapes
 
     source, cache = Path(onnx_path), Path(timing_cache) if timing_cache else None
     cache_before = cache.stat().st_size if cache and cache.is_file() else 0
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="trtc-build-") as tmp:
-        model, notes = with_unique_dim_names(source, Path(tmp))
+        model, notes = for_tensorrt(source, Path(tmp), static_shapes(settings.profiles))
         log = Path(tmp) / "trt.log"
         with polygraphy_severity("VERBOSE" if verbose else "ERROR"), polygraphy_log_file(log):
             phase(f"parsing {source.name} (TensorRT {settings.version})")

@@ -92,3 +92,74 @@ def with_unique_dim_names(onnx_path: Path, tmp: Path) -> tuple[Path, list[str]]:
     save_onnx(model, copy)
     return copy, ["input dims renamed for TensorRT (it reads equal names as one dimension): "
                   + "; ".join(renamed)]
+
+
+def static_shapes(profiles: Any) -> dict[str, tuple[int, ...]] | None:
+    """The one shape of every input when a single profile pins them (min = max), else None."""
+    if len(profiles) != 1:
+        return None
+    shapes = {}
+    for name, (lo, _opt, hi) in profiles[0].shapes.items():
+        if tuple(lo) != tuple(hi):
+            return None
+        shapes[name] = tuple(int(d) for d in lo)
+    return shapes or None
+
+
+def fold_shape_conditions(model: Any, shapes: dict[str, tuple[int, ...]]) -> tuple[Any, int]:
+    """Fold the ``If`` nodes whose condition only depends on input shapes, at ``shapes``.
+
+    PyTorch exports ``x.squeeze(k)`` on a dynamic dim as ``If(Shape(x)[k] == 1)`` with
+    branches of different rank, which TensorRT 8.6 cannot build ("IIfConditionalOutputLayer
+    inputs must have the same shape"). With every input's shape fixed (a static build
+    profile) the condition is a constant: onnx-graphsurgeon folds it and inlines the
+    branch taken. Inputs keep their names and dtypes; only their dims become the fixed ones.
+
+    Returns:
+        (the model, how many If nodes went away); the model is ``model`` when none did.
+    """
+    import onnx_graphsurgeon as gs
+
+    before = sum(n.op_type == "If" for n in model.graph.node)
+    if before == 0:
+        return model, 0
+    graph = gs.import_onnx(model)
+    for tensor in graph.inputs:
+        if tensor.name in shapes:
+            tensor.shape = list(shapes[tensor.name])
+    graph.fold_constants(fold_shapes=True, flatten_subgraphs=True).cleanup().toposort()
+    folded = gs.export_onnx(graph)
+    folded.metadata_props.extend(model.metadata_props)
+    after = sum(n.op_type == "If" for n in folded.graph.node)
+    if after >= before:
+        return model, 0
+    return folded, before - after
+
+
+def for_tensorrt(onnx_path: Path, tmp: Path,
+                 shapes: dict[str, tuple[int, ...]] | None = None) -> tuple[Path, list[str]]:
+    """The model TensorRT should parse: unique dim names, and with a static profile
+    (``shapes``) the shape-dependent ``If`` nodes folded. ``onnx_path`` itself when
+    neither changes anything; else a copy in ``tmp``.
+    """
+    import onnx
+
+    head = onnx.load(str(onnx_path), load_external_data=False)
+    has_if = shapes is not None and any(n.op_type == "If" for n in head.graph.node)
+    if not has_if:
+        return with_unique_dim_names(onnx_path, tmp)
+    from trtc.graph.cleanup import save_onnx
+
+    model = onnx.load(str(onnx_path))
+    renamed = unique_dim_names(model)
+    model, folded = fold_shape_conditions(model, shapes or {})
+    notes = ["input dims renamed for TensorRT (it reads equal names as one dimension): "
+             + "; ".join(renamed)] if renamed else []
+    if folded:
+        notes.append(f"{folded} shape-dependent If node(s) folded at the static profile's "
+                     "shapes (TensorRT 8.6 cannot build If branches of different shapes)")
+    if not notes:
+        return onnx_path, []
+    copy = tmp / onnx_path.name
+    save_onnx(model, copy)
+    return copy, notes

@@ -125,20 +125,27 @@ def test_tensorrt_placement_and_scales_follow_nvidias_recipe(tmp_path: Path) -> 
         assert not any(_is_dq(producer, t) for t in node.input), name
     # Activations quantized: the conv1 input, relu1 (conv2's input and the residual), and
     # fc's input after the reshape; nothing else (no conv/add outputs, no pool/relu2).
-    assert {n.input[0] for n in model.graph.node if n.op_type == "QuantizeLinear"} == \
-        {"x", "r1", "f"}
+    activations = {n.input[0] for n in model.graph.node
+                   if n.op_type == "QuantizeLinear" and n.input[0] not in inits}
+    assert activations == {"x", "r1", "f"}
     # Symmetric int8 everywhere: zero points 0 and int8; weights per output channel.
     for node in model.graph.node:
         if node.op_type in ("QuantizeLinear", "DequantizeLinear"):
             zp = inits[node.input[2]]
             assert zp.dtype == np.int8 and not zp.any(), node.name
+    # Weights stay float behind their own Q -> DQ pair, per output channel (TensorRT 8.6's
+    # Myelin rejects int8 weight initializers in MatMul regions).
     for name, channels in (("conv1", 4), ("conv2", 4), ("fc", 10)):
         dq = producer[by_name[name].input[1]]
+        q = producer[dq.input[0]]
+        assert q.op_type == "QuantizeLinear", name
+        assert q.input[0] in inits and inits[q.input[0]].dtype == np.float32, name
         scale = inits[dq.input[1]]
         assert scale.shape == (channels,) and (scale > 0).all(), name
         assert {a.name: a.i for a in dq.attribute}.get("axis", 1) == 0, name
+        assert {a.name: a.i for a in q.attribute}.get("axis", 1) == 0, name
     assert _metadata(model) == {META_TARGET: "tensorrt", META_PRECISION: "int8"}
-    assert metrics["target"] == "tensorrt" and metrics["qdq"]["quantize_linear"] == 4
+    assert metrics["target"] == "tensorrt" and metrics["qdq"]["quantize_linear"] == 4 + 3
 
 
 def test_onnxruntime_cpu_uses_uint8_activations_and_int8_per_channel_weights(

@@ -1,8 +1,13 @@
 """The Q/DQ model from a placement and calibrated ranges (ONNX Runtime's ``QDQQuantizer``).
 
-For TensorRT: symmetric int8, per-channel weights, float biases (TensorRT 8.6's
-parser rejects an int32 bias DequantizeLinear), no Q/DQ after the quantized
-ops, and the residual Add's conv branch fed float. For ONNX Runtime on CPU:
+For TensorRT: symmetric int8, per-channel int8 weights kept in float behind a
+QuantizeLinear/DequantizeLinear pair (the form pytorch-quantization and ModelOpt
+export: TensorRT folds the pair into int8 weights itself, whereas int8
+initializers in a MatMul that TensorRT 8.6 hands to Myelin fail its
+``convertMyelinWeightsToFp32`` assertion; fp8, which needs TensorRT 9+, keeps
+ONNX Runtime's fp8 initializers), float biases (TensorRT 8.6's parser
+rejects an int32 bias DequantizeLinear), no Q/DQ after the quantized ops, and
+the residual Add's conv branch fed float. For ONNX Runtime on CPU:
 ORT's own defaults with uint8 activations and int8 per-channel weights (the
 layout its QLinear kernels fuse). Building never runs the model: the ranges
 come from the cached calibration.
@@ -54,7 +59,7 @@ def qdq_model(model: Any, placement: Placement, ranges_for: RangesFor, *, precis
     extra: dict[str, Any] = {}
     if target == "tensorrt":
         extra = {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
-                 "DedicatedQDQPair": True,
+                 "DedicatedQDQPair": True, "AddQDQPairToWeight": precision == "int8",
                  "OpTypesToExcludeOutputQuantization": list(placement.op_types)}
     work = update_opset_version(work, qtype, act_type)
     ranges = ranges_for(method, _activation_names(work, placement))
@@ -133,8 +138,11 @@ def set_metadata(model: Any, target: str | None, precision: str) -> None:
 
 
 def qdq_inputs(model: Any) -> list[str]:
-    """The tensors a QuantizeLinear reads: the ones calibration.json records ranges of."""
-    return [n.input[0] for n in model.graph.node if n.op_type == "QuantizeLinear"]
+    """The activations a QuantizeLinear reads: the ones calibration.json records ranges of
+    (a weight's QuantizeLinear reads an initializer: its scale comes from the weight)."""
+    weights = {i.name for i in model.graph.initializer}
+    return [n.input[0] for n in model.graph.node
+            if n.op_type == "QuantizeLinear" and n.input[0] not in weights]
 
 
 def qdq_summary(model: Any) -> QdqSummary:
