@@ -90,8 +90,12 @@ def with_unique_dim_names(onnx_path: Path, tmp: Path) -> tuple[Path, list[str]]:
     unique_dim_names(model)
     copy = tmp / onnx_path.name
     save_onnx(model, copy)
-    return copy, ["input dims renamed for TensorRT (it reads equal names as one dimension): "
-                  + "; ".join(renamed)]
+    return copy, [_renamed_note(renamed)]
+
+
+def _renamed_note(renamed: list[str]) -> str:
+    return ("input dims renamed for TensorRT (it reads equal names as one dimension): "
+            + "; ".join(renamed))
 
 
 def static_shapes(profiles: Any) -> dict[str, tuple[int, ...]] | None:
@@ -153,8 +157,7 @@ def for_tensorrt(onnx_path: Path, tmp: Path,
     model = onnx.load(str(onnx_path))
     renamed = unique_dim_names(model)
     model, folded = fold_shape_conditions(model, shapes or {})
-    notes = ["input dims renamed for TensorRT (it reads equal names as one dimension): "
-             + "; ".join(renamed)] if renamed else []
+    notes = [_renamed_note(renamed)] if renamed else []
     if folded:
         notes.append(f"{folded} shape-dependent If node(s) folded at the static profile's "
                      "shapes (TensorRT 8.6 cannot build If branches of different shapes)")
