@@ -53,7 +53,7 @@ LOGS = ZOO / "logs"
 FACTORIES = ROOT / "scripts" / "zoo" / "models.py"
 # trtc's cleanup needs onnxslim, which the GPU machine lacks: its wheels travel with the models.
 PIP = MODELS / "_pip"
-PIP_WHEELS = ("onnxslim==0.1.98", "colorama==0.4.6")
+PIP_WHEELS = ("onnxslim==0.1.98", "colorama==0.4.6", "timm==1.0.31")  # the GPU machine has none
 PYLIB = ROOT / "build" / "zoo" / "pylib"
 
 
@@ -431,7 +431,8 @@ def fetch_pip_wheels(deadline: Deadline) -> None:
 
 
 def ensure_onnxslim() -> None:
-    """On a machine without onnxslim (trtc's default cleanup), unpack the carried wheels.
+    """On a machine without onnxslim (trtc's default cleanup), unpack the carried wheels
+    (onnxslim and its one dependency, and timm for the timm rows).
 
     Pure-Python wheels are zip files: unpacked into build/zoo/pylib, which every trtc call
     gets on its PYTHONPATH. No pip, nothing written outside the repo's build/.
@@ -827,6 +828,11 @@ def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadl
     profile = m.profile_flag()
     t = args.step_timeout
     recipe = recipe_path(m)
+    # One timing cache per model and precision: caches shared between builds running at the
+    # same time were rejected by TensorRT 8.6 ("myelinCache deserializeFromBuffer ... timing
+    # cache will not be used"). A warm cache makes a build faster: the row says which it was.
+    timing_cache = work / f"{prec}.timing.cache"
+    out["timing_cache_warm"] = timing_cache.is_file()
     # --test-backend onnxruntime runs this same flow on a CPU machine (to test the script).
     trt = args.test_backend is None
     if prec == "fp16":
@@ -834,9 +840,8 @@ def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadl
             write_recipe(m)
         engine = WS / m.name / "build" / ("model.engine" if trt else "model.ort.onnx")
         build_args = ["build", recipe, "--workspace", WS, "--backend", "tensorrt",
-                      "--precision", "fp16", "--profile", profile, "--force"]
-        if args.worker is not None:  # parallel workers: one timing cache each
-            build_args += ["--timing-cache", ZOO / "gpu" / f"fp16.gpu{args.worker}.timing.cache"]
+                      "--precision", "fp16", "--profile", profile, "--force",
+                      "--timing-cache", timing_cache]
         if not trt:
             build_args = ["build", recipe, "--workspace", WS, "--backend", "onnxruntime",
                           "--force"]
@@ -852,12 +857,8 @@ def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadl
             out["error"] = qres["attempts"][-1].get("error")
             return out
         engine = work / ("int8.engine" if trt else "int8.ort.onnx")
-        # One timing cache for every int8 build (flags mode would keep one per engine folder).
         build_args = ["build", q, "-o", engine, "--backend", "tensorrt", "--precision", "best",
-                      "--profile", profile, "--timing-cache",
-                      ZOO / "gpu" / f"int8{'' if args.worker is None else '.gpu' + args.worker}"
-                      ".timing.cache",
-                      "--force"]
+                      "--profile", profile, "--timing-cache", timing_cache, "--force"]
         if not trt:
             build_args = ["build", q, "-o", engine, "--backend", "auto", "--force"]
         verify_args = ["verify", engine, "--reference", onnx_path, "--shapes", s1,
@@ -996,8 +997,14 @@ def do_gpu(m: Model, args: argparse.Namespace, deadline: Deadline) -> None:
     if fetched and not res.get("export"):
         res["export"] = fetched  # the export made on this machine (its torch, its trtc)
     gpu = res.setdefault("gpu", {})
+    # A build-time comparison needs trtc's build in the same run as Polygraphy's (side by
+    # side, one at a time, both with a cold timing cache): redo fp16 when it is not there yet.
+    compare = args.compare_polygraphy and not res.get("polygraphy", {}).get("done")
     for prec in args.precisions:
-        if gpu.get(prec, {}).get("done") and not args.force:
+        row = gpu.get(prec, {})
+        failed = row.get("done") and not (row.get("built") and row.get("verify_pass"))
+        redo = args.force or (compare and prec == "fp16") or (args.retry_failed and failed)
+        if gpu.get(prec, {}).get("done") and not redo:
             log(f"{m.name}: gpu {prec} done, skipped")
             continue
         log(f"{m.name}: gpu {prec}")
@@ -1021,8 +1028,9 @@ def do_gpu(m: Model, args: argparse.Namespace, deadline: Deadline) -> None:
             log(f"{m.name}: polygraphy convert --fp16 ({key})")
             row = polygraphy_compare(m, args, deadline, same_flags=same)
             row["done"] = True
-            trt_s = (gpu.get("fp16") or {}).get("build_s")
-            if trt_s and row.get("built"):
+            fp16 = gpu.get("fp16") or {}
+            trt_s = fp16.get("build_s")
+            if trt_s and row.get("built") and not fp16.get("timing_cache_warm"):
                 row["trtc_over_polygraphy"] = round(trt_s / row["build_s"], 2)
             res[key] = row
             save_result(m, res, "gpu")
@@ -1333,6 +1341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--skip", default="", help="comma-separated names to leave out")
     p.add_argument("--precisions", default="fp16,int8", help="gpu: fp16,int8")
     p.add_argument("--force", action="store_true", help="redo parts already done")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="gpu: redo the parts that are done but did not build or verify")
     p.add_argument("--budget-s", type=float, default=None,
                    help="wall-clock budget for this call: no step starts that cannot finish")
     p.add_argument("--duration", type=float, default=1.0, help="trtc bench --duration")
@@ -1410,9 +1420,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_workers(models: Sequence[Model], gpus: Sequence[str], args: argparse.Namespace,
                 deadline: Deadline) -> int:
     """One `gpu` worker per entry of ``--gpus`` (CUDA_VISIBLE_DEVICES), models dealt
-    round-robin. An index may repeat (``--gpus 0,0,0``: three workers sharing one GPU:
-    builds are mostly CPU-bound tactic timing, so they overlap well; timings measured
-    that way say so in the report). Each worker has its own timing caches.
+    round-robin. An index may repeat (``--gpus 0,0,0``: three workers sharing one GPU),
+    but builds sharing a GPU time their tactics against each other: on the H200 they ran
+    about 2x slower (resnet18 fp16 66 s), so build times measured that way do not compare.
     """
     shares = [list(models[i::len(gpus)]) for i in range(len(gpus))]
     procs: list[tuple[str, subprocess.Popen]] = []
@@ -1431,6 +1441,7 @@ def run_workers(models: Sequence[Model], gpus: Sequence[str], args: argparse.Nam
         if budget is not None:
             cmd += ["--budget-s", f"{budget:.0f}"]
         cmd += ["--force"] * args.force + ["--compare-polygraphy"] * args.compare_polygraphy
+        cmd += ["--retry-failed"] * args.retry_failed
         cmd += ["--polygraphy-default"] * args.polygraphy_default
         if args.test_backend:
             cmd += ["--test-backend", args.test_backend]
