@@ -51,6 +51,7 @@ WS = ZOO / "ws"
 RESULTS = ZOO / "results"
 LOGS = ZOO / "logs"
 FACTORIES = ROOT / "scripts" / "zoo" / "models.py"
+DATA = ROOT / "scripts" / "zoo" / "data.py"
 # trtc's cleanup needs onnxslim, which the GPU machine lacks: its wheels travel with the models.
 PIP = MODELS / "_pip"
 PIP_WHEELS = ("onnxslim==0.1.98", "colorama==0.4.6", "timm==1.0.31")  # the GPU machine has none
@@ -74,7 +75,9 @@ class Model:
     ``pypi:PACKAGE==VERSION:MEMBER`` (an ONNX file inside the wheel). ``shapes``: the dynamic
     inputs' shapes with ``B`` for the batch (static inputs are left out). ``inputs``: the
     recipe's model.inputs for a PyTorch source. ``batches``: GPU bench batches (the profile's
-    max is the largest).
+    max is the largest). ``data``: for a model with real weights, the function in
+    scripts/zoo/data.py that makes realistic inputs for calibration and verification (else
+    both use seeded random data).
     """
 
     name: str
@@ -85,6 +88,7 @@ class Model:
     factory_args: dict[str, Any] = dataclasses.field(default_factory=dict)
     batches: tuple[int, ...] = (1, 32)
     note: str = ""
+    data: str = ""
 
     @property
     def is_pypi(self) -> bool:
@@ -140,11 +144,14 @@ ZOO_MODELS: tuple[Model, ...] = (
           ({"name": "x", "shape": ["batch", "seq", 80], "dtype": "float32"},),
           note="bidirectional GRU(80->192) tagger; seq 200 measured"),
     Model("ppocr_det", "ocr (PaddleOCR)", "pypi:" + OCR + "ch_PP-OCRv4_det_infer.onnx",
-          {"x": (B, 3, 640, 640)}, batches=(1, 8), note="PP-OCRv4 text detector (DB)"),
+          {"x": (B, 3, 640, 640)}, batches=(1, 8), note="PP-OCRv4 text detector (DB)",
+          data="ocr_page"),
     Model("ppocr_rec", "ocr (PaddleOCR)", "pypi:" + OCR + "ch_PP-OCRv4_rec_infer.onnx",
-          {"x": (B, 3, 48, 320)}, note="PP-OCRv4 text recognizer (SVTR-LCNet, CTC)"),
+          {"x": (B, 3, 48, 320)}, note="PP-OCRv4 text recognizer (SVTR-LCNet, CTC)",
+          data="ocr_line"),
     Model("ppocr_cls", "ocr (PaddleOCR)", "pypi:" + OCR + "ch_ppocr_mobile_v2.0_cls_infer.onnx",
-          {"x": (B, 3, 48, 192)}, note="text direction classifier; every input dim named '?'"),
+          {"x": (B, 3, 48, 192)}, note="text direction classifier; every input dim named '?'",
+          data="ocr_line"),
     Model("nudenet_320n", "detector (YOLOv8n)", "pypi:nudenet==3.4.2:nudenet/320n.onnx",
           {"images": (B, 3, 320, 320)}, note="YOLOv8n-class 320x320 detector"),
     Model("silero_vad", "audio (VAD)",
@@ -594,6 +601,34 @@ def calib_npz(m: Model, path: Path, samples: int) -> Path:
     return path
 
 
+#: Samples in a model's verification .npz (``data`` models; the others verify on 4 random).
+VERIFY_SAMPLES = 4
+
+
+def data_npz(m: Model, path: Path, samples: int, seed: int) -> Path:
+    """The model's realistic inputs (``m.data`` in scripts/zoo/data.py) as an .npz."""
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("zoo_data", DATA)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (name,) = m.shapes  # the data models have one image input
+    _, _, height, width = m.shape_at(name, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **{name: getattr(module, m.data)(samples, height, width, seed)})
+    return path
+
+
+def verify_data(m: Model, work: Path) -> list[Any]:
+    """verify's data flags: the realistic .npz (seed 1, not the calibration's) or random."""
+    if not m.data:
+        return ["--iterations", VERIFY_SAMPLES]
+    return ["--data", data_npz(m, work / "verify.npz", VERIFY_SAMPLES, seed=1), "--batch", 1]
+
+
 _TAKES_SHAPES: list[bool] = []
 
 
@@ -622,7 +657,8 @@ def _dynamic_beyond_batch(onnx_path: Path) -> bool:
 
 def quantize(m: Model, onnx_path: Path, out: Path, target: str, args: argparse.Namespace,
              deadline: Deadline, label: str, timeout: float) -> dict[str, Any]:
-    """`trtc quantize` with random calibration; on the missing-shapes error, retry with an .npz.
+    """`trtc quantize`, calibrated on the model's `data` if it has one, else random data; on
+    the missing-shapes error, retry with an .npz.
 
     Returns {"ok", "attempts": [...]} (every attempt's command and error is kept: the first
     failure is a finding even when the retry works).
@@ -635,7 +671,12 @@ def quantize(m: Model, onnx_path: Path, out: Path, target: str, args: argparse.N
     if quantize_takes_shapes():
         base += ["--shapes", m.shapes_flag(1)]
         calib = "random --shapes"
-    if calib == "random" and args.phase == "gpu" and _dynamic_beyond_batch(onnx_path):
+    if m.data:  # real weights: calibrate on what the model was trained for
+        data = ["--calib-data", data_npz(m, out.parent / "calib.npz", args.calib_samples, 0)]
+        calib = f"{m.data} (scripts/zoo/data.py)"
+        r = trtc([*base, *data], f"{label}.{m.data}", timeout, deadline)
+        attempts.append(failure(r))
+    elif calib == "random" and args.phase == "gpu" and _dynamic_beyond_batch(onnx_path):
         # Known to fail without --shapes (F1, recorded by the cpu phase): save device time.
         r = {"rc": 5, "timed_out": False, "error": "skipped: quantize has no --shapes (F1)"}
     else:
@@ -708,7 +749,7 @@ def do_cpu(m: Model, args: argparse.Namespace, deadline: Deadline) -> None:
             int8["build"] = failure(r)
         else:
             r = trtc(["verify", qort, "--reference", onnx_path, "--shapes", s1,
-                      "--metric", "cosine", "--min-cosine", "0.99", "--iterations", 4],
+                      "--metric", "cosine", "--min-cosine", "0.99", *verify_data(m, work)],
                      f"{m.name}.cpu.verify-int8", t, deadline)
             int8["verify_pass"] = r["rc"] == 0
             int8["cosine"] = _cosine(r["data"])
@@ -846,7 +887,7 @@ def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadl
             build_args = ["build", recipe, "--workspace", WS, "--backend", "onnxruntime",
                           "--force"]
         verify_args = ["verify", recipe, "--workspace", WS, "--shapes", s1, "--metric",
-                       "cosine", "--min-cosine", "0.99", "--force"]
+                       "cosine", "--min-cosine", "0.99", "--force", *verify_data(m, work)]
         bench_target: list[Any] = [recipe, "--workspace", WS, "--force"]
     else:
         q = work / "int8.onnx"
@@ -862,7 +903,7 @@ def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadl
         if not trt:
             build_args = ["build", q, "-o", engine, "--backend", "auto", "--force"]
         verify_args = ["verify", engine, "--reference", onnx_path, "--shapes", s1,
-                       "--metric", "cosine", "--min-cosine", "0.99"]
+                       "--metric", "cosine", "--min-cosine", "0.99", *verify_data(m, work)]
         bench_target = [engine]
     if deadline.left() < args.min_build_s:
         raise OutOfTime(f"{m.name} {prec} build")
