@@ -869,9 +869,10 @@ def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadl
     profile = m.profile_flag()
     t = args.step_timeout
     recipe = recipe_path(m)
-    # One timing cache per model and precision: caches shared between builds running at the
-    # same time were rejected by TensorRT 8.6 ("myelinCache deserializeFromBuffer ... timing
-    # cache will not be used"). A warm cache makes a build faster: the row says which it was.
+    # One timing cache per model and precision: in the concurrent run TensorRT 8.6 rejected
+    # the shared ones ("myelinCache deserializeFromBuffer ... timing cache will not be used";
+    # a lone build printed it once too, so the cause is not settled). A warm cache makes a
+    # build faster: the row says which it was.
     timing_cache = work / f"{prec}.timing.cache"
     out["timing_cache_warm"] = timing_cache.is_file()
     # --test-backend onnxruntime runs this same flow on a CPU machine (to test the script).
@@ -1042,10 +1043,10 @@ def do_gpu(m: Model, args: argparse.Namespace, deadline: Deadline) -> None:
     # side, one at a time, both with a cold timing cache): redo fp16 when it is not there yet.
     compare = args.compare_polygraphy and not res.get("polygraphy", {}).get("done")
     for prec in args.precisions:
-        row = gpu.get(prec, {})
-        failed = row.get("done") and not (row.get("built") and row.get("verify_pass"))
+        done = gpu.get(prec, {})
+        failed = done.get("done") and not (done.get("built") and done.get("verify_pass"))
         redo = args.force or (compare and prec == "fp16") or (args.retry_failed and failed)
-        if gpu.get(prec, {}).get("done") and not redo:
+        if done.get("done") and not redo:
             log(f"{m.name}: gpu {prec} done, skipped")
             continue
         log(f"{m.name}: gpu {prec}")
