@@ -335,9 +335,32 @@ def inspect_layers(engine: Any) -> dict[str, Any]:
 
     fmt = _trt().LayerInformationFormat.JSON
     inspector = engine.create_engine_inspector()
+    context = _opt_shape_context(engine)
+    if context is not None:
+        inspector.execution_context = context
     return layers_info(inspector.get_engine_information(fmt),
                        lambda: [inspector.get_layer_information(i, fmt)
                                 for i in range(int(engine.num_layers))])
+
+
+def _opt_shape_context(engine: Any) -> Any:
+    """An execution context at profile 0's opt shapes, for a dynamic-shape engine: without
+    one the inspector writes no tensor formats ("N/A due to dynamic shapes" on 8.6), so
+    the precision proof would read only weights and kernel names. None when static, or
+    when the context cannot be made (the proof then falls back; see inspector.py)."""
+    trt = _trt()
+    names = [engine.get_tensor_name(i) for i in range(int(engine.num_io_tensors))]
+    inputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+    if not any(any(d < 0 for d in engine.get_tensor_shape(n)) for n in inputs):
+        return None
+    try:
+        context = engine.create_execution_context()
+        for name in inputs:
+            if any(d < 0 for d in engine.get_tensor_shape(name)):
+                context.set_input_shape(name, engine.get_tensor_profile_shape(name, 0)[1])
+    except Exception:  # noqa: BLE001 - best effort: the proof has a fallback
+        return None
+    return context
 
 
 class TensorRTBackend:

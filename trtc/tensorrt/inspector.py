@@ -98,11 +98,59 @@ def _format_precision(tensors: Any) -> str | None:
     return _PRECISION_NAMES.get(m.group(1), m.group(1).upper()) if m else None
 
 
+#: Tactic-name fragments of TensorRT's kernels by the precision they compute in (xmma /
+#: cask names: ``i8i8_i8i32``, ``i8f32_i8i32``, ``f16f16_f16f32``; cuDNN-style ``h884``,
+#: ``h1688``, ``h16816``).
+_TACTIC_PRECISION = ((re.compile(r"_i8(i8|f16|f32)_|_int8_|imma", re.IGNORECASE), "INT8"),
+                     (re.compile(r"f16f16|h884|h1688|h16816|_fp16_|hmma", re.IGNORECASE),
+                      "FP16"),
+                     (re.compile(r"bf16bf16", re.IGNORECASE), "BF16"),
+                     (re.compile(r"f32f32|tf32|s1688|sgemm|_fp32_", re.IGNORECASE), "FP32"))
+
+
+def _weights_precision(layer: Mapping[str, Any]) -> str | None:
+    """The type of the layer's weights (``Weights``, ``ConvWeights``, ... ``{"Type": "Int8"}``)."""
+    keys = sorted(k for k in layer if k.endswith("Weights"))
+    for key in keys:  # "Weights" before "ConvWeights" is irrelevant: a layer has one
+        value = layer[key]
+        if isinstance(value, dict) and value.get("Type") and int(value.get("Count", 1)):
+            m = _PRECISION.search(str(value["Type"]))
+            if m:
+                return _PRECISION_NAMES.get(m.group(1), m.group(1).upper())
+    return None
+
+
+def _tactic_precision(layer: Mapping[str, Any]) -> str | None:
+    name = str(layer.get("TacticName", ""))
+    for pattern, precision in _TACTIC_PRECISION:
+        if pattern.search(name):
+            return precision
+    return None
+
+
+def precision_evidence(layer: Mapping[str, Any]) -> tuple[str, str]:
+    """(precision, where it was read) for a layer.
+
+    Its first input's type (TensorRT Engine Explorer's rule: an int8 convolution may
+    write float), else its first output's ("format"). A dynamic-shape engine inspected
+    without an execution context has no formats (8.6: ``"N/A due to dynamic shapes"``);
+    then the type of its weights ("weights"), then its kernel's name ("tactic").
+    """
+    found = _format_precision(layer.get("Inputs")) or _format_precision(layer.get("Outputs"))
+    if found:
+        return found, "format"
+    found = _weights_precision(layer)
+    if found:
+        return found, "weights"
+    found = _tactic_precision(layer)
+    if found:
+        return found, "tactic"
+    return "unknown", "none"
+
+
 def layer_precision(layer: Mapping[str, Any]) -> str:
-    """The precision a layer computes in: its first input's type (TensorRT Engine
-    Explorer's rule: an int8 convolution may write float), else its first output's."""
-    return (_format_precision(layer.get("Inputs")) or _format_precision(layer.get("Outputs"))
-            or "unknown")
+    """The precision a layer computes in (see :func:`precision_evidence`)."""
+    return precision_evidence(layer)[0]
 
 
 def is_compute_layer(layer: Mapping[str, Any]) -> bool:
@@ -123,6 +171,10 @@ def _qdq_hazard(layer: Mapping[str, Any]) -> str | None:
         return f"unfused {'Dequantize' if inp == 'INT8' else 'Quantize'} ({inp} -> {out})"
     if " + " not in name and re.search(r"_(de)?quantize_scale_node$", name):
         return "unfused Q/DQ node"
+    if layer.get("Origin") == "QDQ" and inp is None and out is None:
+        # 8.6, dynamic shapes inspected without a context: no formats, but the origin says
+        # the layer is nothing but a Q/DQ node run on its own.
+        return f"Q/DQ node run as its own {kind} layer"
     reformat = kind == "Reformat" or "reformat" in name.lower()
     if reformat and inp != out and "INT8" in (inp, out):
         return f"reformat {inp} -> {out} around an int8 region"
@@ -138,7 +190,9 @@ def precision_report(info: Mapping[str, Any]) -> dict[str, Any]:
     """
     layers = [x for x in info.get("Layers", []) if isinstance(x, dict)]
     compute = [{"name": str(x.get("Name", "")), "kind": layer_kind(x),
-                "precision": layer_precision(x)} for x in layers if is_compute_layer(x)]
+                "precision": p, "from": source}
+               for x in layers if is_compute_layer(x)
+               for p, source in [precision_evidence(x)]]
     by_precision: dict[str, int] = {}
     for row in compute:
         by_precision[row["precision"]] = by_precision.get(row["precision"], 0) + 1

@@ -142,3 +142,78 @@ def test_precision_table_script_writes_markdown(tmp_path: Path) -> None:
     assert text.startswith("# ResNet-50 int8: layer precision")
     assert "| INT8 | 4 / 6 | 66.7% |" in text and "| `MatMul_61` | MatrixMultiply | FP32 |" in text
     assert "Unfused Q/DQ and int8 reformat layers: 2" in text
+
+
+# TensorRT 8.6's inspector on a dynamic-shape engine without an execution context (as
+# docs/device/2026-12-02/layers-raw-resnet18-int8-dynamic.json came back from the H200):
+# no tensor formats at all; the weights' type and the kernel's name still tell.
+_NA = "N/A due to dynamic shapes"
+
+
+def _dynamic(name: str, layer_type: str, parameter_type: str, **extra: Any) -> dict[str, Any]:
+    tensor = {"Name": "t", "Location": "Device", "Dimensions": [-1, 64, 56, 56],
+              "Format/Datatype": _NA}
+    return {"Name": name, "LayerType": layer_type, "Inputs": [tensor], "Outputs": [tensor],
+            "ParameterType": parameter_type, "TacticValue": "0x0", "StreamId": 0,
+            "Metadata": "[ONNX Layer: /conv1/Conv]\x1e[ONNX Layer: /relu/Relu]", **extra}
+
+
+def dynamic_int8_engine_text() -> str:
+    layers = [
+        _dynamic("input_QuantizeLinear", "Reformat", "Reformat", Origin="QDQ"),
+        _dynamic("onnx::Conv_193 + /conv1/Conv + /relu/Relu + /maxpool/MaxPool",
+                 "CaskConvActPool", "ConvActPool", ConvParameterType="Convolution",
+                 ConvWeights={"Type": "Int8", "Count": 9408},
+                 ConvBias={"Type": "Float", "Count": 64}),
+        _dynamic("onnx::Conv_196 + /layer1/layer1.0/conv1/Conv", "CaskConvolution",
+                 "Convolution", Weights={"Type": "Int8", "Count": 36864},
+                 Bias={"Type": "Float", "Count": 64},
+                 TacticName="sm80_xmma_fprop_implicit_gemm_interleaved_i8i8_i8i32_f32"),
+        _dynamic("/head/Conv", "CaskConvolution", "Convolution",
+                 Weights={"Type": "Half", "Count": 4096}, Bias={"Type": "Half", "Count": 64}),
+        _dynamic("/fc/MatMul", "CaskGemmMatrixMultiply", "MatrixMultiply",
+                 TacticName="sm90_xmma_gemm_f16f16_f16f32_f32_nn_n_tilesize64x64x64"),
+        _dynamic("/fc2/Gemm", "CaskConvolution", "Convolution",
+                 TacticName="sm90_xmma_fprop_implicit_gemm_i8f32_i8i32_f32_nchw_vect_c_32"),
+        _dynamic("/odd/Conv", "CaskConvolution", "Convolution"),
+        _dynamic("/avgpool/GlobalAveragePool", "CaskPooling", "Pooling",
+                 TacticName="sm50_xmma_pooling_tiled_FP32NCHW_kAVERAGE"),
+    ]
+    # The raw text, as TensorRT writes it: a control character (\x1e) inside strings.
+    return json.dumps({"Layers": layers, "Bindings": ["input", "output"]}).replace(
+        "\\u001e", "\x1e")
+
+
+def test_dynamic_shape_engine_precision_comes_from_weights_then_tactic() -> None:
+    from trtc.tensorrt.inspector import layers_info, precision_evidence
+
+    text = dynamic_int8_engine_text()
+    assert "\x1e" in text  # strict JSON would refuse it
+    info = layers_info(text, lambda: pytest.fail("the engine JSON has the layers"))
+    report = precision_report(info)
+    assert report["compute_layers"] == 6  # the reformat and the pooling are not compute
+    assert [(r["name"].split(" + ")[-1], r["precision"], r["from"]) for r in report["compute"]
+            ] == [("/maxpool/MaxPool", "INT8", "weights"), ("/layer1/layer1.0/conv1/Conv",
+                                                            "INT8", "weights"),
+                  ("/head/Conv", "FP16", "weights"), ("/fc/MatMul", "FP16", "tactic"),
+                  ("/fc2/Gemm", "INT8", "tactic"), ("/odd/Conv", "unknown", "none")]
+    assert report["by_precision"] == {"FP16": 2, "INT8": 3, "unknown": 1}
+    # A format, when there is one, wins over the weights (an fp16-input conv, int8 weights).
+    layer = _dynamic("c", "CaskConvolution", "Convolution", Weights={"Type": "Int8"})
+    layer["Inputs"][0]["Format/Datatype"] = FP16
+    assert precision_evidence(layer) == ("FP16", "format")
+    # Zero weights (a dynamic filter) say nothing.
+    assert precision_evidence(_dynamic("c", "CaskConvolution", "Convolution",
+                                       Weights={"Type": "Int8", "Count": 0})) == (
+        "unknown", "none")
+
+
+def test_dynamic_shape_engine_passes_expect_int8_and_flags_its_qdq_reformat() -> None:
+    from trtc.tensorrt.inspector import layers_info
+
+    report = precision_report(layers_info(dynamic_int8_engine_text(), list))
+    assert precision_failures(report, int8_fraction=0.5) == []
+    (failure,) = precision_failures(report, int8_fraction=0.8)
+    assert "/head/Conv (FP16)" in failure and "/odd/Conv (unknown)" in failure
+    assert [(r["name"], r["why"]) for r in report["unfused_qdq"]] == [
+        ("input_QuantizeLinear", "Q/DQ node run as its own Reformat layer")]
