@@ -163,6 +163,40 @@ def polygraphy_severity(level: str) -> Iterator[None]:
         G_LOGGER.module_severity = before
 
 
+def polygraphy_build_severity(verbose: bool) -> str:
+    """Polygraphy's severity for a TensorRT build: TensorRT's own VERBOSE messages arrive
+    as Polygraphy's EXTRA_VERBOSE (its INFO as VERBOSE), so ``--verbose`` asks for that,
+    as ``trtexec --verbose`` shows TensorRT's whole log; else errors only."""
+    return "EXTRA_VERBOSE" if verbose else "ERROR"
+
+
+@contextmanager
+def polygraphy_echo(enabled: bool) -> Iterator[None]:
+    """Print every line Polygraphy (and TensorRT through it) logs on stderr, for the block.
+
+    With :func:`polygraphy_to_stderr` the lines go through Python's logging, which drops
+    those below WARNING unless a handler asks for them: that is what this adds.
+    """
+    if not enabled:
+        yield
+        return
+    import logging
+    import sys
+
+    logger = logging.getLogger("Polygraphy")
+    handler = logging.StreamHandler(sys.stderr)
+    before = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(1)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(before[0])
+        logger.propagate = before[1]
+
+
 def polygraphy_to_stderr() -> None:
     """Send Polygraphy's log (and TensorRT's, which goes through it) to stderr.
 

@@ -21,7 +21,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trtc.backends.base import polygraphy_log_file, polygraphy_severity, polygraphy_to_stderr
+from trtc.backends.base import (
+    polygraphy_build_severity,
+    polygraphy_echo,
+    polygraphy_log_file,
+    polygraphy_severity,
+    polygraphy_to_stderr,
+)
 from trtc.backends.harness_stats import feed_batch
 from trtc.tensorrt import diagnostics
 from trtc.tensorrt.engine_file import IoSpecs, io_specs, read_sidecar, sidecar_io_specs
@@ -196,7 +202,8 @@ def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSetti
     with tempfile.TemporaryDirectory(prefix="trtc-build-") as tmp:
         model, notes = for_tensorrt(source, Path(tmp), static_shapes(settings.profiles))
         log = Path(tmp) / "trt.log"
-        with polygraphy_severity("VERBOSE" if verbose else "ERROR"), polygraphy_log_file(log):
+        with polygraphy_severity(polygraphy_build_severity(verbose)), \
+                polygraphy_echo(verbose), polygraphy_log_file(log):
             phase(f"parsing {source.name} (TensorRT {settings.version})")
             network, config, more = polygraphy_loaders(model, settings, cache)
             build = EngineBytesFromNetwork(network, config=config,
