@@ -15,9 +15,20 @@ from trtc.tensorrt.engine_file import layers_path, read_sidecar
 from trtc.tensorrt.inspector import precision_report
 
 
+_SOURCES = {"format": "the layer's input/output tensor format",
+            "weights": "the type of the layer's weights: the inspector gave no tensor formats, "
+                       "as TensorRT 8.6 does for a dynamic-shape engine",
+            "tactic": "the kernel's name", "none": "nothing said"}
+
+
 def markdown(engine: Path, title: str | None = None) -> str:
     side = read_sidecar(engine) or {}
-    report = precision_report(json.loads(layers_path(engine).read_text()))
+    layers = layers_path(engine)
+    # Without ENGINE.layers.json, the report the build wrote into the sidecar.
+    report = (precision_report(json.loads(layers.read_text())) if layers.is_file()
+              else side.get("layer_precision"))
+    if not report:
+        raise SystemExit(f"{engine}: neither {layers.name} nor a layer_precision in the sidecar")
     n = report["compute_layers"]
     gpu = side.get("gpu") or {}
     lines = [f"# {title or engine.name}: layer precision", "",
@@ -29,8 +40,11 @@ def markdown(engine: Path, title: str | None = None) -> str:
              "| precision | compute layers | share |", "|---|---|---|"]
     for precision, count in sorted(report["by_precision"].items(), key=lambda kv: -kv[1]):
         lines.append(f"| {precision} | {count} / {n} | {count / n * 100:.1f}% |")
-    lines += ["", "| layer | kind | precision |", "|---|---|---|"]
-    lines += [f"| `{r['name']}` | {r['kind']} | {r['precision']} |" for r in report["compute"]]
+    sources = sorted({r.get("from", "format") for r in report["compute"]})
+    lines += ["", "Read from: " + ", ".join(f"{s} ({_SOURCES.get(s, s)})" for s in sources)]
+    lines += ["", "| layer | kind | precision | read from |", "|---|---|---|---|"]
+    lines += [f"| `{r['name']}` | {r['kind']} | {r['precision']} | {r.get('from', 'format')} |"
+              for r in report["compute"]]
     unfused = report["unfused_qdq"]
     lines += ["", f"Unfused Q/DQ and int8 reformat layers: {len(unfused)}", ""]
     if unfused:

@@ -10,6 +10,7 @@ already done is skipped unless --force; progress lines stream to stdout):
     python scripts/zoo.py gpu    [--models a,b] [--precisions fp16,int8] [--budget-s 500]
                                  [--compare-polygraphy] [--gpus 0,1,2,3]  # TensorRT engines
     python scripts/zoo.py report                  # docs/zoo.json + docs/zoo.md
+    python scripts/zoo.py restore [--from FILE]   # a fresh checkout: results from docs/zoo.json
 
 trtc is driven only through `python -m trtc ... --json` in subprocesses (the worktree's trtc:
 PYTHONPATH is set to the repo root), each call with a timeout; a failed call is recorded with
@@ -1147,6 +1148,37 @@ def do_report(args: argparse.Namespace) -> None:
     log(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')} ({len(rows)} models)")
 
 
+def do_restore(models: Sequence[Model], report: Path, *, force: bool = False) -> None:
+    """Rebuild build/zoo/results/NAME.json and NAME.gpu.json from a committed report.
+
+    build/ is not in git: a fresh checkout has the report (docs/zoo.json) but no results,
+    so a later part (a GPU call for a few models, then ``report``) would drop every row it
+    did not redo. The inverse of :func:`do_report` (and :func:`_gpu_keys`); files already
+    there are kept unless ``force``.
+    """
+    doc = json.loads(report.read_text())
+    rows = {r["name"]: r for r in doc.get("models", [])}
+    for m in models:
+        row = rows.get(m.name)
+        if row is None:
+            continue
+        written = []
+        cpu = {k: row[k] for k in ("inputs", "fetch", "cpu", "plan", "polygraphy",
+                                   "polygraphy_default") if row.get(k) is not None}
+        gpu: dict[str, Any] = {}
+        for prec, part in (row.get("gpu") or {}).items():
+            if isinstance(part, dict) and part.get("built") is not None:
+                gpu[prec] = {k: v for k, v in part.items() if k != "details"} | (
+                    part.get("details") or {})
+        for suffix, res in (("", cpu), ("gpu", ({"gpu": gpu} if gpu else {}) | (
+                {"export": row["gpu_export"]} if row.get("gpu_export") else {}))):
+            path = RESULTS / f"{m.name}{'.' + suffix if suffix else ''}.json"
+            if res and (force or not path.is_file()):
+                save_result(m, dict(res), suffix)
+                written.append(path.name)
+        log(f"{m.name}: restored {', '.join(written) or 'nothing (already there)'}")
+
+
 GPU_KEYS = ("built", "build_s", "engine_mb", "verify_pass", "cosine_pass", "cosine", "max_abs",
             "median_ms_b1", "median_ms_best", "best_batch",
             "throughput_best", "pytorch_eager_ms_b1", "error")
@@ -1378,7 +1410,8 @@ def _markdown(doc: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("phase", choices=("fetch", "cpu", "plan", "gpu", "report", "list"))
+    p.add_argument("phase", choices=("fetch", "cpu", "plan", "gpu", "report", "list",
+                                     "restore"))
     p.add_argument("--models", default="", help="comma-separated names (default: all)")
     p.add_argument("--skip", default="", help="comma-separated names to leave out")
     p.add_argument("--precisions", default="fp16,int8", help="gpu: fp16,int8")
@@ -1412,6 +1445,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--test-backend", choices=("onnxruntime",), default=None,
                    help=argparse.SUPPRESS)
     p.add_argument("--out", default=str(ROOT / "docs" / "zoo"), help="report: output stem")
+    p.add_argument("--from", dest="from_json", default=str(ROOT / "docs" / "zoo.json"),
+                   help="restore: the report JSON to rebuild build/zoo/results from")
     args = p.parse_args(argv)
     set_zoo_dir(Path(args.zoo_dir).resolve())
     args.precisions = [x for x in args.precisions.split(",") if x]
@@ -1430,6 +1465,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.phase == "report":
         do_report(args)
+        return 0
+    if args.phase == "restore":
+        do_restore(models, Path(args.from_json), force=args.force)
         return 0
     deadline = Deadline(args.budget_s)
     step = {"fetch": do_fetch, "cpu": do_cpu, "plan": do_plan, "gpu": do_gpu}[args.phase]

@@ -140,8 +140,16 @@ def test_precision_table_script_writes_markdown(tmp_path: Path) -> None:
     script = Path(__file__).resolve().parents[3] / "scripts" / "precision_table.py"
     text = runpy.run_path(str(script))["markdown"](engine, "ResNet-50 int8")
     assert text.startswith("# ResNet-50 int8: layer precision")
-    assert "| INT8 | 4 / 6 | 66.7% |" in text and "| `MatMul_61` | MatrixMultiply | FP32 |" in text
+    assert "| INT8 | 4 / 6 | 66.7% |" in text
+    assert "| `MatMul_61` | MatrixMultiply | FP32 | format |" in text
     assert "Unfused Q/DQ and int8 reformat layers: 2" in text
+    # No layers.json (only the sidecar came back from the GPU machine): the build's report.
+    layers_path(engine).unlink()
+    report = precision_report(json.loads(dynamic_int8_engine_text(), strict=False))
+    engine.with_name("r50.engine.json").write_text(json.dumps({"layer_precision": report}))
+    text = runpy.run_path(str(script))["markdown"](engine, "ResNet-50 int8")
+    assert "| INT8 | 3 / 6 | 50.0% |" in text and "| `/fc/MatMul` | MatrixMultiply | FP16 | " \
+        "tactic |" in text and "weights (the type of the layer's weights" in text
 
 
 # TensorRT 8.6's inspector on a dynamic-shape engine without an execution context (as
