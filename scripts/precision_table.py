@@ -14,7 +14,6 @@ from pathlib import Path
 from trtc.tensorrt.engine_file import layers_path, read_sidecar
 from trtc.tensorrt.inspector import precision_report
 
-
 _SOURCES = {"format": "the layer's input/output tensor format",
             "weights": "the type of the layer's weights: the inspector gave no tensor formats, "
                        "as TensorRT 8.6 does for a dynamic-shape engine",

@@ -183,8 +183,8 @@ def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSetti
     """Parse, build and write one engine (runs in the build's child process).
 
     Placeholder input dim names (Paddle's ``?``) are made unique first: TensorRT
-    treats equal names as one dimension; with a static profile, If nodes that only
-    test input shapes are folded (trtc.graph.dims.for_tensorrt). A failed parse or
+    treats equal names as one dimension; If nodes that only test dims the profiles pin
+    are folded (trtc.graph.dims.for_tensorrt). A failed parse or
     build is explained from the parser's errors and TensorRT's log (trtc.tensorrt.diagnose).
     """
     import tempfile
@@ -193,14 +193,14 @@ def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSetti
     from polygraphy.exception import PolygraphyException
 
     from trtc.backends.isolated import phase
-    from trtc.graph.dims import for_tensorrt, static_shapes
+    from trtc.graph.dims import for_tensorrt, pinned_dims
 
     source, cache = Path(onnx_path), Path(timing_cache) if timing_cache else None
     cache_before = cache.stat().st_size if cache and cache.is_file() else 0
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="trtc-build-") as tmp:
-        model, notes = for_tensorrt(source, Path(tmp), static_shapes(settings.profiles))
+        model, notes = for_tensorrt(source, Path(tmp), pinned_dims(settings.profiles))
         log = Path(tmp) / "trt.log"
         with polygraphy_severity(polygraphy_build_severity(verbose)), \
                 polygraphy_echo(verbose), polygraphy_log_file(log):

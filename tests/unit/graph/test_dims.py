@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import onnx
 from onnx import TensorProto, helper
 
-from trtc.graph.dims import for_tensorrt, is_placeholder, static_shapes, unique_dim_names
+from trtc.graph.dims import for_tensorrt, is_placeholder, pinned_dims, unique_dim_names
 from trtc.tensorrt.profiles import ProfileSpec
 
 
@@ -72,25 +73,26 @@ def test_negative_dim_values_are_anonymous_dims_too() -> None:
 
 # ------------------------------------------------------------- shape-dependent If nodes
 
-def _squeeze_if_model(path: Path) -> Path:
-    """PyTorch's export of ``x.squeeze(0)`` on a dynamic dim: If(Shape(x)[0] == 1) whose
-    branches have different ranks (TensorRT 8.6 cannot build it)."""
+def _squeeze_if_model(path: Path, axis: int = 0, dims: tuple[Any, ...] = ("batch", 4)
+                      ) -> Path:
+    """PyTorch's export of ``x.squeeze(axis)`` on a dynamic dim: If(Shape(x)[axis] == 1)
+    whose branches have different ranks (TensorRT 8.6 cannot build it)."""
     then_out = helper.make_tensor_value_info("t", TensorProto.FLOAT, None)
     else_out = helper.make_tensor_value_info("e", TensorProto.FLOAT, None)
     then_g = helper.make_graph(
         [helper.make_node("Squeeze", ["x", "axes"], ["t"])], "then", [], [then_out],
-        [helper.make_tensor("axes", TensorProto.INT64, [1], [0])])
+        [helper.make_tensor("axes", TensorProto.INT64, [1], [axis])])
     else_g = helper.make_graph([helper.make_node("Identity", ["x"], ["e"])], "else", [],
                                [else_out])
     nodes = [helper.make_node("Shape", ["x"], ["s"]),
-             helper.make_node("Gather", ["s", "zero"], ["d0"], axis=0),
+             helper.make_node("Gather", ["s", "index"], ["d0"], axis=0),
              helper.make_node("Equal", ["d0", "one"], ["c"]),
              helper.make_node("If", ["c"], ["y0"], then_branch=then_g, else_branch=else_g),
              helper.make_node("Relu", ["y0"], ["y"])]
     graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(dims))],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        [helper.make_tensor("zero", TensorProto.INT64, [], [0]),
+        [helper.make_tensor("index", TensorProto.INT64, [], [axis]),
          helper.make_tensor("one", TensorProto.INT64, [], [1])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
@@ -119,6 +121,78 @@ def test_a_dynamic_profile_leaves_the_if_alone(tmp_path: Path) -> None:
     src = _squeeze_if_model(tmp_path / "sq.onnx")
     assert for_tensorrt(src, tmp_path, None) == (src, [])
     profile = ProfileSpec({"x": ((1, 4), (8, 4), (8, 4))})
-    assert static_shapes([profile]) is None
-    assert static_shapes([ProfileSpec({"x": ((2, 4), (2, 4), (2, 4))})]) == {"x": (2, 4)}
-    assert static_shapes([]) is None
+    assert pinned_dims([profile]) == {"x": (None, 4)}
+    assert for_tensorrt(src, tmp_path, pinned_dims([profile])) == (src, [])
+    assert pinned_dims([ProfileSpec({"x": ((2, 4), (2, 4), (2, 4))})]) == {"x": (2, 4)}
+    # Two profiles pin a dim only where they agree.
+    two = [ProfileSpec({"x": ((2, 4), (2, 4), (2, 4))}), ProfileSpec({"x": ((3, 4),) * 3})]
+    assert pinned_dims(two) == {"x": (None, 4)}
+    assert pinned_dims([]) == {}
+
+
+def test_an_if_on_a_dim_the_dynamic_batch_profile_pins_is_folded(tmp_path: Path) -> None:
+    """Silero VAD's If(Shape(frames)[-1] == 1): the batch varies, the frame count does not."""
+    import numpy as np
+    import onnxruntime as ort
+
+    src = _squeeze_if_model(tmp_path / "sq.onnx", axis=1, dims=("batch", "frames"))
+    (tmp_path / "out").mkdir()
+    for frames, want_shape in ((1, (3,)), (5, (3, 5))):
+        profile = ProfileSpec({"x": ((1, frames), (4, frames), (8, frames))})
+        out, notes = for_tensorrt(src, tmp_path / "out", pinned_dims([profile]))
+        assert any("1 shape-dependent If node(s) folded" in n for n in notes), notes
+        folded = onnx.load(str(out))
+        assert not [n for n in folded.graph.node if n.op_type == "If"]
+        dims = folded.graph.input[0].type.tensor_type.shape.dim
+        assert (dims[0].dim_param, dims[1].dim_value) == ("batch", frames)  # batch stays
+        x = np.random.default_rng(0).standard_normal((3, frames)).astype(np.float32)
+        got = ort.InferenceSession(str(out)).run(None, {"x": x})[0]
+        np.testing.assert_array_equal(
+            got, ort.InferenceSession(str(src)).run(None, {"x": x})[0])
+        assert got.shape == want_shape
+
+
+def test_an_if_on_a_dim_the_model_fixes_is_folded_without_a_profile(tmp_path: Path) -> None:
+    """Silero's If(Shape(state)[0] ...): state is 2 x batch x 128 in the model itself."""
+    src = _squeeze_if_model(tmp_path / "sq.onnx", axis=0, dims=(2, "batch"))
+    (tmp_path / "out").mkdir()
+    out, notes = for_tensorrt(src, tmp_path / "out", None)
+    assert out != src and any("If node(s) folded" in n for n in notes)
+    assert not [n for n in onnx.load(str(out)).graph.node if n.op_type == "If"]
+
+
+def test_an_inlined_branch_whose_output_is_a_constant_stays_a_valid_graph(tmp_path: Path
+                                                                           ) -> None:
+    """A branch output that folds to a constant has no producer in the branch:
+    onnx-graphsurgeon's own flattening left the If's output dangling (an invalid model,
+    seen on Silero VAD's LSTM); trtc inlines it through an Identity."""
+    import numpy as np
+    import onnxruntime as ort
+
+    then_g = helper.make_graph(
+        [helper.make_node("Constant", [], ["t"], value=helper.make_tensor(
+            "v", TensorProto.FLOAT, [1], [0.5]))], "then", [],
+        [helper.make_tensor_value_info("t", TensorProto.FLOAT, None)])
+    else_g = helper.make_graph([helper.make_node("Identity", ["x"], ["e"])], "else", [],
+                               [helper.make_tensor_value_info("e", TensorProto.FLOAT, None)])
+    nodes = [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("Size", ["s"], ["rank"]),  # the rank: 2, known in the model
+             helper.make_node("Equal", ["rank", "two"], ["c"]),
+             helper.make_node("If", ["c"], ["y0"], then_branch=then_g, else_branch=else_g),
+             helper.make_node("Add", ["y0", "x"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "n"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [helper.make_tensor("two", TensorProto.INT64, [], [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    src = tmp_path / "c.onnx"
+    onnx.save(model, str(src))
+    (tmp_path / "out").mkdir()
+    out, notes = for_tensorrt(src, tmp_path / "out", None)  # nothing pinned: rank suffices
+    assert any("1 shape-dependent If node(s) folded" in n for n in notes), notes
+    folded = onnx.load(str(out))
+    onnx.checker.check_model(folded, full_check=True)
+    assert [n.op_type for n in folded.graph.node] == ["Add"]  # Identity(0.5) folded too
+    x = np.random.default_rng(0).standard_normal((3, 2)).astype(np.float32)
+    np.testing.assert_array_equal(ort.InferenceSession(str(out)).run(None, {"x": x})[0], x + 0.5)
