@@ -1,0 +1,67 @@
+"""scripts/build_profile.py: a stamped TensorRT 8.6 verbose log summed by layer and runner."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+from typing import Any
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build_profile.py"
+
+# What `trtc build -v` prints on 8.6 (TensorRT's lines through Polygraphy), stamped by run.
+_A = "*************** Autotuning format combination: "
+LOG = "\n".join((
+    "    0.100   parsing m.onnx (TensorRT 8.6.0)",
+    "    2.000 [V] [TRT] Graph optimization time: 0.0123 seconds.",
+    "    3.000 [V] [TRT] =============== Computing costs for /conv1/Conv + /relu/Relu",
+    f"    3.001 [V] [TRT] {_A}Half(150528,50176,224,1) -> Half(802816,12544,112,1) *****",
+    "    3.002 [V] [TRT] --------------- Timing Runner: /conv1/Conv + /relu/Relu "
+    "(CaskConvolution[0x80000009])",
+    "    3.500 [V] [TRT] Tactic Name: sm90_xmma_fprop_f16f16 Tactic: 0x1 Time: 0.01",
+    "    4.000 [V] [TRT] Tactic Name: sm90_xmma_fprop_f16f16 Tactic: 0x2 Time: 0.02",
+    "    5.000 [V] [TRT] =============== Computing costs for ",  # 8.6: often no name
+    f"    5.001 [V] [TRT] {_A}Half(1,2) -> Half(1,2) ***************",
+    "    5.002 [V] [TRT] --------------- Timing Runner: /dw/Conv (CaskDepthwiseConvolution)",
+    "    9.000 [V] [TRT] Tactic: 0x3 Time: 0.5",
+    "   19.000 [V] [TRT] Tactic: 0x4 Time: 0.6",
+    f"   19.001 [V] [TRT] {_A}Half(8,1) -> Half(8,1) ***************",
+    "   19.002 [V] [TRT] --------------- Timing Runner: /dw/Conv (CaskConvolution)",
+    "   21.000 [V] [TRT] Tactic: 0x5 Time: 0.4",
+    "   21.000 [V] [TRT] =============== Computing reformatting costs",
+    "   22.000 [V] [TRT] Formats and tactics selection completed in 19.0 seconds.",
+    "   30.000 [V] [TRT] Engine generation completed in 28.1 seconds.",
+    "   30.500   writing the engine"))
+
+
+def _mod() -> dict[str, Any]:
+    return runpy.run_path(str(SCRIPT))
+
+
+def test_time_is_summed_by_layer_runner_and_phase() -> None:
+    mod = _mod()
+    prof = mod["profile"](mod["stamped"](LOG.splitlines()))
+    assert prof["seconds"] == 30.4 and prof["lines"] == 19
+    assert prof["phases"] == {"before_tactics_s": 2.9, "tactics_s": 19.0,
+                              "after_tactics_s": 8.5}
+    names = [(b["name"], b["seconds"], b["tactics"], b["formats"]) for b in prof["blocks"]]
+    # The nameless 8.6 block is named after its first runner.
+    assert names == [("/conv1/Conv + /relu/Relu", 2.0, 2, 1), ("/dw/Conv", 16.0, 3, 2),
+                     ("(reformat)", 1.0, 0, 0)]
+    runners = {r["runner"]: (r["seconds"], r["timed"], r["tactics"]) for r in prof["runners"]}
+    # A runner lasts until the next runner or layer: 5.002 - 3.002 + 21.0 - 19.002.
+    assert runners == {"CaskDepthwiseConvolution": (14.0, 1, 2), "CaskConvolution": (4.0, 2, 3)}
+    assert prof["runners"][0]["runner"] == "CaskDepthwiseConvolution"  # slowest first
+    assert any("Engine generation completed in 28.1" in s for s in prof["summary_lines"])
+
+
+def test_markdown_names_the_slowest_layer_first_and_a_killed_build_still_profiles() -> None:
+    mod = _mod()
+    text = mod["markdown"](mod["profile"](mod["stamped"](LOG.splitlines())), top=2)
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert rows[0].startswith("| `/dw/Conv` | 16.0 | 2 | 3 | CaskDepthwiseConvolution, "
+                              "CaskConvolution |") and len(rows) == 2
+    assert "| CaskDepthwiseConvolution | 14.0 |" in text
+    # Killed in the middle of the depthwise layer: the open block runs to the last line.
+    cut = mod["profile"](mod["stamped"](LOG.splitlines()[:12]))
+    assert cut["blocks"][-1]["name"] == "/dw/Conv" and cut["blocks"][-1]["seconds"] == 14.0
+    assert mod["profile"]([])["blocks"] == []
