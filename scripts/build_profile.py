@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+#: Polygraphy's letters for its verbose levels; TensorRT's VERBOSE lines arrive as [X].
+_VERBOSE = re.compile(r"^\[[XVISU]\] ")
 _STAMP = re.compile(r"^\s*(\d+(?:\.\d+)?) (.*)$")
 _COSTS = re.compile(r"=+ Computing (reformatting )?costs(?: for ?(.*))?$")
 _RUNNER = re.compile(r"-+ Timing Runner: (.*) \(([A-Za-z0-9_]+)(?:\[[^\]]*\])?\)\s*$")
@@ -190,7 +192,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
             state["block"] = state["block"] or runner.group(1)
         elif _TACTIC.search(text):
             state["tactics"] += 1
-        elif not text.startswith("[V]") and "[TRT]" not in text:
+        elif not _VERBOSE.match(text):
             print(f"[{t:6.0f} s] {text}", flush=True)
     rc = proc.wait()
     done.set()

@@ -30,6 +30,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -200,6 +201,11 @@ def _one_line(text: str) -> str:
     return (keep or lines or [""])[-1][:400]
 
 
+#: Polygraphy's verbose / info lines ([X] is where TensorRT's VERBOSE lands under
+#: ``trtc build -v``): kept in the log file, not echoed.
+_VERBOSE_LINE = re.compile(r"^\[[XVISU]\] ")
+
+
 def run_cmd(cmd: Sequence[str], label: str, timeout: float, echo: bool = False,
             cwd: Path = ROOT) -> dict[str, Any]:
     """Run a command with a hard timeout (its whole process group is killed); keep its logs."""
@@ -208,13 +214,15 @@ def run_cmd(cmd: Sequence[str], label: str, timeout: float, echo: bool = False,
     proc = subprocess.Popen(list(cmd), cwd=cwd, env=_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     err_lines: list[str] = []
+    stamps: list[float] = []
     out_parts: list[str] = []
 
     def pump_err() -> None:
         assert proc.stderr is not None
         for line in proc.stderr:
             err_lines.append(line)
-            if echo:
+            stamps.append(time.monotonic() - t0)
+            if echo and not _VERBOSE_LINE.match(line):
                 print(f"    | {line.rstrip()[:300]}", flush=True)
 
     def pump_out() -> None:
@@ -237,7 +245,10 @@ def run_cmd(cmd: Sequence[str], label: str, timeout: float, echo: bool = False,
     rc = proc.returncode
     err = "".join(err_lines)
     (LOGS / f"{label}.out").write_text(out)
-    (LOGS / f"{label}.err").write_text(err)
+    # Each stderr line stamped with its second since the start (scripts/build_profile.py
+    # reads a verbose TensorRT build's log this way, even when the build was killed).
+    (LOGS / f"{label}.err").write_text("".join(f"{t:9.3f} {line}"
+                                               for t, line in zip(stamps, err_lines)))
     docs = _json_docs(out)
     result: dict[str, Any] = {"cmd": shlex.join(_display(cmd)), "rc": rc, "stdout": out[-2000:],
                               "wall_s": round(wall, 2), "timed_out": timed_out}
@@ -909,9 +920,13 @@ def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadl
         bench_target = [engine]
     if deadline.left() < args.min_build_s:
         raise OutOfTime(f"{m.name} {prec} build")
+    if args.build_verbose and trt:
+        build_args.append("-v")
     r = trtc(build_args, f"{m.name}.gpu.build-{prec}", args.build_timeout, deadline, echo=True,
              need=args.min_build_s)
     out["build"] = failure(r)
+    if args.build_verbose and trt:
+        out["build_profile"] = build_profile(LOGS / f"{m.name}.gpu.build-{prec}.err")
     out["build_s"] = r["wall_s"]
     for key in ("engine_build_s", "build_time_s"):  # TensorRT's own build, else the stage's
         found = _find_key(r["data"], key)
@@ -974,6 +989,20 @@ def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadl
     if not out.get("verify_pass", False) and "error" not in out:
         out["error"] = (out.get("verify") or {}).get("error")
     return out
+
+
+def build_profile(log: Path, top: int = 6) -> dict[str, Any]:
+    """Where a verbose build spent its time (scripts/build_profile.py), kept short for the
+    row: the phases, the slowest runner types and layers."""
+    import runpy
+
+    mod = runpy.run_path(str(ROOT / "scripts" / "build_profile.py"))
+    prof = mod["profile"](mod["stamped"](log.read_text(errors="replace").splitlines()))
+    slowest = sorted(prof["blocks"], key=lambda b: -b["seconds"])[:top]
+    return {"log": _rel(log), "seconds": prof["seconds"], "phases": prof["phases"],
+            "layers_timed": len(prof["blocks"]), "runners": prof["runners"][:top],
+            "slowest_layers": [{k: b[k] for k in ("name", "seconds", "tactics", "runners")}
+                               for b in slowest], "tensorrt": prof["summary_lines"][-4:]}
 
 
 def polygraphy_compare(m: Model, args: argparse.Namespace, deadline: Deadline,
@@ -1432,6 +1461,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--min-build-s", type=float, default=120.0,
                    help="gpu: budget left below which no build starts")
     p.add_argument("--trt-version", default="8.6", help="plan: the TensorRT version to plan for")
+    p.add_argument("--build-verbose", action="store_true",
+                   help="gpu: trtc build -v; the row gets build_profile (time by phase, "
+                   "runner type and layer, from scripts/build_profile.py)")
     p.add_argument("--compare-polygraphy", action="store_true",
                    help="gpu: also build with `polygraphy convert --fp16` and time both")
     p.add_argument("--polygraphy-default", action="store_true",
@@ -1521,7 +1553,7 @@ def run_workers(models: Sequence[Model], gpus: Sequence[str], args: argparse.Nam
         if budget is not None:
             cmd += ["--budget-s", f"{budget:.0f}"]
         cmd += ["--force"] * args.force + ["--compare-polygraphy"] * args.compare_polygraphy
-        cmd += ["--retry-failed"] * args.retry_failed
+        cmd += ["--retry-failed"] * args.retry_failed + ["--build-verbose"] * args.build_verbose
         cmd += ["--polygraphy-default"] * args.polygraphy_default
         if args.test_backend:
             cmd += ["--test-backend", args.test_backend]

@@ -8,28 +8,29 @@ from typing import Any
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build_profile.py"
 
-# What `trtc build -v` prints on 8.6 (TensorRT's lines through Polygraphy), stamped by run.
+# What `trtc build -v` prints on 8.6 (TensorRT's VERBOSE lines arrive as Polygraphy's [X]),
+# stamped by run.
 _A = "*************** Autotuning format combination: "
 LOG = "\n".join((
     "    0.100   parsing m.onnx (TensorRT 8.6.0)",
-    "    2.000 [V] [TRT] Graph optimization time: 0.0123 seconds.",
-    "    3.000 [V] [TRT] =============== Computing costs for /conv1/Conv + /relu/Relu",
-    f"    3.001 [V] [TRT] {_A}Half(150528,50176,224,1) -> Half(802816,12544,112,1) *****",
-    "    3.002 [V] [TRT] --------------- Timing Runner: /conv1/Conv + /relu/Relu "
+    "    2.000 [X] Graph optimization time: 0.0123 seconds.",
+    "    3.000 [X] =============== Computing costs for /conv1/Conv + /relu/Relu",
+    f"    3.001 [X] {_A}Half(150528,50176,224,1) -> Half(802816,12544,112,1) *****",
+    "    3.002 [X] --------------- Timing Runner: /conv1/Conv + /relu/Relu "
     "(CaskConvolution[0x80000009])",
-    "    3.500 [V] [TRT] Tactic Name: sm90_xmma_fprop_f16f16 Tactic: 0x1 Time: 0.01",
-    "    4.000 [V] [TRT] Tactic Name: sm90_xmma_fprop_f16f16 Tactic: 0x2 Time: 0.02",
-    "    5.000 [V] [TRT] =============== Computing costs for ",  # 8.6: often no name
-    f"    5.001 [V] [TRT] {_A}Half(1,2) -> Half(1,2) ***************",
-    "    5.002 [V] [TRT] --------------- Timing Runner: /dw/Conv (CaskDepthwiseConvolution)",
-    "    9.000 [V] [TRT] Tactic: 0x3 Time: 0.5",
-    "   19.000 [V] [TRT] Tactic: 0x4 Time: 0.6",
-    f"   19.001 [V] [TRT] {_A}Half(8,1) -> Half(8,1) ***************",
-    "   19.002 [V] [TRT] --------------- Timing Runner: /dw/Conv (CaskConvolution)",
-    "   21.000 [V] [TRT] Tactic: 0x5 Time: 0.4",
-    "   21.000 [V] [TRT] =============== Computing reformatting costs",
-    "   22.000 [V] [TRT] Formats and tactics selection completed in 19.0 seconds.",
-    "   30.000 [V] [TRT] Engine generation completed in 28.1 seconds.",
+    "    3.500 [X] Tactic Name: sm90_xmma_fprop_f16f16 Tactic: 0x1 Time: 0.01",
+    "    4.000 [X] Tactic Name: sm90_xmma_fprop_f16f16 Tactic: 0x2 Time: 0.02",
+    "    5.000 [X] =============== Computing costs for ",  # 8.6: often no name
+    f"    5.001 [X] {_A}Half(1,2) -> Half(1,2) ***************",
+    "    5.002 [X] --------------- Timing Runner: /dw/Conv (CaskDepthwiseConvolution)",
+    "    9.000 [X] Tactic: 0x3 Time: 0.5",
+    "   19.000 [X] Tactic: 0x4 Time: 0.6",
+    f"   19.001 [X] {_A}Half(8,1) -> Half(8,1) ***************",
+    "   19.002 [X] --------------- Timing Runner: /dw/Conv (CaskConvolution)",
+    "   21.000 [X] Tactic: 0x5 Time: 0.4",
+    "   21.000 [X] =============== Computing reformatting costs",
+    "   22.000 [X] Formats and tactics selection completed in 19.0 seconds.",
+    "   30.000 [X] Engine generation completed in 28.1 seconds.",
     "   30.500   writing the engine"))
 
 
