@@ -78,24 +78,25 @@ def bench_suite(report: Mapping[str, Any], label: str) -> Suite:
     """bench's report: one case per batch size; with a baseline, a regression fails it."""
     classname = f"trtc.bench.{_safe(label)}"
     backend = str(report.get("backend"))
+    from trtc.sweep import point_label
+
     gate = report.get("baseline_gate") or {}
-    by_batch = {int(b["batch"]): b for b in gate.get("batches", []) if "batch" in b}
-    messages = {int(m.split(":")[0].split()[1]): m for m in gate.get("failures", [])
-                if m.startswith("batch ")}
+    by_point = {point_label(b): b for b in gate.get("batches", []) if "batch" in b}
+    messages = {m.split(":")[0]: m for m in gate.get("failures", []) if m.startswith("batch ")}
     cases = []
     for row in report.get("results") or []:
-        batch = int(row["batch"])
+        label_ = point_label(row)
         stats = row.get(backend) or {}
         spent = sum(float(s.get("wall_s", 0.0)) for s in row.values()
                     if isinstance(s, dict) and "median_ms" in s)
         text = (f"{backend}: median {stats.get('median_ms', 0):.3f} ms, p99 "
                 f"{stats.get('p99_ms', 0):.3f} ms, CoV {stats.get('cov', 0) * 100:.1f}%")
-        compared = by_batch.get(batch) or {}
+        compared = by_point.get(label_) or {}
         if compared.get("compared"):
             text += (f"; baseline {compared['old_median_ms']:.3f} ms "
                      f"({compared['regression'] * 100:+.1f}%, allowed "
                      f"{compared['allowed'] * 100:.1f}%)")
-        cases.append(Case(f"batch {batch}", classname, spent, failure=messages.get(batch),
+        cases.append(Case(label_, classname, spent, failure=messages.get(label_),
                           output=text))
     return Suite(f"trtc bench {label}", tuple(cases))
 

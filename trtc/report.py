@@ -243,12 +243,38 @@ def bench_renderable(report: dict[str, Any]) -> Group:
                 speed = "1.00x"
             elif name == "pytorch_fp16":
                 speed = f"{row['pytorch_fp32']['median_ms'] / s['median_ms']:.2f}x"
-            table.add_row(str(row["batch"]), name, _ms(s["median_ms"]), _ms(s["p90_ms"]),
+            batch = str(row["batch"]) + (f" x{row['streams']} streams" if row.get("streams")
+                                         and row["streams"] != 1 else "")
+            table.add_row(batch, name, _ms(s["median_ms"]), _ms(s["p90_ms"]),
                           _ms(s["p99_ms"]), _ms(s["max_ms"]), f"{s['cov'] * 100:.1f}%",
                           f"{s['throughput_samples_s']:.0f}", speed)
     parts: list[Any] = [table]
+    if report.get("sweep"):
+        parts.append(sweep_renderable(report["sweep"], str(report["backend"])))
     for w in report.get("warnings", []):
         parts.append(Text(f"warning: {w}", style="yellow"))
+    return Group(*parts)
+
+
+def sweep_renderable(sweep: dict[str, Any], backend: str) -> Group:
+    """bench.sweep's grid: samples/s and request latency per (batch, streams), the best."""
+    bound = sweep.get("max_latency_ms")
+    table = Table(title=f"sweep ({backend}; best = most samples/s"
+                  + (f" with latency <= {bound:g} ms" if bound is not None else "") + ")",
+                  title_justify="left")
+    for col in ("batch", "streams", "median ms", "latency ms", "samples/s", ""):
+        table.add_column(col, justify="right", no_wrap=True)
+    best = sweep.get("best") or {}
+    for p in sweep["points"]:
+        mark = ("best" if (p["batch"], p["streams"]) == (best.get("batch"), best.get("streams"))
+                else "" if p["within_bound"] else "over bound")
+        table.add_row(str(p["batch"]), str(p["streams"]), _ms(p["median_ms"]),
+                      _ms(p["latency_ms"]), f"{p['samples_per_s']:.0f}", mark)
+    parts: list[Any] = [table]
+    if best:
+        parts.append(Text(f"best: batch {best['batch']}, {best['streams']} stream(s): "
+                          f"{best['samples_per_s']:.0f} samples/s at {best['latency_ms']:.3f} "
+                          "ms latency"))
     return Group(*parts)
 
 

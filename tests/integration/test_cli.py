@@ -257,3 +257,30 @@ def test_completion_completes_subcommands_and_flags() -> None:
     proc = subprocess.run([*trtc_command()], capture_output=True, text=True, env=env,
                           timeout=60)
     assert proc.returncode == 0 and proc.stdout.split() == ["package"], proc.stderr
+
+
+def test_bench_sweep_times_every_batch_and_picks_the_best_under_the_bound(
+        cli, conv_onnx: Path, ws: Path) -> None:
+    report = ok_json(cli("bench", conv_onnx, "--sweep", "batch=1,2,4 streams=1,2",
+                         "--max-latency-ms", "10000", *FAST_BENCH_FLAGS, "--workspace", ws,
+                         "--json"))
+    # ONNX Runtime has no streams: the batch axis alone, with a warning saying so.
+    assert [(r["batch"], r["streams"]) for r in report["results"]] == [(1, 1), (2, 1), (4, 1)]
+    assert [r["shapes"]["x"] for r in report["results"]] == ["1x3x8x8", "2x3x8x8", "4x3x8x8"]
+    assert any("streams apply to TensorRT engines only" in w for w in report["warnings"])
+    sweep = report["sweep"]
+    assert sweep["max_latency_ms"] == 10000 and len(sweep["points"]) == 3
+    best = max(sweep["points"], key=lambda p: p["samples_per_s"])
+    assert sweep["best"] == best == sweep["fastest"]
+    # A bound nothing meets: no best, and a warning.
+    tight = ok_json(cli("bench", conv_onnx, "--sweep", "batch=1,2", "--max-latency-ms",
+                        "0.000001", *FAST_BENCH_FLAGS, "--json"))
+    assert tight["sweep"]["best"] is None
+    assert any("no sweep point has a latency within" in w for w in tight["warnings"])
+
+
+def test_bench_sweep_typos_are_usage_errors(cli, conv_onnx: Path) -> None:
+    result = cli("bench", conv_onnx, "--sweep", "batches=1,8")
+    assert result.exit_code == 2
+    assert "bench.sweep: 'batches=1,8': unknown axis 'batches'" in result.stderr
+    assert "AXIS one of batch, streams" in result.stderr and not result.stdout

@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("optimize", "backends", "tensorrt", "serving"),
     ("graph", "data"),
     ("recipe", "workspace", "metrics", "shapes", "usercode", "report", "report_html", "junit",
-     "errors", "trtc"),
+     "sweep", "errors", "trtc"),
 ]
 #: Imports allowed inside one layer (importer -> imported); all others go down only.
 SIDEWAYS: dict[str, set[str]] = {
@@ -34,8 +34,8 @@ SIDEWAYS: dict[str, set[str]] = {
     "backends": {"tensorrt"},               # the TensorRT adapter runs the planned settings
     "serving": {"tensorrt"},                # an engine's sidecar says its I/O and GPU kind
     "data": {"graph"},
-    "recipe": {"errors"}, "workspace": {"errors", "trtc"}, "shapes": {"errors"},
-    "usercode": {"errors"}, "metrics": {"errors"}, "junit": {"workspace"},
+    "recipe": {"errors", "sweep"}, "workspace": {"errors", "trtc"}, "shapes": {"errors"},
+    "usercode": {"errors"}, "metrics": {"errors"}, "junit": {"workspace", "sweep"},
 }
 #: Units that may import only these units (besides themselves).
 ONLY: dict[str, set[str]] = {

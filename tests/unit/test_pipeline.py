@@ -90,6 +90,22 @@ def test_build_job_carries_the_backend_and_the_profile_hint(tmp_path: Path) -> N
     assert _plan(recipe).job("build").timing_cache_dir is None  # flags mode: beside the engine
 
 
+def test_the_build_profile_covers_the_bench_sweep_and_a_bad_sweep_names_the_key(
+        tmp_path: Path) -> None:
+    from trtc.errors import RecipeError
+
+    recipe = _recipe(tmp_path, bench={"batch": [1], "sweep": "batch=1,64,256 streams=1,2",
+                                      "max_latency_ms": 5})
+    assert recipe.bench.all_batches() == (1, 64, 256)
+    job = _plan(recipe, "tensorrt", Workspace(tmp_path / "ws", "m")).job("build")
+    assert job.hint.batches == (1, 64, 256)  # the profile's max is the sweep's largest
+    with pytest.raises(RecipeError, match=r"bench\.sweep: 'batch=1,-8': .*'-8' is not a "
+                       r"positive integer"):
+        _recipe(tmp_path, bench={"sweep": "batch=1,-8"})
+    with pytest.raises(RecipeError, match=r"bench\.max_latency_ms: must be positive"):
+        _recipe(tmp_path, bench={"sweep": "batch=1", "max_latency_ms": 0})
+
+
 def test_verify_and_bench_jobs(tmp_path: Path) -> None:
     recipe = _recipe(tmp_path, prune={"enabled": True}, quantize={"enabled": True})
     verify = _plan(recipe).job("verify")

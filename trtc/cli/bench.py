@@ -53,6 +53,13 @@ def bench(
     max_regression: Annotated[float | None, typer.Option(
         help="Allowed median-latency regression against --compare-to (default 0.05 = 5 %; "
         "within 2 x CoV it is noise).")] = None,
+    sweep: Annotated[str | None, typer.Option(
+        metavar="'batch=1,8,32 streams=1,2'", help="Time every point of the grid in one run "
+        "(bench.sweep); the table and the best point under --max-latency-ms.")] = None,
+    max_latency_ms: Annotated[float | None, typer.Option(
+        help="With --sweep: the best point is the most samples/s whose request latency "
+        "(TensorRT: host latency, copies included) is at most this (bench.max_latency_ms).")
+        ] = None,
     junit: JunitOpt = None,
     *, common: Common,
 ) -> None:
@@ -63,6 +70,7 @@ def bench(
                         warmup_ms=warmup, min_iterations=iterations, threads=threads,
                         baseline=baseline, cuda_graph=cuda_graph, streams=streams,
                         baseline_file=compare_to, max_regression=max_regression,
+                        sweep=sweep, max_latency_ms=max_latency_ms,
                         raise_on_failure=False)
     if api.is_recipe(target) and outcome.error is None:
         out.outcome(outcome)

@@ -116,7 +116,7 @@ class Plan:
         shapes = ((r.build.shapes,) if r.build.shapes else
                   tuple(s for s in (r.bench.shapes, r.verify.data.shapes) if s))
         return ProfileHint(
-            batches=tuple(sorted({*r.bench.batch, r.verify.data.batch})),
+            batches=tuple(sorted({*r.bench.all_batches(), r.verify.data.batch})),
             dims=dict(r.export.example_dims), shapes=shapes,
             declared_inputs={i.name: (i.dtype, tuple(i.shape)) for i in r.model.inputs})
 
@@ -172,7 +172,7 @@ class Plan:
             from trtc.stages.package import PackageJob
 
             return PackageJob(r.package, r.package.model_name or r.name,
-                              tuple(sorted({*r.bench.batch, r.verify.data.batch})))
+                              tuple(sorted({*r.bench.all_batches(), r.verify.data.batch})))
         raise UsageError(f"unknown stage {stage!r}", f"stages are: {', '.join(STAGES)}")
 
     def outputs(self, stage: str, out_dir: Path) -> dict[str, Path]:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from trtc.sweep import Sweep
 
 #: The choices of each enumerated key (``typing.get_args(Backend)`` lists them).
 Exporter = Literal["auto", "dynamo", "legacy"]
@@ -312,6 +315,26 @@ class BenchSpec:
     #: Largest allowed median-latency regression against ``baseline_file`` (0.05 = 5 %);
     #: a regression within twice the run-to-run CoV is noise and passes.
     max_regression: float = 0.05
+    #: Time every point of a grid in one run: ``'batch=1,8,32 streams=1,2,4'``
+    #: (trtc.sweep); an axis left out is ``batch`` / ``streams`` above. null = no sweep.
+    sweep: str | None = None
+    #: With ``sweep``: the best point is the most samples/s whose request latency (TensorRT:
+    #: host latency, copies included) is at most this. null = no bound.
+    max_latency_ms: float | None = None
+
+    def swept(self) -> Sweep | None:
+        """``sweep`` parsed (validated when the recipe loads), or None."""
+        from trtc.sweep import parse_sweep
+
+        if not self.sweep:
+            return None
+        return parse_sweep(self.sweep, default_batch=self.batch, default_streams=self.streams)
+
+    def all_batches(self) -> tuple[int, ...]:
+        """Every batch size bench will run (``batch``, or the sweep's): the build's
+        profile must cover them."""
+        swept = self.swept()
+        return tuple(sorted(set(swept.batch if swept else self.batch)))
 
 
 Platform = Literal["auto", "tensorrt_plan", "onnxruntime_onnx"]

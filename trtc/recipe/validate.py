@@ -167,6 +167,17 @@ def check_semantics(recipe: Recipe, source: str) -> None:
         raise fail(source, "bench", "duration_s and min_iterations must be positive")
     if recipe.bench.streams <= 0:
         raise fail(source, "bench.streams", f"must be positive, got {recipe.bench.streams}")
+    if recipe.bench.sweep is not None:
+        from trtc.sweep import SweepError
+
+        try:
+            recipe.bench.swept()
+        except SweepError as exc:
+            raise fail(source, "bench.sweep", f"{recipe.bench.sweep!r}: {exc}",
+                       "write e.g. 'batch=1,8,32 streams=1,2'") from None
+    if recipe.bench.max_latency_ms is not None and recipe.bench.max_latency_ms <= 0:
+        raise fail(source, "bench.max_latency_ms",
+                   f"must be positive, got {recipe.bench.max_latency_ms:g}")
     if recipe.prune.method != "2:4" and not 0.0 < recipe.prune.ratio < 1.0:
         raise fail(source, "prune.ratio", f"must be between 0 and 1 (exclusive) for method "
                     f"{recipe.prune.method}; got {recipe.prune.ratio:g}",

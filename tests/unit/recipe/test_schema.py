@@ -135,7 +135,7 @@ def test_to_data_turns_tuples_into_lists() -> None:
                     "min_iterations": 10, "threads": None, "baseline": "auto",
                     "cov_warn": 0.025, "seed": 0, "shapes": {"x": [1, 3]},
                     "cuda_graph": True, "streams": 1, "baseline_file": None,
-                    "max_regression": 0.05}
+                    "max_regression": 0.05, "sweep": None, "max_latency_ms": None}
 
 
 def test_to_data_of_recipe_is_json_and_omits_path(recipe_dir: Path) -> None:
