@@ -71,6 +71,7 @@ def plan_trt_settings(spec: BuildSpec, facts: ModelFacts, version: str, *,
     return plan_trt_build(spec, facts.inputs, version, model_has_qdq=facts.has_qdq,
                           qdq_precision=qdq_precision(facts.metadata),
                           default_profile=hinted_default_profile(hint, facts.inputs),
+                          default_copies=hint.streams if hint is not None else 1,
                           timing_cache_dir=timing_cache_dir)
 
 

@@ -108,8 +108,10 @@ def _fmt(shape: Sequence[int | str]) -> str:
 
 def resolve_profiles(profiles: Sequence[Mapping[str, ShapeRange]], onnx_inputs: OnnxInputs, *,
                      default_profile: Mapping[str, ShapeRange] | None = None,
-                     notes: list[str] | None = None) -> tuple[ProfileSpec, ...]:
-    """Check profiles against the model's inputs; fill in the default when none is given.
+                     notes: list[str] | None = None,
+                     default_copies: int = 1) -> tuple[ProfileSpec, ...]:
+    """Check profiles against the model's inputs; fill in the default when none is given
+    (``default_copies`` times: one per stream that bench runs at once).
 
     Each profile must name existing inputs, match their rank and static dims,
     keep min <= opt <= max, agree on dims two inputs share by name, and cover
@@ -124,8 +126,9 @@ def resolve_profiles(profiles: Sequence[Mapping[str, ShapeRange]], onnx_inputs: 
     if not given:
         if not dynamic:
             return ()
-        given = [{}]
-        where_of = ["the default profile"]
+        copies = max(1, default_copies)
+        given = [{} for _ in range(copies)]
+        where_of = ["the default profile"] * copies
     else:
         where_of = [f"build.profiles[{i}]" for i in range(len(given))]
     resolved: list[ProfileSpec] = []
@@ -164,7 +167,10 @@ def resolve_profiles(profiles: Sequence[Mapping[str, ShapeRange]], onnx_inputs: 
     if not dynamic:
         return ()
     if not profiles and notes is not None:
-        notes.append(f"no build.profiles given: one profile from the recipe's shapes "
+        times = ("one profile" if len(resolved) == 1 else
+                 f"{len(resolved)} identical profiles (bench runs {len(resolved)} streams; a "
+                 "profile serves one execution context at a time)")
+        notes.append(f"no build.profiles given: {times} from the recipe's shapes "
                      f"({format_profile(resolved[0])}); pass --profile for other shapes")
     return tuple(resolved)
 

@@ -295,6 +295,7 @@ def polygraphy_kwargs(settings: TrtBuildSettings,
 def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
                    model_has_qdq: bool = False, qdq_precision: str | None = None,
                    default_profile: Mapping[str, ShapeRange] | None = None,
+                   default_copies: int = 1,
                    timing_cache_dir: str | None = None) -> TrtBuildSettings:
     """Resolve a recipe's build section into settings for TensorRT ``version``.
 
@@ -307,6 +308,8 @@ def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
             (int8, fp8, fp16, bf16; see trtc.tensorrt.model.qdq_precision()), or None.
         default_profile: min/opt/max per dynamic input used when the recipe gives
             no profile, or to fill inputs a profile leaves out (see default_profile()).
+        default_copies: how many times that default profile goes into the engine (one
+            per stream bench runs at once); recipe profiles are taken as they are.
         timing_cache_dir: where ``timing_cache: auto`` keeps its keyed caches.
 
     Raises:
@@ -318,7 +321,8 @@ def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
     precision, strongly_typed, int8_mode, flags, calibration = resolve_precision(
         spec, feats, model_has_qdq, qdq_precision, notes)
     profiles = resolve_profiles(recipe_profiles(spec), onnx_inputs,
-                                default_profile=default_profile, notes=notes)
+                                default_profile=default_profile, notes=notes,
+                                default_copies=default_copies)
     values: dict[str, Any] = {}
     for row in SETTINGS:
         if row.resolve is None:

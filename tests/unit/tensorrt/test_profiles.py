@@ -60,6 +60,19 @@ def test_profile_resolves_and_keeps_min_opt_max() -> None:
     assert prof.shapes["input"][2] == (32, 3, 224, 224)
 
 
+def test_the_default_profile_is_made_once_per_stream_recipe_profiles_as_given() -> None:
+    """bench --streams N needs N profiles (one execution context each)."""
+    default = {"input": rng((1, 3, 224, 224), (8, 3, 224, 224), (8, 3, 224, 224))}
+    notes: list[str] = []
+    profs = resolve_profiles([], IMG, default_profile=default, default_copies=3, notes=notes)
+    assert len(profs) == 3 and all(p.shapes == profs[0].shapes for p in profs)
+    assert profs[0].shapes["input"][2] == (8, 3, 224, 224)
+    assert any("3 identical profiles (bench runs 3 streams" in n for n in notes), notes
+    given = [default]
+    assert len(resolve_profiles(given, IMG, default_copies=3)) == 1  # the recipe's own
+    assert resolve_profiles([], STATIC, default_copies=3) == ()  # static: no profile
+
+
 @pytest.mark.parametrize("shapes, needle", [
     (rng((8, 3, 224, 224), (1, 3, 224, 224), (32, 3, 224, 224)), "min <= opt <= max"),
     (rng((1, 3, 224, 224), (8, 3, 224, 224), (4, 3, 224, 224)), "min <= opt <= max"),
