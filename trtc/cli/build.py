@@ -82,6 +82,9 @@ def build(
     builder_optimization_level: Annotated[int | None, typer.Option(
         "--builder-optimization-level", "--opt-level",
         help="TensorRT builder optimization level 0-5 (TensorRT's default 3).")] = None,
+    max_aux_streams: Annotated[int | None, typer.Option(
+        help="Auxiliary streams TensorRT may run independent layers on (trtexec "
+        "--maxAuxStreams; >= 8.6; 0 = main stream only).")] = None,
     sparsity: Annotated[bool | None, typer.Option(
         "--sparsity/--no-sparsity", help="Allow TensorRT's 2:4 sparse kernels.")] = None,
     refit: Annotated[bool | None, typer.Option("--refit/--no-refit",
@@ -139,6 +142,7 @@ def build(
         threads=threads, precision=precision, tf32=tf32, strongly_typed=strongly_typed,
         int8_calib=int8_calib, int8_calib_samples=int8_calib_samples,
         int8_calib_cache=int8_calib_cache, builder_optimization_level=builder_optimization_level,
+        max_aux_streams=max_aux_streams,
         timing_cache=timing_cache, sparsity=sparsity, refit=refit,
         version_compatible=version_compatible, hardware_compatibility=hardware_compatibility,
         plugins=plugins or None, preflight=preflight, tactic_sources=tactic_sources,

@@ -223,6 +223,9 @@ class BuildSpec:
     workspace: int | str | None = None
     #: TensorRT builder optimization level 0-5 (TensorRT's default is 3).
     builder_optimization_level: int | None = None
+    #: Auxiliary streams TensorRT may run independent layers on (trtexec --maxAuxStreams,
+    #: >= 8.6); 0 = the main stream only; null = TensorRT's choice.
+    max_aux_streams: int | None = None
     #: TensorRT tactic sources: auto (8.x: no cuBLAS/cuDNN tactics, as TensorRT 10
     #: defaults to; 10/11: their default), default (TensorRT's own), or a list such as
     #: "JIT_CONVOLUTIONS,EDGE_MASK_CONVOLUTIONS" (trtexec --tacticSources).

@@ -71,6 +71,8 @@ class TrtBuildSettings:
     version: str                # the TensorRT version these settings were resolved for
     #: Tactic sources to enable (trt.TacticSource names); None = TensorRT's default.
     tactic_sources: tuple[str, ...] | None = None
+    #: Auxiliary streams TensorRT may run layers on in parallel (>= 8.6); None = its own.
+    max_aux_streams: int | None = None
     #: Builder precision flags to set: a subset of ("fp16", "bf16", "int8", "fp8");
     #: always empty for strongly typed networks.
     precision_flags: tuple[str, ...] = ()
@@ -128,6 +130,14 @@ class Setting:
 
 def _workspace(value: Any, feats: TrtFeatures) -> int | None:
     return None if value is None else parse_size(value, "build.workspace")
+
+
+def _aux_streams(value: Any, feats: TrtFeatures) -> int | None:
+    if value is not None and (isinstance(value, bool) or value < 0):
+        raise UsageError(f"build.max_aux_streams: {value} is not a count of streams",
+                         "0 runs every layer on the main stream; leave it out for "
+                         "TensorRT's own choice")
+    return value
 
 
 def _level(value: Any, feats: TrtFeatures) -> int | None:
@@ -209,6 +219,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("builder_optimization_level", "optimization_level", "builder_optimization_level",
             _level, "builder_optimization_level", _valued("--builderOptimizationLevel={}"),
             to_polygraphy=int),
+    Setting("max_aux_streams", "max_aux_streams", "max_aux_streams", _aux_streams,
+            "max_aux_streams", _valued("--maxAuxStreams={}"), sidecar="max_aux_streams",
+            since=(8, 6)),
     Setting("tactic_sources", "tactic_sources", "tactic_sources", _tactics, "tactic_sources",
             _tactics_flag, sidecar="tactic_sources",
             to_polygraphy=lambda v: [TrtEnum("TacticSource", t) for t in v],

@@ -65,6 +65,9 @@ def test_bad_workspace_level_and_hardware_are_refused() -> None:
         plan("8.6", builder_optimization_level=6)
     with pytest.raises(UsageError, match="needs a newer TensorRT"):
         plan("8.6", hardware_compatibility="same-compute-capability")
+    with pytest.raises(UsageError, match="build.max_aux_streams: -1 is not a count"):
+        plan("8.6", max_aux_streams=-1)
+    assert plan("8.6", max_aux_streams=0).max_aux_streams == 0  # main stream only
     both = plan("10", refit=True, version_compatible=True)
     assert both.refit and both.version_compatible
     assert any("cannot be refitted" in n for n in both.notes)
@@ -133,7 +136,8 @@ def test_recipe_build_paths_resolve_against_the_recipe(tmp_path: Any) -> None:
 def everything_set() -> TrtBuildSettings:
     """A plan where every row of the table is set (none at its default)."""
     return plan("10.16", precision="int8", qdq=True, strongly_typed=True, tf32=False,
-                workspace="4GiB", builder_optimization_level=5, timing_cache="t.cache",
+                workspace="4GiB", builder_optimization_level=5, max_aux_streams=2,
+                timing_cache="t.cache",
                 sparsity=True, refit=True, version_compatible=True,
                 hardware_compatibility="same-compute-capability", plugins=["libmy.so"],
                 tactic_sources="jit_convolutions,+CUDNN")
