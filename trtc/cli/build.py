@@ -82,6 +82,9 @@ def build(
     builder_optimization_level: Annotated[int | None, typer.Option(
         "--builder-optimization-level", "--opt-level",
         help="TensorRT builder optimization level 0-5 (TensorRT's default 3).")] = None,
+    batch_profile: Annotated[list[int] | None, typer.Option(
+        help="One more profile pinned to this batch (min = opt = max), e.g. 1 beside the "
+        "throughput profile; repeat (build.batch_profiles).")] = None,
     max_aux_streams: Annotated[int | None, typer.Option(
         help="Auxiliary streams TensorRT may run independent layers on (trtexec "
         "--maxAuxStreams; >= 8.6; 0 = main stream only).")] = None,
@@ -143,6 +146,7 @@ def build(
         int8_calib=int8_calib, int8_calib_samples=int8_calib_samples,
         int8_calib_cache=int8_calib_cache, builder_optimization_level=builder_optimization_level,
         max_aux_streams=max_aux_streams,
+        batch_profiles=tuple(batch_profile) if batch_profile else None,
         timing_cache=timing_cache, sparsity=sparsity, refit=refit,
         version_compatible=version_compatible, hardware_compatibility=hardware_compatibility,
         plugins=plugins or None, preflight=preflight, tactic_sources=tactic_sources,

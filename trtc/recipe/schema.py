@@ -223,6 +223,9 @@ class BuildSpec:
     workspace: int | str | None = None
     #: TensorRT builder optimization level 0-5 (TensorRT's default is 3).
     builder_optimization_level: int | None = None
+    #: One more profile per listed batch, pinned there (min = opt = max): e.g. [1] gives
+    #: batch 1 a profile tuned for it beside the throughput profile in the same engine.
+    batch_profiles: tuple[int, ...] = ()
     #: Auxiliary streams TensorRT may run independent layers on (trtexec --maxAuxStreams,
     #: >= 8.6); 0 = the main stream only; null = TensorRT's choice.
     max_aux_streams: int | None = None

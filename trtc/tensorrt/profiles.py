@@ -8,6 +8,7 @@ resolved profile: TensorRT needs none for static ones.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -109,9 +110,14 @@ def _fmt(shape: Sequence[int | str]) -> str:
 def resolve_profiles(profiles: Sequence[Mapping[str, ShapeRange]], onnx_inputs: OnnxInputs, *,
                      default_profile: Mapping[str, ShapeRange] | None = None,
                      notes: list[str] | None = None,
-                     default_copies: int = 1) -> tuple[ProfileSpec, ...]:
+                     default_copies: int = 1,
+                     batch_profiles: Sequence[int] = ()) -> tuple[ProfileSpec, ...]:
     """Check profiles against the model's inputs; fill in the default when none is given
-    (``default_copies`` times: one per stream that bench runs at once).
+    (``default_copies`` times: one per stream that bench runs at once). Then, for each of
+    ``batch_profiles`` (``build.batch_profiles``), one more profile: the first one with
+    the batch (dim 0 of every input whose dim 0 is dynamic) pinned there, min = opt = max,
+    and the other dims at its opt (a batch-1 profile tuned for latency beside the
+    throughput one; bench and verify run each shape on the profile whose opt is nearest).
 
     Each profile must name existing inputs, match their rank and static dims,
     keep min <= opt <= max, agree on dims two inputs share by name, and cover
@@ -166,9 +172,33 @@ def resolve_profiles(profiles: Sequence[Mapping[str, ShapeRange]], onnx_inputs: 
         resolved.append(ProfileSpec(shapes))
     if not dynamic:
         return ()
+    for batch in batch_profiles:
+        if batch < 1:
+            raise UsageError(f"build.batch_profiles: {batch} is not a batch size",
+                             "list positive batch sizes, e.g. [1]")
+        pinned: dict[str, ShapeRange] = {}
+        for name, (lo, opt, hi) in resolved[0].shapes.items():
+            model_dim0 = onnx_inputs[name][1][0] if onnx_inputs[name][1] else 1
+            shape = tuple(opt)
+            if not (isinstance(model_dim0, int) and model_dim0 > 0):
+                if not int(lo[0]) <= batch <= int(hi[0]) and notes is not None:
+                    notes.append(f"build.batch_profiles: batch {batch} is outside profile 0's "
+                                 f"{lo[0]}..{hi[0]} for {name!r}; its profile holds it anyway")
+                shape = (batch, *shape[1:])
+            pinned[name] = (shape, shape, shape)
+        _check_shared_dims(f"build.batch_profiles ({batch})", pinned, onnx_inputs)
+        resolved.append(ProfileSpec(pinned))
+    if batch_profiles and notes is not None:
+        first = len(resolved) - len(batch_profiles)
+        which = (f"profile {first}" if len(batch_profiles) == 1 else
+                 f"profiles {first}..{len(resolved) - 1}")
+        notes.append(f"build.batch_profiles: {which} pinned to batch "
+                     f"{', '.join(map(str, batch_profiles))} (min = opt = max), beside "
+                     f"profile{'s' if first > 1 else ''} 0{f'..{first - 1}' if first > 1 else ''}")
     if not profiles and notes is not None:
-        times = ("one profile" if len(resolved) == 1 else
-                 f"{len(resolved)} identical profiles (bench runs {len(resolved)} streams; a "
+        made = len(resolved) - len(batch_profiles)
+        times = ("one profile" if made == 1 else
+                 f"{made} identical profiles (bench runs {made} streams; a "
                  "profile serves one execution context at a time)")
         notes.append(f"no build.profiles given: {times} from the recipe's shapes "
                      f"({format_profile(resolved[0])}); pass --profile for other shapes")
@@ -312,7 +342,10 @@ def named_shape(engine_shape: Sequence[int], onnx_shape: Sequence[int | str] | N
 
 
 def choose_profile(profiles: EngineProfiles, shapes: Mapping[str, Sequence[int]]) -> int:
-    """Index of the first optimization profile whose min..max range holds every shape.
+    """Index of the optimization profile to run ``shapes`` with: of those whose min..max
+    holds every shape, the one whose opt is nearest (TensorRT tuned its kernels for opt:
+    an engine with a batch-1 profile beside a batch-256 one runs batch 1 on the first);
+    the first of equals.
 
     ``profiles[i][name]`` is ``(min, opt, max)``. An engine without dynamic
     inputs has no ranges to check, so profile 0.
@@ -322,9 +355,9 @@ def choose_profile(profiles: EngineProfiles, shapes: Mapping[str, Sequence[int]]
     """
     if not profiles:
         return 0
-    for index, profile in enumerate(profiles):
-        if _fits(profile, shapes):
-            return index
+    fitting = _by_opt_distance(profiles, shapes)
+    if fitting:
+        return fitting[0]
     name = next(n for n in shapes if n in profiles[0])
     ranges = "; ".join(f"{_ints(p[name][0])}..{_ints(p[name][2])}" for p in profiles
                        if name in p)
@@ -346,7 +379,7 @@ def context_profiles(profiles: EngineProfiles, shapes: Mapping[str, Sequence[int
     if not profiles:
         return [None] * streams
     choose_profile(profiles, shapes)  # names the input and the ranges when none fits
-    fitting = [i for i, p in enumerate(profiles) if _fits(p, shapes)]
+    fitting = _by_opt_distance(profiles, shapes)
     if len(fitting) < streams:
         raise UsageError(f"--streams {streams} needs {streams} optimization profiles covering "
                          f"{', '.join(f'{n} {_ints(s)}' for n, s in shapes.items())}; the engine "
@@ -354,6 +387,19 @@ def context_profiles(profiles: EngineProfiles, shapes: Mapping[str, Sequence[int
                          "time)", f"use --streams {max(len(fitting), 1)}, build an engine with "
                          f"{streams} identical --profile flags, or a static-shape engine")
     return list[int | None](fitting[:streams])
+
+
+def _by_opt_distance(profiles: EngineProfiles, shapes: Mapping[str, Sequence[int]]
+                     ) -> list[int]:
+    """The profiles that hold ``shapes``, nearest opt first (sum over dims of |log(d/opt)|;
+    a stable sort, so equal profiles keep their order)."""
+    def distance(profile: Mapping[str, Sequence[Sequence[int]]]) -> float:
+        return sum(abs(math.log(max(int(d), 1) / max(int(o), 1)))
+                   for name, rng in profile.items() if name in shapes
+                   for d, o in zip(shapes[name], rng[1]))
+
+    fitting = [i for i, p in enumerate(profiles) if _fits(p, shapes)]
+    return sorted(fitting, key=lambda i: distance(profiles[i]))
 
 
 def _fits(profile: Mapping[str, Sequence[Sequence[int]]],

@@ -335,7 +335,8 @@ def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
         spec, feats, model_has_qdq, qdq_precision, notes)
     profiles = resolve_profiles(recipe_profiles(spec), onnx_inputs,
                                 default_profile=default_profile, notes=notes,
-                                default_copies=default_copies)
+                                default_copies=default_copies,
+                                batch_profiles=tuple(spec.batch_profiles))
     values: dict[str, Any] = {}
     for row in SETTINGS:
         if row.resolve is None:

@@ -161,7 +161,7 @@ def test_named_shape_keeps_the_onnx_names_of_dynamic_dims() -> None:
     assert named_shape([2, 3], ["batch", 3]) == (2, 3)  # static in the engine: the number
 
 
-def test_choose_profile_picks_the_first_that_fits() -> None:
+def test_choose_profile_picks_one_that_fits_the_first_of_equals() -> None:
     assert choose_profile(PROFILES, {"x": (4, 3, 8, 8)}) == 0
     assert choose_profile(PROFILES, {"x": (8, 3, 8, 8)}) == 0
     assert choose_profile(PROFILES, {"x": (20, 3, 8, 8)}) == 1
@@ -171,6 +171,43 @@ def test_choose_profile_picks_the_first_that_fits() -> None:
         choose_profile(PROFILES, {"x": (64, 3, 8, 8)})
     with pytest.raises(UsageError, match="outside"):
         choose_profile(PROFILES, {"x": (4, 3, 9, 8)})  # another dim out of range
+
+
+def test_batch_profiles_pin_the_batch_beside_the_throughput_profile() -> None:
+    default = {"input": rng((1, 3, 224, 224), (256, 3, 224, 224), (256, 3, 224, 224))}
+    notes: list[str] = []
+    profs = resolve_profiles([], IMG, default_profile=default, batch_profiles=(1, 8),
+                             notes=notes)
+    assert [p.shapes["input"] for p in profs] == [
+        default["input"], ((1, 3, 224, 224),) * 3, ((8, 3, 224, 224),) * 3]
+    assert any("profiles 1..2 pinned to batch 1, 8 (min = opt = max), beside profile 0"
+               in n for n in notes), notes
+    # The batch is dim 0 of the dynamic inputs only; a static input keeps its shape, and
+    # a dim shared by name with another input stays consistent.
+    inputs = {"ids": ("int64", ("batch", "seq")), "mask": ("int64", ("batch", "seq")),
+              "table": ("float32", ("rows", 16))}
+    given = [{"ids": rng((1, 16), (32, 128), (32, 128)), "mask": rng((1, 16), (32, 128),
+                                                                      (32, 128)),
+              "table": rng((4, 16), (4, 16), (4, 16))}]
+    (_, pinned) = resolve_profiles(given, inputs, batch_profiles=(1,))
+    assert pinned.shapes["ids"] == pinned.shapes["mask"] == ((1, 128),) * 3
+    assert pinned.shapes["table"] == ((1, 16),) * 3  # 'rows' is its dim 0: dynamic, pinned
+    with pytest.raises(UsageError, match="build.batch_profiles: 0 is not a batch size"):
+        resolve_profiles([], IMG, default_profile=default, batch_profiles=(0,))
+
+
+def test_the_profile_whose_opt_is_nearest_runs_the_shapes() -> None:
+    """An engine that serves batch 256 with a batch-1 profile of its own (issue 13): batch 1
+    runs on the profile tuned for it, wherever it sits in the engine."""
+    big = {"x": [[1, 3, 8, 8], [256, 3, 8, 8], [256, 3, 8, 8]]}
+    one = {"x": [[1, 3, 8, 8], [1, 3, 8, 8], [1, 3, 8, 8]]}
+    mid = {"x": [[1, 3, 8, 8], [32, 3, 8, 8], [256, 3, 8, 8]]}
+    assert choose_profile([big, one], {"x": (1, 3, 8, 8)}) == 1
+    assert choose_profile([big, one], {"x": (2, 3, 8, 8)}) == 0  # only the big one holds 2
+    assert choose_profile([big, mid, one], {"x": (64, 3, 8, 8)}) == 1  # |log 2| < |log 4|
+    assert choose_profile([big, mid, one], {"x": (200, 3, 8, 8)}) == 0
+    # Streams take the nearest profiles first.
+    assert context_profiles([big, mid, one], {"x": (1, 3, 8, 8)}, 2) == [2, 1]
 
 
 def test_one_profile_per_execution_context() -> None:

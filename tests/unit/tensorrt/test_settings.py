@@ -65,6 +65,9 @@ def test_bad_workspace_level_and_hardware_are_refused() -> None:
         plan("8.6", builder_optimization_level=6)
     with pytest.raises(UsageError, match="needs a newer TensorRT"):
         plan("8.6", hardware_compatibility="same-compute-capability")
+    pinned = plan("8.6", batch_profiles=[1])  # beside the recipe's 1/8/32 profile
+    assert [p.shapes["input"][1][0] for p in pinned.profiles] == [8, 1]  # opt per profile
+    assert pinned.profiles[1].shapes["input"] == ((1, 3, 224, 224),) * 3
     with pytest.raises(UsageError, match="build.max_aux_streams: -1 is not a count"):
         plan("8.6", max_aux_streams=-1)
     assert plan("8.6", max_aux_streams=0).max_aux_streams == 0  # main stream only
