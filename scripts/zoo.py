@@ -615,6 +615,14 @@ def calib_npz(m: Model, path: Path, samples: int) -> Path:
 
 #: Samples in a model's verification .npz (``data`` models; the others verify on 4 random).
 VERIFY_SAMPLES = 4
+#: Models with real weights and data (``Model.data``): 64 calibration samples with the
+#: percentile method, an accuracy budget (cosine >= 0.995) measured on 16 held-out samples
+#: (seed 2: neither the calibration's nor verify's), and verify on 16 more (seed 1). On the
+#: calibration samples themselves the budget overfits: ppocr_cls reached 0.999 there with 4
+#: nodes in float and 0.966 on held-out lines; on held-out data 2 nodes gave 0.9985.
+DATA_CALIB_SAMPLES = 64
+DATA_EVAL_SAMPLES = 16
+DATA_MAX_DROP = 0.005
 
 
 def data_npz(m: Model, path: Path, samples: int, seed: int) -> Path:
@@ -638,7 +646,7 @@ def verify_data(m: Model, work: Path) -> list[Any]:
     """verify's data flags: the realistic .npz (seed 1, not the calibration's) or random."""
     if not m.data:
         return ["--iterations", VERIFY_SAMPLES]
-    return ["--data", data_npz(m, work / "verify.npz", VERIFY_SAMPLES, seed=1), "--batch", 1]
+    return ["--data", data_npz(m, work / "verify.npz", DATA_EVAL_SAMPLES, seed=1), "--batch", 1]
 
 
 _TAKES_SHAPES: list[bool] = []
@@ -684,8 +692,14 @@ def quantize(m: Model, onnx_path: Path, out: Path, target: str, args: argparse.N
         base += ["--shapes", m.shapes_flag(1)]
         calib = "random --shapes"
     if m.data:  # real weights: calibrate on what the model was trained for
-        data = ["--calib-data", data_npz(m, out.parent / "calib.npz", args.calib_samples, 0)]
-        calib = f"{m.data} (scripts/zoo/data.py)"
+        n = max(args.calib_samples, DATA_CALIB_SAMPLES)
+        base[base.index("--calib-samples") + 1] = n
+        data = ["--calib-data", data_npz(m, out.parent / "calib.npz", n, 0),
+                "--calib-method", "percentile",
+                "--eval-data", data_npz(m, out.parent / "eval.npz", DATA_EVAL_SAMPLES, 2),
+                "--max-drop", DATA_MAX_DROP, "--budget-step", 2]
+        calib = (f"{m.data} (scripts/zoo/data.py), {n} samples, percentile, budget "
+                 f"{DATA_MAX_DROP} on {DATA_EVAL_SAMPLES} held-out")
         r = trtc([*base, *data], f"{label}.{m.data}", timeout, deadline)
         attempts.append(failure(r))
     elif calib == "random" and args.phase == "gpu" and _dynamic_beyond_batch(onnx_path):

@@ -285,6 +285,25 @@ def test_int8_without_calibration_data_is_a_usage_error(
 # --------------------------------------------------------------------------- accuracy budget
 
 
+def test_a_budget_on_the_calibration_samples_says_to_hold_data_out(tmp_path: Path) -> None:
+    import numpy as np
+
+    src = make_hostile_model(tmp_path / "hostile.onnx")
+    (inp,) = onnx.load(str(src)).graph.input
+    dims = [d.dim_value or 1 for d in inp.type.tensor_type.shape.dim]
+    for name, seed in (("calib.npz", 0), ("held_out.npz", 1)):
+        np.savez(tmp_path / name, **{inp.name: np.random.default_rng(seed).standard_normal(
+            [16, *dims[1:]]).astype(np.float32)})
+    spec = QuantizeSpec(enabled=True, calib_data=str(tmp_path / "calib.npz"), calib_samples=16,
+                        max_drop=0.5)
+    same = quantize_model(src, tmp_path / "a.onnx", spec, cache_dir=tmp_path / "cache")
+    assert any("measured on the calibration samples" in w for w in same.warnings)
+    held = quantize_model(src, tmp_path / "b.onnx", spec, cache_dir=tmp_path / "cache",
+                          eval_source=str(tmp_path / "held_out.npz"))
+    assert not any("measured on the calibration samples" in w for w in held.warnings)
+    assert held.to_dict()["budget"]["met"]  # unlabelled held-out data: cosine vs FP32
+
+
 def test_budget_loop_moves_the_hostile_node_to_float_and_meets_the_budget(
         tmp_path: Path) -> None:
     src = make_hostile_model(tmp_path / "hostile.onnx")
