@@ -14,6 +14,7 @@ resumes: rows already in OUT.json are skipped (``--force`` re-measures them).
     python scripts/bench_trt.py --only fp32,fp16            # part 1
     python scripts/bench_trt.py --only int8-calib           # part 2
     python scripts/bench_trt.py --only int8-qdq,throughput  # part 3
+    python scripts/bench_trt.py --only sweep --max-latency-ms 5  # issue 13: batch x streams
     python scripts/bench_trt.py --report-only               # rewrite the .md from the .json
 
 Writes OUT.json (all measurements) and OUT.md (the table), OUT = docs/bench-trt.
@@ -36,7 +37,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 BASE_RECIPE = ROOT / "configs" / "resnet50.yaml"
 VARIANTS = ("fp32", "fp16", "int8-calib", "int8-qdq")
-PARTS = (*VARIANTS, "throughput")
+PARTS = (*VARIANTS, "throughput", "sweep")
 #: Builder precision per variant: int8 engines also get fp16 for their non-int8 layers
 #: ("best" = fp16 + int8 on 8.6/10), as the reference int8 figures were measured.
 PRECISION = {"fp32": "fp32", "fp16": "fp16", "int8-calib": "best", "int8-qdq": "best"}
@@ -256,6 +257,44 @@ def throughput_row(args: argparse.Namespace, exported: Path, qdq: Path | None
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
+def sweep_row(args: argparse.Namespace, qdq: Path | None) -> dict[str, Any]:
+    """Issue 13 in one part: the Q/DQ int8 engine over a batch x streams sweep, batch 1 on
+    a profile of its own (build.batch_profiles), and a second build on the warm timing
+    cache (time and ratio). The default profile is built once per swept stream."""
+    if qdq is None:
+        raise SystemExit("no Q/DQ model for the sweep row")
+    batches = [int(b) for b in args.sweep_batches.split(",")]
+    streams = [int(s) for s in args.sweep_streams.split(",")]
+    recipe = recipe_for(args, "int8-qdq", max(batches), qdq)
+    data = yaml.safe_load(recipe.read_text())
+    data["name"] = "resnet50-trt-sweep"
+    data["build"].pop("profiles", None)  # the default: batches 1..max, one per stream
+    data["build"]["batch_profiles"] = [1]
+    data["build"]["timing_cache"] = str(args.workspace / "sweep-timing.cache")
+    data["bench"].update(baseline="none", batch=[1],
+                         sweep=f"batch={','.join(map(str, batches))} "
+                               f"streams={','.join(map(str, streams))}",
+                         max_latency_ms=args.max_latency_ms)
+    recipe.write_text(yaml.safe_dump(data, sort_keys=False))
+    Path(data["build"]["timing_cache"]).unlink(missing_ok=True)  # the first build is cold
+    trtc("run", recipe, "--workspace", args.workspace, "--quiet", "--force")
+    ws = args.workspace / data["name"]
+    first = json.loads((ws / "build" / "manifest.json").read_text())
+    bench = json.loads((ws / "bench" / "report.json").read_text())
+    trtc("build", recipe, "--workspace", args.workspace, "--quiet", "--force")
+    second = json.loads((ws / "build" / "manifest.json").read_text())
+    cold = first["metrics"].get("build_time_s")
+    warm = second["metrics"].get("build_time_s")
+    b1 = next((p for p in bench["sweep"]["points"] if p["batch"] == 1 and p["streams"] == 1),
+              None)
+    return {"variant": "int8-qdq", "sweep": bench["sweep"], "batch1_streams1": b1,
+            "profiles": first["metrics"].get("settings", {}).get("profiles"),
+            "build_time_s": cold, "build_time_warm_cache_s": warm,
+            "timing_cache_speedup": round(cold / warm, 2) if cold and warm else None,
+            "warnings": bench.get("warnings"), "device": bench.get("device"),
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -266,6 +305,32 @@ def _ms(stats: dict[str, Any] | None, key: str = "median_ms") -> str:
 def _speedup(row: dict[str, Any], which: str) -> str:
     base = row.get(which)
     return f"{base['median_ms'] / row['graph']['median_ms']:.2f}x" if base else "-"
+
+
+def sweep_markdown(row: dict[str, Any]) -> list[str]:
+    """The sweep part: every point, the best under the bound, batch 1 on its own profile,
+    and the timing cache's second build."""
+    sw = row["sweep"]
+    bound = sw.get("max_latency_ms")
+    lines = ["", "## Sweep: int8 (Q/DQ), one engine, batch 1 on a profile of its own", "",
+             f"Build {row['build_time_s']:.0f} s with a cold timing cache, "
+             f"{row['build_time_warm_cache_s']:.0f} s again with it warm "
+             f"({row['timing_cache_speedup']}x). Latency = host latency with copies "
+             "(H2D + compute + D2H); samples/s counts host wall time, copies included.", "",
+             "| batch | streams | GPU compute median ms | latency ms | img/s |",
+             "|---|---|---|---|---|"]
+    for p in sw["points"]:
+        lines.append(f"| {p['batch']} | {p['streams']} | {p['median_ms']:.3f} | "
+                     f"{p['latency_ms']:.3f} | {p['samples_per_s']:.0f} |")
+    best, fastest = sw.get("best"), sw.get("fastest")
+    if fastest:
+        lines += ["", f"Most img/s: batch {fastest['batch']} on {fastest['streams']} "
+                  f"stream(s), {fastest['samples_per_s']:.0f} img/s."]
+    if bound is not None:
+        lines.append(f"Best within {bound:g} ms: " + (
+            f"batch {best['batch']} on {best['streams']} stream(s), "
+            f"{best['samples_per_s']:.0f} img/s." if best else "none."))
+    return lines
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -291,7 +356,8 @@ def markdown(result: dict[str, Any]) -> str:
         "vs PyTorch fp16 | max abs err | cosine | top-1 agree |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for key in sorted(rows, key=lambda k: (VARIANTS.index(rows[k]["variant"])
+    for key in sorted((k for k in rows if k != "sweep"),
+                      key=lambda k: (VARIANTS.index(rows[k]["variant"])
                                            if rows[k]["variant"] in VARIANTS else 9,
                                            rows[k]["batch"])):
         r = rows[key]
@@ -328,6 +394,8 @@ def markdown(result: dict[str, Any]) -> str:
                   f"{r['streams']} streams with CUDA graphs: **{r['throughput_samples_s']:.0f} "
                   f"img/s** (GPU compute median {_ms(r['graph'])} ms per batch; build "
                   f"{r['build_time_s']:.0f} s)."]
+    if rows.get("sweep"):
+        lines += sweep_markdown(rows["sweep"])
     checks = [(k, r["cross_check"]) for k, r in rows.items() if r.get("cross_check")]
     if checks:
         lines += ["", "Harness vs torch.cuda events on the same engine (no graph, no copies): " +
@@ -357,6 +425,10 @@ def main() -> None:
     parser.add_argument("--eval-samples", type=int, default=64)
     parser.add_argument("--throughput-batch", type=int, default=256)
     parser.add_argument("--streams", type=int, default=2)
+    parser.add_argument("--sweep-batches", default="1,8,32,128,256,512")
+    parser.add_argument("--sweep-streams", default="1,2,4")
+    parser.add_argument("--max-latency-ms", type=float, default=None,
+                        help="sweep: the best point's latency bound")
     parser.add_argument("--throughput-variant", choices=("int8-calib", "int8-qdq"),
                         default="int8-calib")
     parser.add_argument("--cleanup", default="graphsurgeon",
@@ -398,7 +470,8 @@ def main() -> None:
     exported = exported_model(args)
     make_data(args, exported)
     qdq: Path | None = None
-    if "int8-qdq" in parts or ("throughput" in parts and args.throughput_variant == "int8-qdq"):
+    if "int8-qdq" in parts or "sweep" in parts or (
+            "throughput" in parts and args.throughput_variant == "int8-qdq"):
         qdq, why = qdq_model(args, exported)
         if why and why not in result["notes"]:
             result["notes"].append(why)
@@ -430,6 +503,12 @@ def main() -> None:
                 result["rows"][key] = throughput_row(args, exported, qdq)
             except (SystemExit, subprocess.TimeoutExpired) as exc:
                 result["notes"].append(f"{key} failed: {str(exc).strip().splitlines()[-1]}")
+    if "sweep" in parts and ("sweep" not in result["rows"] or args.force):
+        log("sweep: measuring")
+        try:
+            result["rows"]["sweep"] = sweep_row(args, qdq)
+        except (SystemExit, subprocess.TimeoutExpired) as exc:
+            result["notes"].append(f"sweep failed: {str(exc).strip().splitlines()[-1]}")
     save()
     log(f"wrote {out_json} and {args.out.with_suffix('.md')}")
 
