@@ -185,7 +185,7 @@ def measure_artifact(artifact: Path, spec: BenchSpec, baseline: ModelSpec | None
             warnings.append(f"bench.sweep streams={','.join(map(str, streams))}: streams "
                             f"apply to TensorRT engines only; {backend.name} swept batch alone")
             streams = (1,)
-        points = [(b, s) for s in streams for b in swept.batch]
+        points = list(replace(swept, streams=streams).points())
     timers: dict[int | None, Any] = {None: timer, spec.streams: timer}
     skipped: list[str] = []
     for batch, streams_n in points:
