@@ -12,7 +12,9 @@ layer and by runner type (CaskConvolution, CaskDepthwiseConvolution, PointWiseV2
         --timeout-s 300 -- --precision fp16 --profile x:1x3x48x192,32x3x48x192,32x3x48x192
     python scripts/build_profile.py summarize /tmp/m.log [--json] [--top 15]
 
-Everything after ``--`` goes to `trtc build` unchanged. No TensorRT is needed to summarize.
+Everything after ``--`` goes to `trtc build` unchanged (with ``--tool polygraphy``, to
+`polygraphy convert`: the same build without trtc, for a side-by-side).
+No TensorRT is needed to summarize.
 """
 
 from __future__ import annotations
@@ -159,12 +161,24 @@ def markdown(prof: dict[str, Any], top: int = 15, title: str = "build") -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(args: argparse.Namespace, extra: list[str]) -> int:
-    """`trtc build -v`, every line stamped into --log, a heartbeat every 15 s."""
-    cmd = [sys.executable, "-m", "trtc", "build", str(args.onnx), "-o", str(args.output),
+def build_command(tool: str, onnx: Path, output: Path, extra: list[str],
+                  timeout_s: float | None) -> list[str]:
+    """The build to profile: `trtc build -v`, or `polygraphy convert` with TensorRT's log on.
+
+    Polygraphy gets TensorRT's VERBOSE lines at its EXTRA_VERBOSE (``-vv``); its own
+    ``-vvv`` would add lines the profile does not read. Polygraphy has no timeout of its
+    own: ``run`` kills it at ``timeout_s``.
+    """
+    if tool == "polygraphy":
+        return ["polygraphy", "convert", str(onnx), "-o", str(output), "-vv", *extra]
+    cmd = [sys.executable, "-m", "trtc", "build", str(onnx), "-o", str(output),
            "--backend", "tensorrt", "-v", *extra]
-    if args.timeout_s:
-        cmd += ["--timeout-s", str(args.timeout_s)]
+    return cmd + (["--timeout-s", str(timeout_s)] if timeout_s else [])
+
+
+def run(args: argparse.Namespace, extra: list[str]) -> int:
+    """The build, every line stamped into --log, a heartbeat every 15 s."""
+    cmd = build_command(args.tool, args.onnx, args.output, extra, args.timeout_s)
     start = time.monotonic()
     state = {"block": "", "runner": "", "tactics": 0, "blocks": 0}
     log = open(args.log, "w", buffering=1)  # noqa: SIM115 - closed below
@@ -179,6 +193,10 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
                   "timed so far", flush=True)
 
     threading.Thread(target=beat, daemon=True).start()
+    if args.tool == "polygraphy" and args.timeout_s:
+        killer = threading.Timer(args.timeout_s, proc.kill)
+        killer.daemon = True
+        killer.start()
     assert proc.stdout is not None
     for line in proc.stdout:
         t = time.monotonic() - start
@@ -197,7 +215,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     rc = proc.wait()
     done.set()
     log.close()
-    print(f"trtc build exit {rc} after {time.monotonic() - start:.1f} s; log: {args.log}")
+    print(f"{args.tool} build exit {rc} after {time.monotonic() - start:.1f} s; log: {args.log}")
     prof = profile(stamped(Path(args.log).read_text(errors="replace").splitlines()))
     sys.stdout.write(markdown(prof, args.top, title=f"build of {Path(args.onnx).name}"))
     if args.json:
@@ -220,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--timeout-s", type=float, default=None)
     r.add_argument("--json", type=Path, default=None, help="also write the profile as JSON")
     r.add_argument("--top", type=int, default=15)
+    r.add_argument("--tool", choices=("trtc", "polygraphy"), default="trtc",
+                   help="profile `trtc build` (default) or `polygraphy convert` (the flags "
+                   "after -- are then Polygraphy's: --fp16 --trt-min-shapes ...)")
     s = sub.add_parser("summarize", help="profile a log written by run")
     s.add_argument("log", type=Path)
     s.add_argument("--json", action="store_true", help="print JSON instead of Markdown")

@@ -66,3 +66,13 @@ def test_markdown_names_the_slowest_layer_first_and_a_killed_build_still_profile
     cut = mod["profile"](mod["stamped"](LOG.splitlines()[:12]))
     assert cut["blocks"][-1]["name"] == "/dw/Conv" and cut["blocks"][-1]["seconds"] == 14.0
     assert mod["profile"]([])["blocks"] == []
+
+
+def test_polygraphy_side_gets_trts_verbose_level_and_no_trtc_flags() -> None:
+    build_command = runpy.run_path(str(SCRIPT))["build_command"]
+    poly = build_command("polygraphy", Path("m.onnx"), Path("m.engine"), ["--fp16"], 300.0)
+    assert poly[:5] == ["polygraphy", "convert", "m.onnx", "-o", "m.engine"]
+    assert "-vv" in poly and poly[-1] == "--fp16" and "--timeout-s" not in poly
+    trtc = build_command("trtc", Path("m.onnx"), Path("m.engine"), ["--precision", "fp16"], 300.0)
+    assert trtc[1:4] == ["-m", "trtc", "build"] and trtc[-2:] == ["--timeout-s", "300.0"]
+    assert "--backend" in trtc and "-v" in trtc
