@@ -327,7 +327,9 @@ def summary_markdown(collected: dict[str, Any], name: str) -> str:
             lines += ["", metric_line(metric) + "."]
     br = collected.get("bench_report")
     if br:
-        lines += ["", "## bench", "", f"{br['backend']}, {br['threads']} threads, warm-up "
+        where = (f"{br['threads']} threads" if br.get("threads") else
+                 (br.get("device") or {}).get("name") or "the backend's default threads")
+        lines += ["", "## bench", "", f"{br['backend']}, {where}, warm-up "
                   f"{br['method']['warmup_ms']:g} ms, >= {br['method']['duration_s']:g} s and >= "
                   f"{br['method']['min_iterations']} runs", "",
                   "| batch | runtime | median ms | p90 ms | p99 ms | samples/s | vs PyTorch |",

@@ -83,3 +83,15 @@ def test_summary_markdown_of_export_and_build() -> None:
         "# trtc report: m", "",
         "- export: opset 17, nodes 5 -> 4 (onnxslim)",
         "- build: onnxruntime fp32, 2.0 KiB, 0.50 s"]
+
+
+def test_summary_markdown_bench_names_the_gpu_not_none_threads() -> None:
+    bench = {"backend": "tensorrt", "threads": None, "device": {"name": "NVIDIA H200"},
+             "method": {"warmup_ms": 200, "duration_s": 1, "min_iterations": 10},
+             "results": []}
+    text = summary_markdown({"bench_report": bench}, "m")
+    assert "tensorrt, NVIDIA H200, warm-up 200 ms" in text
+    assert "None threads" not in text
+    cpu = summary_markdown({"bench_report": {**bench, "backend": "onnxruntime",
+                                             "threads": 2, "device": None}}, "m")
+    assert "onnxruntime, 2 threads, warm-up" in cpu
