@@ -36,18 +36,37 @@ class ModelFacts:
     inputs: dict[str, tuple[str, tuple[int | str, ...]]]
     has_qdq: bool = False
     metadata: dict[str, str] = field(default_factory=dict)
+    #: {output name: (dtype, shape)}; None where only the inputs are known (a dry run
+    #: from the recipe's model.inputs).
+    outputs: dict[str, tuple[str, tuple[int | str, ...]]] | None = None
+    #: The per-tensor Q/DQ scale of each input / output that has one (int8 I/O).
+    io_scales: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, model: ModelIO) -> ModelFacts:
+    def of(cls, model: ModelIO, io_scales: Mapping[str, float] | None = None) -> ModelFacts:
         """The facts of a model read by :func:`trtc.graph.io.read_model_io`."""
-        return cls(model.input_specs(named=True), model.has_qdq, dict(model.metadata))
+        return cls(model.input_specs(named=True), model.has_qdq, dict(model.metadata),
+                   {t.name: (t.dtype, t.shape) for t in model.outputs}, dict(io_scales or {}))
 
 
 def model_facts(onnx_path: Path) -> ModelFacts:
-    """Read the model's inputs, whether it holds Q/DQ nodes, and its metadata_props."""
-    from trtc.graph.io import read_model_io
+    """Read the model's inputs, outputs, Q/DQ nodes (and their I/O scales), metadata_props."""
+    from trtc.graph.io import load_proto, model_io
+    from trtc.tensorrt.io_formats import qdq_io_scales
 
-    return ModelFacts.of(read_model_io(onnx_path))
+    proto = load_proto(onnx_path)
+    model = model_io(proto, str(onnx_path))
+    return ModelFacts.of(model, qdq_io_scales(proto) if model.has_qdq else None)
+
+
+def io_scales_of(spec: BuildSpec, model: ModelIO, onnx_path: Path) -> dict[str, float]:
+    """The model's Q/DQ I/O scales, read only when the build asks for I/O formats."""
+    if not model.has_qdq or not (spec.input_formats or spec.output_formats):
+        return {}
+    from trtc.graph.io import load_proto
+    from trtc.tensorrt.io_formats import qdq_io_scales
+
+    return qdq_io_scales(load_proto(onnx_path))
 
 
 def hinted_default_profile(hint: ProfileHint | None, onnx_inputs: OnnxInputs
@@ -72,7 +91,8 @@ def plan_trt_settings(spec: BuildSpec, facts: ModelFacts, version: str, *,
                           qdq_precision=qdq_precision(facts.metadata),
                           default_profile=hinted_default_profile(hint, facts.inputs),
                           default_copies=hint.streams if hint is not None else 1,
-                          timing_cache_dir=timing_cache_dir)
+                          timing_cache_dir=timing_cache_dir, onnx_outputs=facts.outputs,
+                          io_scales=facts.io_scales)
 
 
 def preflight_shapes(onnx_path: Path, onnx_inputs: OnnxInputs,
@@ -261,7 +281,7 @@ def prepare(request: BuildRequest, version: str) -> PreparedBuild:
 
     spec, model = request.spec, request.model
     check_qdq_target(model.metadata, "tensorrt", str(request.onnx_path))
-    facts = ModelFacts.of(model)
+    facts = ModelFacts.of(model, io_scales_of(spec, model, request.onnx_path))
     warnings = [n for n in (unknown_version_note(version), opset_note(version, model.opset))
                 if n is not None]
     settings = plan_trt_settings(spec, facts, version, hint=request.hint,

@@ -88,6 +88,13 @@ def build(
     max_aux_streams: Annotated[int | None, typer.Option(
         help="Auxiliary streams TensorRT may run independent layers on (trtexec "
         "--maxAuxStreams; >= 8.6; 0 = main stream only).")] = None,
+    input_formats: Annotated[str | None, typer.Option(
+        metavar="TYPE:FMT[,..]",
+        help="Network input types and formats, as trtexec's --inputIOFormats: "
+        "int8:chw32, fp16:hwc8, fp32:chw; one per input or one for all.")] = None,
+    output_formats: Annotated[str | None, typer.Option(
+        metavar="TYPE:FMT[,..]",
+        help="The same for the outputs (trtexec --outputIOFormats).")] = None,
     sparsity: Annotated[bool | None, typer.Option(
         "--sparsity/--no-sparsity", help="Allow TensorRT's 2:4 sparse kernels.")] = None,
     refit: Annotated[bool | None, typer.Option("--refit/--no-refit",
@@ -145,7 +152,8 @@ def build(
         threads=threads, precision=precision, tf32=tf32, strongly_typed=strongly_typed,
         int8_calib=int8_calib, int8_calib_samples=int8_calib_samples,
         int8_calib_cache=int8_calib_cache, builder_optimization_level=builder_optimization_level,
-        max_aux_streams=max_aux_streams,
+        max_aux_streams=max_aux_streams, input_formats=input_formats,
+        output_formats=output_formats,
         batch_profiles=tuple(batch_profile) if batch_profile else None,
         timing_cache=timing_cache, sparsity=sparsity, refit=refit,
         version_compatible=version_compatible, hardware_compatibility=hardware_compatibility,

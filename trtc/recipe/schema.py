@@ -229,6 +229,12 @@ class BuildSpec:
     #: Auxiliary streams TensorRT may run independent layers on (trtexec --maxAuxStreams,
     #: >= 8.6); 0 = the main stream only; null = TensorRT's choice.
     max_aux_streams: int | None = None
+    #: Network input types and formats as trtexec's --inputIOFormats: "int8:chw32",
+    #: "fp16:hwc8", "fp32:chw" (= linear); one per input in order, or one for all
+    #: (a comma-separated string or a list); empty = the ONNX types, linear.
+    input_formats: tuple[str, ...] = ()
+    #: The same for the outputs (trtexec --outputIOFormats).
+    output_formats: tuple[str, ...] = ()
     #: TensorRT tactic sources: auto (8.x: no cuBLAS/cuDNN tactics, as TensorRT 10
     #: defaults to; 10/11: their default), default (TensorRT's own), or a list such as
     #: "JIT_CONVOLUTIONS,EDGE_MASK_CONVOLUTIONS" (trtexec --tacticSources).

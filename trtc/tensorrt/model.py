@@ -121,6 +121,20 @@ def plan_from_onnx(onnx_path: Path, spec: BuildSpec, version: str,
     inputs, has_qdq, meta = onnx_facts(onnx_path)
     check_qdq_target(meta, "tensorrt", str(onnx_path))
     cache_dir = default_timing_cache_dir(out_path) if out_path is not None else None
+    outputs, scales = onnx_outputs(onnx_path, has_qdq and bool(spec.input_formats
+                                                                or spec.output_formats))
     return plan_trt_build(spec, inputs, version, model_has_qdq=has_qdq,
                           qdq_precision=qdq_precision(meta),
-                          timing_cache_dir=str(cache_dir) if cache_dir else None)
+                          timing_cache_dir=str(cache_dir) if cache_dir else None,
+                          onnx_outputs=outputs, io_scales=scales)
+
+
+def onnx_outputs(onnx_path: Path, with_scales: bool = False
+                 ) -> tuple[InputSpecs, dict[str, float]]:
+    """The graph's outputs ({name: (dtype, shape)}) and, when asked, its Q/DQ I/O scales."""
+    from trtc.graph.io import load_proto, model_io
+    from trtc.tensorrt.io_formats import qdq_io_scales
+
+    proto = load_proto(onnx_path)
+    outputs = {t.name: (t.dtype, t.shape) for t in model_io(proto).outputs}
+    return outputs, qdq_io_scales(proto) if with_scales else {}

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from trtc.errors import DependencyError, UsageError, did_you_mean
+from trtc.tensorrt.io_formats import parse_io_formats, plan_io_formats
 from trtc.tensorrt.precision import PRECISION_MIN_CC, resolve_precision
 from trtc.tensorrt.profiles import (
     OnnxInputs,
@@ -78,6 +79,13 @@ class TrtBuildSettings:
     precision_flags: tuple[str, ...] = ()
     #: timing_cache is a directory; the file in it is named by timing_cache_key().
     timing_cache_keyed: bool = False
+    #: Network input / output types and formats as trtexec writes them ("fp16:hwc8"):
+    #: one per tensor in order, or one for all; () = the ONNX types, linear.
+    input_formats: tuple[str, ...] = ()
+    output_formats: tuple[str, ...] = ()
+    #: The quantization scale of each int8 I/O tensor, from the model's Q/DQ nodes
+    #: (the host quantizes / dequantizes with it; see trtc.tensorrt.io_formats).
+    io_scales: dict[str, float] = field(default_factory=dict)
     #: Things the user should know (settings ignored, defaults chosen): warnings.
     notes: tuple[str, ...] = ()
 
@@ -196,6 +204,15 @@ def _tactics(value: Any, feats: TrtFeatures) -> tuple[str, ...] | None:
     return out
 
 
+def _io_formats(key: str) -> Callable[[Any, TrtFeatures], tuple[str, ...]]:
+    """Parse and check one of build.input_formats / output_formats (trtexec's spelling)."""
+    return lambda value, feats: tuple(f.spec for f in parse_io_formats(value, key, feats))
+
+
+def _io_flag(flag: str) -> Trtexec:
+    return lambda value, s, f: [f"{flag}={','.join(value)}"] if value else []
+
+
 def _tactics_flag(value: Any, s: TrtBuildSettings, f: TrtFeatures) -> list[str]:
     if value is None:
         return []
@@ -226,6 +243,13 @@ SETTINGS: tuple[Setting, ...] = (
             _tactics_flag, sidecar="tactic_sources",
             to_polygraphy=lambda v: [TrtEnum("TacticSource", t) for t in v],
             to_sidecar=lambda v: "default" if v is None else list(v)),
+    # Set on the parsed network by the adapter (ITensor.dtype / allowed_formats).
+    Setting("input_formats", "input_formats", "input_formats",
+            _io_formats("build.input_formats"), None, _io_flag("--inputIOFormats"),
+            sidecar="input_formats", loader="network", to_sidecar=list),
+    Setting("output_formats", "output_formats", "output_formats",
+            _io_formats("build.output_formats"), None, _io_flag("--outputIOFormats"),
+            sidecar="output_formats", loader="network", to_sidecar=list),
     Setting("timing_cache", "timing_cache", "timing_cache", None, None, _timing_cache_flag),
     Setting("sparsity", "sparsity", "sparsity", _same, "sparse_weights",
             _switch("--sparsity=enable"), sidecar="sparsity"),
@@ -259,6 +283,7 @@ def settings_to_data(settings: TrtBuildSettings) -> dict[str, Any]:
         "profiles": [profile_to_data(p) for p in settings.profiles],
         **{row.data_key: _plain(getattr(settings, row.field)) for row in SETTINGS},
         "timing_cache_keyed": settings.timing_cache_keyed,
+        "io_scales": dict(settings.io_scales),
         "tensorrt_version": settings.version,
         "notes": list(settings.notes),
     }
@@ -273,6 +298,7 @@ def sidecar_settings(settings: TrtBuildSettings) -> dict[str, Any]:
         "profiles": [profile_to_data(p) for p in settings.profiles],
         **{row.sidecar: row.to_sidecar(getattr(settings, row.field))
            for row in SETTINGS if row.sidecar},
+        "io_scales": dict(settings.io_scales),
     }
 
 
@@ -309,7 +335,9 @@ def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
                    model_has_qdq: bool = False, qdq_precision: str | None = None,
                    default_profile: Mapping[str, ShapeRange] | None = None,
                    default_copies: int = 1,
-                   timing_cache_dir: str | None = None) -> TrtBuildSettings:
+                   timing_cache_dir: str | None = None,
+                   onnx_outputs: OnnxInputs | None = None,
+                   io_scales: Mapping[str, float] | None = None) -> TrtBuildSettings:
     """Resolve a recipe's build section into settings for TensorRT ``version``.
 
     Args:
@@ -324,6 +352,10 @@ def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
         default_copies: how many times that default profile goes into the engine (one
             per stream bench runs at once); recipe profiles are taken as they are.
         timing_cache_dir: where ``timing_cache: auto`` keeps its keyed caches.
+        onnx_outputs: {output name: (dtype, shape)}, for build.output_formats (None:
+            unknown here; the adapter checks them against the parsed network).
+        io_scales: the per-tensor Q/DQ scale of the model's inputs and outputs
+            (trtc.tensorrt.io_formats.qdq_io_scales), for int8 I/O.
 
     Raises:
         UsageError: a setting the version cannot do, or a profile that does not fit.
@@ -346,6 +378,9 @@ def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
             raise UsageError(f"build.{row.key} needs TensorRT {row.since[0]}.{row.since[1]} "
                              f"or newer (this is {feats.version})")
         values[row.field] = value
+    scales = plan_io_formats(values["input_formats"], values["output_formats"], feats,
+                             onnx_inputs, onnx_outputs, strongly_typed=strongly_typed,
+                             int8_mode=int8_mode, scales=io_scales or {})
     timing_cache, keyed = _resolve_timing_cache(spec.timing_cache, timing_cache_dir)
     if spec.version_compatible and spec.refit:
         # NVIDIA's version-compatibility article: the lean runtime cannot refit engines.
@@ -357,7 +392,8 @@ def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
         precision=precision, tf32=spec.tf32 and not strongly_typed,
         strongly_typed=strongly_typed, int8_mode=int8_mode, calibration=calibration,
         profiles=profiles, timing_cache=timing_cache, version=feats.version,
-        precision_flags=flags, timing_cache_keyed=keyed, notes=tuple(notes), **values)
+        precision_flags=flags, timing_cache_keyed=keyed, notes=tuple(notes),
+        io_scales=scales, **values)
 
 
 def math_precision(settings: TrtBuildSettings) -> str:

@@ -140,7 +140,7 @@ def everything_set() -> TrtBuildSettings:
     """A plan where every row of the table is set (none at its default)."""
     return plan("10.16", precision="int8", qdq=True, strongly_typed=True, tf32=False,
                 workspace="4GiB", builder_optimization_level=5, max_aux_streams=2,
-                timing_cache="t.cache",
+                timing_cache="t.cache", input_formats="fp32:chw32", output_formats="fp32:chw",
                 sparsity=True, refit=True, version_compatible=True,
                 hardware_compatibility="same-compute-capability", plugins=["libmy.so"],
                 tactic_sources="jit_convolutions,+CUDNN")
