@@ -197,6 +197,32 @@ def test_dry_run_says_which_unset_settings_take_tensorrt_defaults(cli, conv_onnx
     assert rows["tensorrt.int8_mode"] == "none"  # None that means off stays 'none'
 
 
+def test_dry_run_io_formats_int8_from_the_qdq_scale(cli, tmp_path: Path) -> None:
+    model = make_qdq_model(tmp_path / "q.onnx", "tensorrt")
+    plan = ok_json(cli("build", model, "-o", tmp_path / "m.engine", "--backend", "tensorrt",
+                       "--dry-run", "--trt-version", "8.6", "--profile", PROFILE,
+                       "--input-formats", "int8:chw32", "--output-formats", "fp16:chw",
+                       "--json"))
+    args = shlex.split(plan["trtexec"].split("  #")[0])
+    assert "--inputIOFormats=int8:chw32" in args and "--outputIOFormats=fp16:chw" in args
+    assert plan["tensorrt"]["input_formats"] == ["int8:chw32"]
+    assert plan["tensorrt"]["io_scales"] == {"x": pytest.approx(0.05)}
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--input-formats", "fp32:hwc8"], "build.input_formats: 'fp32:hwc8': TensorRT's hwc8 "
+                                       "format takes fp16, bf16 data, not fp32"),
+    (["--input-formats", "int8:chw32"], "int8 input 'x' needs its scale"),
+    (["--input-formats", "fp16:chw,fp16:chw"], "2 formats for the model's 1 inputs"),
+    (["--output-formats", "fp16:hwc8"], "the hwc8 format needs 3 or more dims, 'y' has 2"),
+])
+def test_dry_run_io_formats_refused(cli, conv_onnx: Path, tmp_path: Path, args: list[str],
+                                    needle: str) -> None:
+    result = cli("build", conv_onnx, "-o", tmp_path / "m.engine", "--backend", "tensorrt",
+                 "--dry-run", "--trt-version", "10", *args)
+    assert_user_error(result, 2, needle)
+
+
 def test_trt_version_only_previews(cli, conv_onnx: Path, tmp_path: Path) -> None:
     out = tmp_path / "m.engine"
     result = cli("build", conv_onnx, "-o", out, "--backend", "tensorrt", "--trt-version", "10")
