@@ -30,7 +30,13 @@ from trtc.backends.base import (
 )
 from trtc.backends.harness_stats import feed_batch
 from trtc.tensorrt import diagnostics
-from trtc.tensorrt.engine_file import IoSpecs, io_specs, read_sidecar, sidecar_io_specs
+from trtc.tensorrt.engine_file import (
+    IoSpecs,
+    io_specs,
+    read_sidecar,
+    sidecar_io_scales,
+    sidecar_io_specs,
+)
 from trtc.tensorrt.settings import trt_values
 
 if TYPE_CHECKING:
@@ -93,6 +99,7 @@ def polygraphy_loaders(onnx_path: Path, settings: TrtBuildSettings,
         CreateConfig,
         LoadPlugins,
         NetworkFromOnnxPath,
+        PostprocessNetwork,
         Profile,
     )
 
@@ -105,6 +112,9 @@ def polygraphy_loaders(onnx_path: Path, settings: TrtBuildSettings,
     plugins = polygraphy_kwargs(settings, "plugins")
     if plugins:
         network = LoadPlugins(obj=network, **{k: list(v) for k, v in plugins.items()})
+    if settings.input_formats or settings.output_formats:
+        network = PostprocessNetwork(network, func=io_formats_setter(trt, settings),
+                                     name="trtc I/O formats")
     profiles = []
     for spec in settings.profiles:
         profile = Profile()
@@ -123,6 +133,40 @@ def polygraphy_loaders(onnx_path: Path, settings: TrtBuildSettings,
         feeds, cache = calibration_feeds(settings, onnx_io(onnx_path)[0])
         kwargs["calibrator"] = Calibrator(feeds, cache=cache)
     return network, CreateConfig(**kwargs), list(settings.notes)
+
+
+def io_formats_setter(trt: Any, settings: TrtBuildSettings) -> Callable[..., None]:
+    """Polygraphy's PostprocessNetwork step: the parsed network's I/O types and formats.
+
+    Each input (output) gets its spec as trtexec gives it: ``ITensor.allowed_formats``
+    (a bitmask of TensorFormat values), and on a weakly typed network ``ITensor.dtype``;
+    a strongly typed one keeps the ONNX types (planning checked they match; TensorRT 11
+    cannot change them). An int8 tensor gets no dynamic range: its Q/DQ node gives
+    TensorRT the scale, as for trtexec (see trtc.tensorrt.io_formats). The specs are
+    matched again to the network's own tensors, which name every output and rank.
+    """
+    from trtc.tensorrt.io_formats import TYPES, assign_io_formats, parse_io_formats
+    from trtc.tensorrt.versions import features
+
+    feats = features(settings.version)
+
+    def apply(network: Any) -> None:
+        for what, specs, tensors in (
+                ("input", settings.input_formats,
+                 [network.get_input(i) for i in range(int(network.num_inputs))]),
+                ("output", settings.output_formats,
+                 [network.get_output(i) for i in range(int(network.num_outputs))])):
+            key = f"build.{what}_formats"
+            by_name = {t.name: t for t in tensors}
+            chosen = assign_io_formats(
+                parse_io_formats(specs, key, feats),
+                {t.name: (str(t.dtype), tuple(t.shape)) for t in tensors}, key, what)
+            for name, fmt in chosen.items():
+                if not settings.strongly_typed:
+                    by_name[name].dtype = getattr(trt.DataType, TYPES[fmt.dtype].enum)
+                by_name[name].allowed_formats = fmt.format_mask
+
+    return apply
 
 
 def _progress_monitor(trt: Any) -> Any:
@@ -305,10 +349,17 @@ def deserialize(engine_path: Path, *, check_sidecar: bool = True) -> Any:
 
 
 def engine_io(engine: Any, onnx_inputs: Mapping[str, tuple[str, Sequence[int | str]]]
-              | None = None) -> dict[str, Any]:
-    """Inputs/outputs of an engine (tensor-name API): dtype, shape, profile ranges."""
+              | None = None, model_dtypes: Mapping[str, str] | None = None,
+              io_scales: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """Inputs/outputs of an engine (tensor-name API): dtype, shape, profile ranges.
+
+    A tensor whose type or format the build set (build.input_formats / output_formats)
+    keeps its model type in ``dtype`` (what verify feeds and compares; ``model_dtypes``)
+    and says what the engine holds in ``io_dtype`` and ``format`` (``get_tensor_dtype``,
+    ``get_tensor_format``), with its int8 ``scale`` (``io_scales``); the harness converts
+    to that once, outside the timed loop.
+    """
     trt = _trt()
-    import numpy as np
 
     from trtc.tensorrt.profiles import named_shape
 
@@ -319,13 +370,16 @@ def engine_io(engine: Any, onnx_inputs: Mapping[str, tuple[str, Sequence[int | s
         name = engine.get_tensor_name(i)
         is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
         shape = [int(d) for d in engine.get_tensor_shape(name)]
-        try:
-            dtype = str(np.dtype(trt.nptype(engine.get_tensor_dtype(name))))
-        except TypeError:
-            dtype = str(engine.get_tensor_dtype(name)).split(".")[-1].lower()
+        dtype = _numpy_name(trt, engine.get_tensor_dtype(name))
         onnx_shape = onnx_inputs[name][1] if onnx_inputs and name in onnx_inputs else None
-        entry = {"dtype": dtype, "shape": list(named_shape(shape, onnx_shape)),
-                 "engine_shape": shape}
+        entry: dict[str, Any] = {"dtype": (model_dtypes or {}).get(name, dtype),
+                                 "shape": list(named_shape(shape, onnx_shape)),
+                                 "engine_shape": shape}
+        fmt = str(engine.get_tensor_format(name)).split(".")[-1].lower()
+        if fmt != "linear" or entry["dtype"] != dtype:
+            entry.update(io_dtype=dtype, format=fmt)
+        if io_scales and name in io_scales:
+            entry["scale"] = float(io_scales[name])
         io["inputs" if is_input else "outputs"][name] = entry
         if is_input and any(d < 0 for d in shape):
             for p in range(len(profiles)):
@@ -334,6 +388,17 @@ def engine_io(engine: Any, onnx_inputs: Mapping[str, tuple[str, Sequence[int | s
                                      [int(d) for d in hi]]
     io["profiles"] = [p for p in profiles if p]
     return io
+
+
+def _numpy_name(trt: Any, dtype: Any) -> str:
+    """numpy's name for a trt.DataType ('float16'); TensorRT's own where numpy has none."""
+    import numpy as np
+
+    try:
+        return str(np.dtype(trt.nptype(dtype)))
+    except TypeError:
+        name = str(dtype).split(".")[-1].lower()
+        return {"bf16": "bfloat16", "fp8": "float8_e4m3fn"}.get(name, name)
 
 
 def inspect_layers(engine: Any) -> dict[str, Any]:
@@ -412,7 +477,12 @@ class TensorRTBackend:
         from trtc.tensorrt.engine_file import sidecar, timing_cache_file, timing_cache_key
         from trtc.tensorrt.inspector import precision_report
         from trtc.tensorrt.model import onnx_facts, plan_from_onnx
-        from trtc.tensorrt.settings import check_gpu, math_precision, settings_to_data
+        from trtc.tensorrt.settings import (
+            check_gpu,
+            gpu_defaults,
+            math_precision,
+            settings_to_data,
+        )
         from trtc.tensorrt.trtexec import trtexec_command
         from trtc.workspace import sha256_file
 
@@ -420,15 +490,19 @@ class TensorRTBackend:
         settings = plan.settings if plan is not None and plan.settings is not None \
             else plan_from_onnx(onnx_path, spec, version, out_path)
         warnings = check_gpu(settings, gpu.compute_capability, gpu.name)
+        settings, chosen = gpu_defaults(settings, gpu.compute_capability)
+        warnings += chosen
         cache = timing_cache_file(settings, gpu_name=gpu.name,
                                   compute_capability=gpu.compute_capability)
         facts = build_engine(onnx_path, out_path, settings, Path(cache) if cache else None,
                              verbose=verbose, timeout_s=spec.timeout_s, progress=progress)
         engine = deserialize(out_path, check_sidecar=False)
         inputs, _, metadata = onnx_facts(onnx_path)
+        io = engine_io(engine, inputs, formatted_model_dtypes(settings, inputs, onnx_path),
+                       settings.io_scales)
         side = sidecar(settings, gpu_name=gpu.name, compute_capability=gpu.compute_capability,
                        trt_version=version, onnx_sha256=sha256_file(onnx_path),
-                       engine_sha256=facts["engine_sha256"], io=engine_io(engine, inputs))
+                       engine_sha256=facts["engine_sha256"], io=io)
         # What trtc did to the ONNX (prune / quantize): verify judges such an engine by
         # its task metric, as it does the ONNX.
         side["onnx_metadata"] = {k: v for k, v in metadata.items() if k.startswith("trtc.")}
@@ -481,11 +555,24 @@ class TensorRTBackend:
     # ----------------------------------------------------------------- run
 
     def runner(self, artifact: Path, name: str) -> BaseRunner:
-        """Polygraphy's TrtRunner on the deserialized engine (mismatches explained first)."""
+        """Polygraphy's TrtRunner on the deserialized engine (mismatches explained first);
+        for an engine built with I/O formats, wrapped to be fed and read in the model's
+        types and layout (trtc.backends.tensorrt_io)."""
         from polygraphy.backend.trt import TrtRunner
 
         engine = deserialize(Path(artifact))
-        return TrtRunner(engine, name=name)
+        side = read_sidecar(artifact) or {}
+        io = side["io"] if isinstance(side.get("io"), dict) else engine_io(engine)
+        from trtc.backends.tensorrt_io import (
+            FormattedIoRunner,
+            has_io_formats,
+            polygraphy_converts,
+        )
+
+        if not has_io_formats(io):
+            return TrtRunner(engine, name=name)
+        return FormattedIoRunner(TrtRunner(engine, name=f"{name}-engine"), io, name=name,
+                                 converts=polygraphy_converts())
 
     def infer_fn(self, artifact: Path, threads: int | None) -> Callable[[Feed], Any]:
         """One synchronous inference per call through an activated TrtRunner."""
@@ -504,19 +591,21 @@ class TensorRTBackend:
 
     # ----------------------------------------------------------------- bench
 
-    def make_slots(self, engine: Any, feed: Mapping[str, np.ndarray], streams: int
-                   ) -> list[Slot]:
-        """One execution context + pinned/device buffers per stream, shapes bound to ``feed``."""
+    def make_slots(self, engine: Any, feed: Mapping[str, np.ndarray], streams: int,
+                   scales: Mapping[str, float] | None = None) -> list[Slot]:
+        """One execution context + pinned/device buffers per stream, shapes bound to ``feed``,
+        in the engine's I/O types and formats (int8 inputs quantized with ``scales``)."""
         from trtc.backends.tensorrt_slots import make_slots
 
-        return make_slots(engine, engine_io(engine), feed, streams)
+        return make_slots(engine, engine_io(engine), feed, streams, scales)
 
     def bench(self, artifact: Path, feed: Mapping[str, np.ndarray], config: HarnessConfig,
               streams: int = 1) -> dict[str, Any]:
         """trtexec-style timing of the engine on ``feed``: summary dict with samples."""
         from trtc.backends.tensorrt_timer import bench_engine
 
-        return bench_engine(self, deserialize(Path(artifact)), feed, config, streams)
+        return bench_engine(self, deserialize(Path(artifact)), feed, config, streams,
+                            scales=sidecar_io_scales(artifact))
 
     def cross_check(self, artifact: Path, feed: Mapping[str, np.ndarray],
                     config: HarnessConfig) -> dict[str, Any]:
@@ -525,7 +614,20 @@ class TensorRTBackend:
         from trtc.backends.torch_cuda import cross_check
 
         engine = deserialize(Path(artifact))
-        return cross_check(self.make_slots(engine, feed, 1), feed_batch(feed), config)
+        return cross_check(self.make_slots(engine, feed, 1, sidecar_io_scales(artifact)),
+                           feed_batch(feed), config)
+
+
+def formatted_model_dtypes(settings: TrtBuildSettings,
+                           inputs: Mapping[str, tuple[str, Any]],
+                           onnx_path: Path) -> dict[str, str]:
+    """{tensor: ONNX dtype} of the inputs / outputs whose I/O formats the build set."""
+    from trtc.tensorrt.model import onnx_outputs
+
+    dtypes = {n: d for n, (d, _) in inputs.items()} if settings.input_formats else {}
+    if settings.output_formats:
+        dtypes.update({n: d for n, (d, _) in onnx_outputs(onnx_path)[0].items()})
+    return dtypes
 
 
 def _engine_facts(engine_path: Path) -> tuple[dict[str, Any], dict[str, Any]]:

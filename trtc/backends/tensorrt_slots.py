@@ -4,6 +4,11 @@ Works on an engine the adapter (trtc/backends/tensorrt.py) deserialized and its
 ``engine_io``; uses only the tensor-name API TensorRT 8.6, 10 and 11 share
 (``set_input_shape``, ``get_tensor_shape``, ``set_tensor_address``,
 ``execute_async_v3``) and imports no tensorrt itself.
+
+Host buffers have the engine's I/O type and format (``io_dtype`` / ``format`` in
+``engine_io``, from build.input_formats / output_formats): each input is converted
+once, here, before the timed loop (trtc.tensorrt.io_formats.to_engine_layout), and
+each output buffer is as large as its padded format needs.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from trtc.backends.cuda_harness import Binding, CudaError, Slot, check, cudart
 from trtc.errors import UsageError
 from trtc.shapes import format_shape
+from trtc.tensorrt.io_formats import engine_shape, to_engine_layout
 from trtc.tensorrt.profiles import context_profiles
 
 if TYPE_CHECKING:
@@ -21,8 +27,10 @@ if TYPE_CHECKING:
 
 
 def make_slots(engine: Any, io: Mapping[str, Any], feed: Mapping[str, np.ndarray],
-               streams: int) -> list[Slot]:
+               streams: int, scales: Mapping[str, float] | None = None) -> list[Slot]:
     """One execution context + pinned/device buffers per stream, shapes bound to ``feed``.
+
+    ``scales``: the int8 I/O tensors' quantization scales (the engine's sidecar).
 
     Raises:
         UsageError: an engine input without data, shapes outside the profiles, or fewer
@@ -30,6 +38,8 @@ def make_slots(engine: Any, io: Mapping[str, Any], feed: Mapping[str, np.ndarray
         CudaError: TensorRT refuses a context or a profile.
     """
     shapes = {n: tuple(int(d) for d in a.shape) for n, a in feed.items()}
+    host = {n: engine_input(a, io["inputs"][n], (scales or {}).get(n))
+            for n, a in feed.items() if n in io["inputs"]}
     missing = [n for n in io["inputs"] if n not in feed]
     if missing:
         raise UsageError(f"no data for engine input(s) {', '.join(missing)}",
@@ -56,12 +66,14 @@ def make_slots(engine: Any, io: Mapping[str, Any], feed: Mapping[str, np.ndarray
                                  f"{format_shape(shapes[name])}", "check --batch / "
                                  "--shapes against the engine's profiles (trtc inspect "
                                  "ENGINE)")
-            b = Binding.allocate(name, True, arr.shape, io["inputs"][name]["dtype"])
-            b.host.array[...] = arr
+            b = Binding.allocate(name, True, host[name].shape, host[name].dtype)
+            b.host.array[...] = host[name]
             bindings.append(b)
         for name, meta in io["outputs"].items():
             shape = tuple(int(d) for d in context.get_tensor_shape(name))
-            bindings.append(Binding.allocate(name, False, shape, meta["dtype"]))
+            bindings.append(Binding.allocate(name, False,
+                                             engine_shape(shape, meta.get("format", "linear")),
+                                             meta.get("io_dtype", meta["dtype"])))
         for b in bindings:
             context.set_tensor_address(b.name, b.device.ptr)
 
@@ -72,3 +84,11 @@ def make_slots(engine: Any, io: Mapping[str, Any], feed: Mapping[str, np.ndarray
 
         slots.append(Slot(bindings, enqueue, keepalive=(context, engine)))
     return slots
+
+
+def engine_input(array: np.ndarray, meta: Mapping[str, Any],
+                 scale: float | None = None) -> np.ndarray:
+    """``array`` as the engine's input buffer holds it: its I/O type and format."""
+    return to_engine_layout(array, str(meta.get("format", "linear")),
+                            str(meta.get("io_dtype", meta["dtype"])),
+                            meta.get("scale", scale))

@@ -72,12 +72,16 @@ class GpuTimer:
 
 
 def bench_engine(backend: TensorRTBackend, engine: Any, feed: Mapping[str, Any],
-                 config: HarnessConfig, streams: int = 1) -> dict[str, Any]:
-    """Run the cuda-python harness on ``engine`` (one slot per stream); summary + samples."""
+                 config: HarnessConfig, streams: int = 1,
+                 scales: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """Run the cuda-python harness on ``engine`` (one slot per stream); summary + samples.
+
+    The feed is converted to the engine's I/O types and formats once, when the slots
+    are made, before anything is timed (``scales``: its int8 inputs' quantization)."""
     from trtc.backends.cuda_harness import run_harness
     from trtc.backends.harness_stats import feed_batch, summarize
 
-    slots = backend.make_slots(engine, feed, streams)
+    slots = backend.make_slots(engine, feed, streams, scales)
     try:
         result = run_harness(slots, config)
     finally:

@@ -147,9 +147,10 @@ def _served_engine(engine: Path, max_batch: int | None) -> ServedModel:
         raise ModelError(f"{engine}: no sidecar ({sidecar_path(engine).name}) with its I/O",
                          "package an engine built by trtc build (it writes the sidecar)")
     io = side["io"]
-    inputs = tuple(Tensor(n, str(t["dtype"]), _dims(t["shape"]))
+    # Triton binds the engine's own I/O types (io_dtype: build.input_formats set them).
+    inputs = tuple(Tensor(n, str(t.get("io_dtype", t["dtype"])), _dims(t["shape"]))
                    for n, t in (io.get("inputs") or {}).items())
-    outputs = tuple(Tensor(n, str(t["dtype"]), _dims(t["shape"]))
+    outputs = tuple(Tensor(n, str(t.get("io_dtype", t["dtype"])), _dims(t["shape"]))
                     for n, t in (io.get("outputs") or {}).items())
     limits = [int(ranges[2][0]) for prof in io.get("profiles") or []
               for ranges in prof.values() if ranges and ranges[2]]

@@ -112,6 +112,13 @@ def sidecar_io_specs(engine: str | Path) -> IoSpecs | None:
     return None
 
 
+def sidecar_io_scales(engine: str | Path) -> dict[str, float]:
+    """The quantization scales of the engine's int8 I/O tensors (its sidecar; {} without)."""
+    side = read_sidecar(engine) or {}
+    scales = side.get("io_scales")
+    return {str(k): float(v) for k, v in scales.items()} if isinstance(scales, dict) else {}
+
+
 # --------------------------------------------------------------------------- verdicts
 
 

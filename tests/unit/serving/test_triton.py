@@ -111,3 +111,13 @@ def test_static_batch_model_is_not_batched(tmp_path: Path) -> None:
     assert served_model(static).max_batch_size == 0
     with pytest.raises(UsageError, match="dynamic first"):
         served_model(static, max_batch=4)
+
+
+def test_engine_io_formats_give_triton_the_engine_types(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, "9.0")
+    side = json.loads(sidecar_path(engine).read_text())
+    # Built with input_formats fp16:chw: the model's float32, the engine's float16.
+    side["io"]["inputs"]["x"].update(io_dtype="float16", format="linear")
+    sidecar_path(engine).write_text(json.dumps(side))
+    config = _config(package_artifact(engine, tmp_path / "repo", "m").config)
+    assert config.input[0].data_type == 10  # TYPE_FP16
