@@ -145,3 +145,70 @@ def test_the_harness_input_buffer_has_the_engine_type_and_format() -> None:
     again = engine_input(X, {"dtype": "float32", "io_dtype": "int8", "format": "chw32",
                              "scale": 0.2}, scale=0.1)
     assert again[1, 0, 2, 3, 1] == np.clip(np.rint(X[1, 1, 2, 3] / 0.2), -128, 127)
+
+
+# --------------------------------------------------------------------------- the adapter step
+
+
+class _Tensor:
+    def __init__(self, name: str, shape: tuple[int, ...]) -> None:
+        self.name, self.shape, self.dtype, self.allowed_formats = name, shape, "FLOAT", -1
+
+
+class _Network:
+    def __init__(self, inputs: list[_Tensor], outputs: list[_Tensor]) -> None:
+        self.inputs, self.outputs = inputs, outputs
+        self.num_inputs, self.num_outputs = len(inputs), len(outputs)
+
+    def get_input(self, i: int) -> _Tensor:
+        return self.inputs[i]
+
+    def get_output(self, i: int) -> _Tensor:
+        return self.outputs[i]
+
+
+class _FakeTrt:
+    class DataType:
+        HALF, INT8, FLOAT = "HALF", "INT8", "FLOAT"
+
+
+def test_the_postprocess_step_sets_types_and_format_masks() -> None:
+    import dataclasses
+
+    from trtc.backends.tensorrt import io_formats_setter
+    from trtc.recipe import parse_recipe
+    from trtc.tensorrt.settings import plan_trt_build
+
+    build = parse_recipe({"name": "t", "model": {"source": "onnx:m.onnx"},
+                          "build": {"input_formats": "fp16:hwc8",
+                                    "output_formats": "fp16:chw"}}).build
+    inputs = {"x": ("float32", (1, 3, 8, 8))}
+    weak = plan_trt_build(build, inputs, "8.6")
+    net = _Network([_Tensor("x", (-1, 3, 8, 8))], [_Tensor("y", (-1, 10))])
+    io_formats_setter(_FakeTrt, weak)(network=net)
+    assert (net.inputs[0].dtype, net.inputs[0].allowed_formats) == ("HALF", 1 << 2)
+    assert (net.outputs[0].dtype, net.outputs[0].allowed_formats) == ("HALF", 1 << 0)
+    # Strongly typed: only the formats; the ONNX types stay (planning checked them).
+    strong = dataclasses.replace(weak, strongly_typed=True, input_formats=("fp32:chw32",),
+                                 output_formats=())
+    net = _Network([_Tensor("x", (-1, 3, 8, 8))], [_Tensor("y", (-1, 10))])
+    io_formats_setter(_FakeTrt, strong)(network=net)
+    assert (net.inputs[0].dtype, net.inputs[0].allowed_formats) == ("FLOAT", 1 << 5)
+    assert net.outputs[0].allowed_formats == -1  # untouched
+
+
+def test_the_postprocess_step_checks_the_network_own_tensors() -> None:
+    import dataclasses
+
+    from trtc.backends.tensorrt import io_formats_setter
+    from trtc.errors import UsageError
+    from trtc.recipe import parse_recipe
+    from trtc.tensorrt.settings import plan_trt_build
+
+    build = parse_recipe({"name": "t", "model": {"source": "onnx:m.onnx"}}).build
+    base = plan_trt_build(build, {"x": ("float32", (1, 3, 8, 8))}, "10")
+    settings = dataclasses.replace(base, output_formats=("fp16:hwc8",))
+    net = _Network([_Tensor("x", (-1, 3, 8, 8))], [_Tensor("y", (-1, 10))])
+    with pytest.raises(UsageError, match="build.output_formats: fp16:hwc8 for output 'y': "
+                                         "the hwc8 format needs 3 or more dims"):
+        io_formats_setter(_FakeTrt, settings)(network=net)
