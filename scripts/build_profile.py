@@ -170,7 +170,10 @@ def build_command(tool: str, onnx: Path, output: Path, extra: list[str],
     own: ``run`` kills it at ``timeout_s``.
     """
     if tool == "polygraphy":
-        return ["polygraphy", "convert", str(onnx), "-o", str(output), "-vv", *extra]
+        # Polygraphy has no __main__, and its script is not on PATH everywhere.
+        return [sys.executable, "-c", "import sys; from polygraphy.tools import main; "
+                "sys.argv[0] = 'polygraphy'; sys.exit(main())", "convert", str(onnx), "-o",
+                str(output), "-vv", *extra]
     cmd = [sys.executable, "-m", "trtc", "build", str(onnx), "-o", str(output),
            "--backend", "tensorrt", "-v", *extra]
     return cmd + (["--timeout-s", str(timeout_s)] if timeout_s else [])

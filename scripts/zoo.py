@@ -1048,8 +1048,8 @@ def polygraphy_compare(m: Model, args: argparse.Namespace, deadline: Deadline,
                     ("--trt-max-shapes", top)):
         shape_args.append(flag)
         shape_args += [f"{n}:[{','.join(map(str, m.shape_at(n, b)))}]" for n in m.shapes]
-    if same_flags and _trt_major() < 10:
-        shape_args += ["--tactic-sources", "EDGE_MASK_CONVOLUTIONS", "JIT_CONVOLUTIONS"]
+    if same_flags:
+        shape_args += _trtc_flags_for_polygraphy()
     exe = Path(sys.executable).parent / "polygraphy"
     found = str(exe) if exe.is_file() else shutil.which("polygraphy")
     # Polygraphy has no __main__: without the script, call its CLI entry point.
@@ -1070,6 +1070,22 @@ def polygraphy_compare(m: Model, args: argparse.Namespace, deadline: Deadline,
     out["flags"] = "trtc's tactic sources" if same_flags else "TensorRT's default tactic sources"
     out["timed_out"] = bool(res["timed_out"])
     return out
+
+
+def _trtc_flags_for_polygraphy() -> list[str]:
+    """Polygraphy flags for what trtc's build sets on this machine: TF32 on (Polygraphy
+    clears it unless asked), 8.x's tactic sources, and the builder level trtc picks for
+    this GPU (trtc.tensorrt.settings.gpu_defaults)."""
+    import tensorrt
+
+    from trtc.backends.cuda_harness import gpu_info
+    from trtc.tensorrt.settings import default_level
+
+    flags = ["--tf32"]
+    if _trt_major() < 10:
+        flags += ["--tactic-sources", "EDGE_MASK_CONVOLUTIONS", "JIT_CONVOLUTIONS"]
+    level = default_level(str(tensorrt.__version__), gpu_info(0).compute_capability)
+    return flags + ([] if level is None else ["--builder-optimization-level", str(level)])
 
 
 def _trt_major() -> int:

@@ -22,6 +22,10 @@ el "variants start (limit $LIMIT s)"
 variant cls-trtc-fp16 trtc "$CLS" --precision fp16 --profile "$P" --timing-cache none
 variant cls-poly-fp16 polygraphy "$CLS" --fp16 --trt-min-shapes 'x:[1,3,48,192]' \
   --trt-opt-shapes 'x:[32,3,48,192]' --trt-max-shapes 'x:[32,3,48,192]'
+# Polygraphy clears TF32 unless asked; trtc keeps TensorRT's default (on): the same build
+# with --tf32 tells whether the TF32 tactics are the difference.
+variant cls-poly-fp16-tf32 polygraphy "$CLS" --fp16 --tf32 --trt-min-shapes 'x:[1,3,48,192]' \
+  --trt-opt-shapes 'x:[32,3,48,192]' --trt-max-shapes 'x:[32,3,48,192]'
 variant cls-trtc-fp16-static trtc "$CLS" --precision fp16 \
   --profile 'x:32x3x48x192,32x3x48x192,32x3x48x192' --timing-cache none
 variant cls-trtc-fp32 trtc "$CLS" --precision fp32 --profile "$P" --timing-cache none
@@ -38,7 +42,10 @@ sleep 20; top -b -n 1 -H | head -25 > $D/top-20s.txt
 nvidia-smi > $D/nvidia-smi.txt 2>&1
 wait
 el "variants done"
-for f in $D/*.md; do echo "== $(basename $f)"; grep -E "exit|^[0-9.]+ s over|rc=" "$f" | head -4; done
+for f in $D/*.md; do
+  echo "== $(basename $f)"; grep -E "exit|^[0-9.]+ s over|rc=" "$f" | head -4
+  sed -n '/^| runner type/,/^$/p' "$f" | sed -n 3,6p
+done
 rm -f $D/*.engine
 tar cJf "$OUT/diag.tar.xz" -C $D .
 el done

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from trtc.errors import DependencyError, UsageError, did_you_mean
@@ -31,7 +31,7 @@ from trtc.tensorrt.profiles import (
     recipe_profiles,
     resolve_profiles,
 )
-from trtc.tensorrt.versions import MIN_VERSION, TrtFeatures, features
+from trtc.tensorrt.versions import MIN_VERSION, TrtFeatures, features, parse_version
 
 if TYPE_CHECKING:
     from trtc.recipe import BuildSpec
@@ -438,6 +438,48 @@ def check_gpu(settings: TrtBuildSettings, compute_capability: tuple[int, int],
         warnings.append(f"sparsity has no effect on {gpu_name} (2:4 sparse tensor cores "
                         "start with Ampere, compute capability 8.0)")
     return warnings
+
+
+#: The first TensorRT release with its own kernels for a GPU generation (compute
+#: capability major). Older releases build for such a GPU from their previous
+#: generation's kernels, compiled just in time: on the H200 (9.0) TensorRT 8.6.0 timed
+#: ``sm80_*`` kernels at about 40 ms per convolution tactic and 300 ms per generated
+#: pointwise tactic, and fp16 builds of 0.03-GFLOP models ran past 270 s
+#: (docs/zoo-findings.md G2). Hopper kernels are certain from 9.0, Blackwell from 10.8.
+NATIVE_KERNELS_SINCE: dict[int, tuple[int, int]] = {9: (9, 0), 10: (10, 8), 12: (10, 8)}
+#: The builder level trtc uses there when the recipe does not set one: level 0 built
+#: ppocr_cls in 49 s where TensorRT's default (3) ran past 270 s.
+JIT_KERNELS_LEVEL = 0
+
+
+def gpu_defaults(settings: TrtBuildSettings, compute_capability: tuple[int, int]
+                 ) -> tuple[TrtBuildSettings, list[str]]:
+    """The settings for the build GPU, and a note for each default trtc chose for it.
+
+    With a TensorRT older than the GPU generation (:data:`NATIVE_KERNELS_SINCE`), every
+    tactic the builder times is compiled first, so an unset
+    ``build.builder_optimization_level`` becomes :data:`JIT_KERNELS_LEVEL` (fewer tactics).
+    A level the recipe sets is kept as it is.
+    """
+    level = default_level(settings.version, compute_capability)
+    if settings.optimization_level is not None or level is None:
+        return settings, []
+    cc = f"{compute_capability[0]}.{compute_capability[1]}"
+    since = NATIVE_KERNELS_SINCE[compute_capability[0]]
+    return replace(settings, optimization_level=level), [
+        f"TensorRT {settings.version} predates GPUs of compute capability {cc} (native "
+        f"kernels from {since[0]}.{since[1]}): its kernels are compiled as they are timed, "
+        f"so trtc builds at builder_optimization_level {level} (set "
+        "build.builder_optimization_level to choose; 3 is TensorRT's default)"]
+
+
+def default_level(version: str, compute_capability: tuple[int, int]) -> int | None:
+    """trtc's builder level for this TensorRT and GPU when the recipe sets none; None
+    leaves TensorRT's own default."""
+    since = NATIVE_KERNELS_SINCE.get(compute_capability[0])
+    if since is None or parse_version(version)[:2] >= since:
+        return None
+    return JIT_KERNELS_LEVEL
 
 
 # --------------------------------------------------------------------------- sizes

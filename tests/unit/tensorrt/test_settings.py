@@ -21,6 +21,7 @@ from trtc.tensorrt.settings import (
     TrtBuildSettings,
     TrtEnum,
     check_gpu,
+    gpu_defaults,
     is_size,
     parse_size,
     polygraphy_kwargs,
@@ -93,6 +94,20 @@ def test_check_gpu_refuses_precisions_the_gpu_lacks() -> None:
     with pytest.raises(DependencyError, match="ampere\\+"):
         check_gpu(plan("8.6", hardware_compatibility="ampere+"), (7, 5), "T4")
     assert "no effect" in check_gpu(plan("8.6", sparsity=True), (7, 5), "T4")[0]
+
+
+def test_gpu_defaults_lower_the_level_only_where_kernels_are_compiled_as_timed() -> None:
+    old = plan("8.6.0")
+    chosen, notes = gpu_defaults(old, (9, 0))
+    assert chosen.optimization_level == 0 and old.optimization_level is None
+    assert "8.6.0" in notes[0] and "builder_optimization_level 0" in notes[0]
+    assert "--builderOptimizationLevel=0" in trtexec_command(chosen, "m.onnx", "m.engine")
+    # The recipe's own level, an older GPU, or a TensorRT that knows the GPU: untouched.
+    for settings, cc in ((plan("8.6.0", builder_optimization_level=3), (9, 0)),
+                         (old, (8, 0)), (plan("10.16"), (9, 0)), (plan("10.7"), (8, 9))):
+        assert gpu_defaults(settings, cc) == (settings, [])
+    assert gpu_defaults(plan("10.7"), (10, 0))[0].optimization_level == 0
+    assert gpu_defaults(plan("10.8"), (12, 0))[1] == []
 
 
 def test_settings_to_data_round_trips_through_json() -> None:
