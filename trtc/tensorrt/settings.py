@@ -440,46 +440,44 @@ def check_gpu(settings: TrtBuildSettings, compute_capability: tuple[int, int],
     return warnings
 
 
-#: The first TensorRT release with its own kernels for a GPU generation (compute
-#: capability major). Older releases build for such a GPU from their previous
-#: generation's kernels, compiled just in time: on the H200 (9.0) TensorRT 8.6.0 timed
-#: ``sm80_*`` kernels at about 40 ms per convolution tactic and 300 ms per generated
-#: pointwise tactic, and fp16 builds of 0.03-GFLOP models ran past 270 s
-#: (docs/zoo-findings.md G2). Hopper kernels are certain from 9.0, Blackwell from 10.8.
-NATIVE_KERNELS_SINCE: dict[int, tuple[int, int]] = {9: (9, 0), 10: (10, 8), 12: (10, 8)}
+#: For a GPU generation (compute capability major), the first TensorRT release whose
+#: default builder level trtc leaves alone. Measured on the H200 (9.0) with TensorRT
+#: 8.6.0 (docs/zoo-findings.md G2): every tactic took 15-40 ms to time, sm90_* and
+#: sm80_* kernels alike, and each generated pointwise kernel (PointWiseV2, compiled with
+#: NVRTC) 150-250 ms, so fp16 builds of mobile and OCR models with a few hundred layers
+#: ran past 270 s at TensorRT's default level 3. Only what was measured is listed.
+SLOW_TACTICS_BEFORE: dict[int, tuple[int, int]] = {9: (9, 0)}
 #: The builder level trtc uses there when the recipe does not set one: level 0 built
-#: ppocr_cls in 49 s where TensorRT's default (3) ran past 270 s.
-JIT_KERNELS_LEVEL = 0
+#: ppocr_cls in 49 s where level 3 ran past 270 s (level 1: 111 s).
+SLOW_TACTICS_LEVEL = 0
 
 
 def gpu_defaults(settings: TrtBuildSettings, compute_capability: tuple[int, int]
                  ) -> tuple[TrtBuildSettings, list[str]]:
     """The settings for the build GPU, and a note for each default trtc chose for it.
 
-    With a TensorRT older than the GPU generation (:data:`NATIVE_KERNELS_SINCE`), every
-    tactic the builder times is compiled first, so an unset
-    ``build.builder_optimization_level`` becomes :data:`JIT_KERNELS_LEVEL` (fewer tactics).
-    A level the recipe sets is kept as it is.
+    Where this TensorRT times tactics slowly on this GPU (:data:`SLOW_TACTICS_BEFORE`), an
+    unset ``build.builder_optimization_level`` becomes :data:`SLOW_TACTICS_LEVEL`: fewer
+    tactics timed. A level the recipe sets is kept as it is.
     """
     level = default_level(settings.version, compute_capability)
     if settings.optimization_level is not None or level is None:
         return settings, []
     cc = f"{compute_capability[0]}.{compute_capability[1]}"
-    since = NATIVE_KERNELS_SINCE[compute_capability[0]]
     return replace(settings, optimization_level=level), [
-        f"TensorRT {settings.version} predates GPUs of compute capability {cc} (native "
-        f"kernels from {since[0]}.{since[1]}): its kernels are compiled as they are timed, "
-        f"so trtc builds at builder_optimization_level {level} (set "
-        "build.builder_optimization_level to choose; 3 is TensorRT's default)"]
+        f"TensorRT {settings.version} times tactics slowly on compute capability {cc} "
+        f"(minutes for small models at its default level 3), so trtc builds at "
+        f"builder_optimization_level {level}; set build.builder_optimization_level to "
+        "choose"]
 
 
 def default_level(version: str, compute_capability: tuple[int, int]) -> int | None:
     """trtc's builder level for this TensorRT and GPU when the recipe sets none; None
     leaves TensorRT's own default."""
-    since = NATIVE_KERNELS_SINCE.get(compute_capability[0])
-    if since is None or parse_version(version)[:2] >= since:
+    before = SLOW_TACTICS_BEFORE.get(compute_capability[0])
+    if before is None or parse_version(version)[:2] >= before:
         return None
-    return JIT_KERNELS_LEVEL
+    return SLOW_TACTICS_LEVEL
 
 
 # --------------------------------------------------------------------------- sizes
