@@ -270,6 +270,10 @@ def sweep_row(args: argparse.Namespace, qdq: Path | None) -> dict[str, Any]:
     data["name"] = "resnet50-trt-sweep"
     data["build"].pop("profiles", None)  # the default: batches 1..max, one per stream
     data["build"]["batch_profiles"] = [1]
+    # The record wants TensorRT's full tactic search; trtc's own default on 8.6 + Hopper is
+    # level 0 (fast builds of small models, docs/zoo-findings.md G2). ResNet-50 builds in
+    # under a minute at 3.
+    data["build"].setdefault("builder_optimization_level", 3)
     data["build"]["timing_cache"] = str(args.workspace / "sweep-timing.cache")
     data["bench"].update(baseline="none", batch=[1],
                          sweep=f"batch={','.join(map(str, batches))} "
