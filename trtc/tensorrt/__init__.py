@@ -9,6 +9,7 @@ decided here into Polygraphy / TensorRT calls.
     precision    precision -> builder flags / strongly typed / int8 mode, per version
     profiles     optimization profiles: parse, default, check against the model, corners
     trtexec      the equivalent trtexec line (from the settings table)
+    io_formats   network I/O types / formats (--inputIOFormats): checks, host layout
     model        what the build reads from the ONNX: inputs, Q/DQ, trtc's quantize metadata
     calibration  the int8 calibration feeds
     engine_file  the files beside an engine: sidecar, layers.json, timing caches, verdicts
