@@ -411,11 +411,26 @@ def quantize_lines(metrics: dict[str, Any]) -> list[str]:
         lines.append(f"budget {budget['max_drop']:g}: {budget['before']['drop']:.4f} -> "
                      f"{budget['after']['drop']:.4f} with {len(budget['float_nodes'])} "
                      f"node(s) in float: {escape(', '.join(budget['float_nodes']))}")
+    if budget and budget.get("evaluations", 0) > 1:
+        lines.append(budget_search_line(budget))
     for kept in metrics.get("kept_fp32", []):
         lines.append(f"kept in fp32: {escape(str(kept.get('name')))} "
                      f"({escape(str(kept.get('op_type', '')))}): "
                      f"{escape(str(kept.get('reason', '')))}")
     return lines
+
+
+def budget_search_line(budget: dict[str, Any]) -> str:
+    """How the budget search went: models measured, time, what ranked the nodes."""
+    signals = budget.get("ranking", {}).get("signals", {})
+    ranked = ", ".join(f"{n} {name}" for name, n in (("by layer error", signals.get("scored")),
+                                                     ("group-wise", signals.get("groups")))
+                       if n)
+    latency = [c["latency_ms"] for c in budget.get("candidates", []) if "latency_ms" in c]
+    timed = f"; latency {min(latency):.3f}-{max(latency):.3f} ms" if latency else ""
+    return (f"budget search on {budget.get('evaluator', 'onnxruntime')}: "
+            f"{budget['evaluations']} models measured in {budget['seconds']:.1f} s"
+            f"{f' (ranked: {ranked})' if ranked else ''}{timed}")
 
 
 def _change(before: int | None, after: int | None) -> str:

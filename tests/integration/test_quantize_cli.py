@@ -91,12 +91,32 @@ def test_max_drop_flag_reports_the_budget(cli, conv_onnx: Path, tmp_path: Path,
     data = ok_json(cli("quantize", conv_onnx, "-o", tmp_path / "q.onnx", "--calib-data",
                        "random", "--calib-samples", "8", "--max-drop", "0.5", "--workspace",
                        ws, "--json"))
-    assert data["metrics"]["budget"]["met"] and data["metrics"]["budget"]["steps"] == []
+    assert data["metrics"]["budget"]["met"] and data["metrics"]["budget"]["evaluations"] == 1
     # --budget-step reaches the recipe's validator.
     bad = cli("quantize", conv_onnx, "-o", tmp_path / "q2.onnx", "--calib-data", "random",
               "--max-drop", "0.5", "--budget-step", "0", "--workspace", ws)
     assert_user_error(bad, 2, "budget_step")
     assert not (tmp_path / "q2.onnx").exists()
+
+
+def test_budget_on_flag_reaches_the_recipe(cli, conv_onnx: Path, tmp_path: Path,
+                                           ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = ["quantize", conv_onnx, "--calib-data", "random", "--calib-samples", "8",
+            "--max-drop", "0.5", "--workspace", ws]
+    assert_user_error(cli(*base, "-o", tmp_path / "a.onnx", "--budget-on", "gpu"), 2,
+                      "budget_on")
+    assert_user_error(cli(*base, "-o", tmp_path / "b.onnx", "--budget-on", "engine",
+                          "--target", "onnxruntime-cpu"), 2, "budget_on")
+    from trtc.backends.tensorrt import TensorRTBackend
+    from trtc.errors import DependencyError
+
+    def refuse(self: object, spec: object = None) -> None:
+        raise DependencyError("TensorRT is not installed")
+
+    monkeypatch.setattr(TensorRTBackend, "check_available", refuse)
+    data = ok_json(cli(*base, "-o", tmp_path / "c.onnx", "--budget-on", "engine", "--json"))
+    assert data["metrics"]["budget"]["evaluator"] == "onnxruntime"
+    assert any("runs on ONNX Runtime" in w for w in data["warnings"])
 
 
 # --------------------------------------------------------------------------- recipes and run

@@ -9,7 +9,7 @@ import typer
 
 from trtc import api
 from trtc.cli.options import Common, ShapesOpt, command, one_of
-from trtc.recipe import CalibMethod, QuantizePrecision
+from trtc.recipe import BudgetOn, CalibMethod, QuantizePrecision
 from trtc.report import quantize_lines
 
 
@@ -51,7 +51,11 @@ def quantize(
         help="Accuracy budget: allowed top-1 drop (labelled --eval-data) or 1 - cosine vs "
         "FP32; missed -> the most harmful nodes go back to float.")] = None,
     budget_step: Annotated[int | None, typer.Option(
-        help="Nodes moved back to float per step of the budget search (default 1).")] = None,
+        help="Resolution of the budget search's bisection, in nodes (default 1).")] = None,
+    budget_on: Annotated[str | None, typer.Option(
+        help=f"What the budget search measures: {one_of(BudgetOn)} (engine: each candidate "
+        "built as a TensorRT engine; without TensorRT, ONNX Runtime with a warning).")
+    ] = None,
     keep_io_types: Annotated[bool | None, typer.Option(
         "--keep-io-types/--no-keep-io-types",
         help="fp16/bf16: keep float32 graph inputs/outputs (default) or convert them too.")
@@ -70,7 +74,8 @@ def quantize(
         reporter=out.reporter(), precision=precision, target=target, calib_data=calib_data,
         calib_samples=calib_samples, calib_batch=calib_batch, calib_method=calib_method,
         exclude_nodes=_names(exclude_nodes), exclude_ops=_names(exclude_ops),
-        max_drop=max_drop, budget_step=budget_step, keep_io_types=keep_io_types)
+        max_drop=max_drop, budget_step=budget_step, budget_on=budget_on,
+        keep_io_types=keep_io_types)
     metrics = outcome.metrics
     if api.is_recipe(source):
         out.outcome(outcome)

@@ -122,6 +122,18 @@ class Plan:
             dims=dict(r.export.example_dims), shapes=shapes,
             declared_inputs={i.name: (i.dtype, tuple(i.shape)) for i in r.model.inputs})
 
+    def engine_budget(self) -> Any:
+        """How ``quantize.budget_on: engine`` builds candidates: the build section, and the
+        workspace's timing caches (shared with build); None for ``budget_on: onnxruntime``."""
+        if self.recipe.quantize.budget_on != "engine":
+            return None
+        from trtc.optimize.engine_budget import EngineBudget
+        from trtc.stages.build import workspace_timing_cache_dir
+
+        cache = (workspace_timing_cache_dir(self.ws.stage_dir("build"))
+                 if self.ws is not None else None)
+        return EngineBudget(self.recipe.build, cache)
+
     def job(self, stage: str) -> Any:
         """The frozen job ``stage`` runs (its section, resolved)."""
         import dataclasses
@@ -147,7 +159,8 @@ class Plan:
                                eval_source=r.verify.data.source if real else None,
                                labels_key=r.verify.data.labels_key,
                                eval_batch=r.verify.data.batch,
-                               **_if_field(QuantizeJob, shapes=dict(r.quantize.shapes)))
+                               **_if_field(QuantizeJob, shapes=dict(r.quantize.shapes),
+                                           engine=self.engine_budget()))
         if stage == "build":
             from trtc.stages.build import BuildJob
 

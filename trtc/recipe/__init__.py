@@ -27,6 +27,7 @@ from trtc.recipe.schema import (
     Backend,
     Baseline,
     BenchSpec,
+    BudgetOn,
     BuildPrecision,
     BuildSpec,
     CalibMethod,
@@ -59,10 +60,10 @@ from trtc.recipe.schema import (
 from trtc.recipe.validate import parse_recipe
 
 __all__ = [
-    "DEFAULT_TOLERANCES", "STAGES", "Backend", "Baseline", "BenchSpec", "BuildPrecision",
-    "BuildSpec", "CalibMethod", "CalibPreprocessSpec", "Cleanup", "DataSpec", "Device",
-    "Elementwise", "ExpectSpec", "ExportSpec", "Exporter", "HardwareCompatibility", "InputSpec",
-    "ModelSpec", "OrtOptimizationLevel", "PackageSpec", "PruneMethod", "PruneSpec",
+    "DEFAULT_TOLERANCES", "STAGES", "Backend", "Baseline", "BenchSpec", "BudgetOn",
+    "BuildPrecision", "BuildSpec", "CalibMethod", "CalibPreprocessSpec", "Cleanup", "DataSpec",
+    "Device", "Elementwise", "ExpectSpec", "ExportSpec", "Exporter", "HardwareCompatibility",
+    "InputSpec", "ModelSpec", "OrtOptimizationLevel", "PackageSpec", "PruneMethod", "PruneSpec",
     "QuantizePrecision", "QuantizeSpec",
     "QuantizeTarget", "Recipe", "ShapeRangeSpec", "ToleranceSpec", "VerifyMetric",
     "VerifyReference", "VerifySpec", "base_dir", "json_schema", "load_recipe", "override",

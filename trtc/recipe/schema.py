@@ -24,6 +24,7 @@ Color = Literal["RGB", "L"]
 QuantizePrecision = Literal["int8", "fp8", "fp16", "bf16"]
 QuantizeTarget = Literal["tensorrt", "onnxruntime-cpu", "auto"]
 CalibMethod = Literal["minmax", "entropy", "percentile"]
+BudgetOn = Literal["onnxruntime", "engine"]
 Backend = Literal["auto", "onnxruntime", "tensorrt"]
 Device = Literal["cpu", "cuda"]
 OrtOptimizationLevel = Literal["disable", "basic", "extended", "all"]
@@ -136,7 +137,10 @@ class QuantizeSpec:
     ``calib_data``: ``random`` (seeded; a warning), an ``.npz``, an image folder
     or ``python:<module or file.py>:<function>``; null = none (int8/fp8 need it).
     ``max_drop``: accuracy budget (top-1 points as a fraction with labelled
-    ``verify.data``, else 1 - cosine vs FP32); null = no budget.
+    ``verify.data``, else 1 - cosine vs FP32); null = no budget. ``budget_on``: what
+    the budget search measures, ``onnxruntime`` (the Q/DQ graph on CPU) or ``engine``
+    (each candidate built as a TensorRT engine with the build section; without
+    TensorRT it runs on ONNX Runtime and warns).
     """
 
     enabled: bool = False
@@ -153,6 +157,7 @@ class QuantizeSpec:
     exclude_ops: tuple[str, ...] = ()
     max_drop: float | None = None
     budget_step: int = 1
+    budget_on: BudgetOn = "onnxruntime"
     # fp16/bf16: keep the graph's inputs and outputs float32 (casts at the boundary).
     keep_io_types: bool = True
     #: Shapes for dynamic inputs while calibrating and measuring ({input: [dims]}, as

@@ -193,6 +193,10 @@ def check_semantics(recipe: Recipe, source: str) -> None:
     if q.max_drop is not None and not 0 <= q.max_drop <= 1:
         raise fail(source, "quantize.max_drop", f"must be between 0 and 1, got {q.max_drop}",
                     "0.01 allows a 1-point top-1 drop (or cosine >= 0.99)")
+    if q.budget_on == "engine" and q.target == "onnxruntime-cpu":
+        raise fail(source, "quantize.budget_on", "'engine' builds TensorRT engines, but "
+                    "quantize.target onnxruntime-cpu places Q/DQ for ONNX Runtime's CPU kernels",
+                    "use target tensorrt (or auto), or budget_on: onnxruntime")
     if q.precision == "fp8" and q.target != "tensorrt":
         raise fail(source, "quantize.precision", "fp8 Q/DQ is for target tensorrt "
                     "(ONNX Runtime's CPU kernels have no float8 path)",

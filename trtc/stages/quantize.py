@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trtc.optimize.engine_budget import EngineBudget
 from trtc.recipe import QuantizeSpec
 from trtc.stages import StageContext, StageResult
 from trtc.workspace import write_json
@@ -27,7 +28,7 @@ class QuantizeJob:
     ``shapes`` are concrete input shapes (trtexec style, ``--shapes``) for inputs
     with named dims. ``eval_source`` is labelled data for the top-1 budget (verify's
     data when the recipe has a budget and real data); None = cosine on the
-    calibration data.
+    calibration data. ``engine``: how ``budget_on: engine`` builds its candidates.
     """
 
     quantize: QuantizeSpec
@@ -35,6 +36,7 @@ class QuantizeJob:
     labels_key: str = "labels"
     eval_batch: int = 1
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    engine: EngineBudget | None = None
 
 
 def run(job: QuantizeJob, ctx: StageContext) -> StageResult:
@@ -48,7 +50,8 @@ def run(job: QuantizeJob, ctx: StageContext) -> StageResult:
         report = quantize_model(ctx.inputs["model"], ctx.outputs["model"], job.quantize,
                                 shapes=job.shapes, cache_dir=cache_dir,
                                 eval_source=job.eval_source, labels_key=job.labels_key,
-                                eval_batch=job.eval_batch, progress=ctx.reporter.progress)
+                                eval_batch=job.eval_batch, progress=ctx.reporter.progress,
+                                engine=job.engine)
     except BaseException:
         if not had_cache:  # a failed first run leaves no empty cache folder behind
             import contextlib

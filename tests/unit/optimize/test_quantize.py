@@ -16,6 +16,7 @@ from trtc.errors import DataError, ModelError, UsageError, VerificationError
 from trtc.optimize.quantize import META_PRECISION, META_TARGET, quantize_model
 from trtc.optimize.quantize.calibrate import calibrate
 from trtc.optimize.quantize.ranges import RangeBook, compute_ranges, plain_ranges
+from trtc.optimize.sensitivity import search_bound
 from trtc.recipe import QuantizeSpec
 
 
@@ -311,9 +312,14 @@ def test_budget_loop_moves_the_hostile_node_to_float_and_meets_the_budget(
     budget = metrics["budget"]
     assert budget["before"]["drop"] > 0.01          # the plain int8 model misses it
     assert budget["met"] and budget["after"]["drop"] <= 0.01
-    assert budget["float_nodes"] == ["gemm_b"]      # the sensitivity found the right node
-    assert budget["sensitivity"]["gemm_b"] > budget["sensitivity"]["gemm_a"]
-    assert budget["steps"][-1]["drop"] == budget["after"]["drop"]
+    assert budget["float_nodes"] == ["gemm_b"]      # the search found the right node
+    scores = budget["ranking"]["scores"]            # each node's isolated error under Q/DQ
+    assert scores["gemm_b"] > 10 * scores["gemm_a"]
+    assert budget["ranking"]["signals"] == {"scored": 2, "groups": 0}
+    # Every model measured is in the manifest, the chosen one with the final drop.
+    chosen = [c for c in budget["candidates"] if c["nodes"] == ["gemm_b"]]
+    assert chosen and chosen[0]["drop"] == budget["after"]["drop"]
+    assert budget["candidates"][0]["nodes"] == [] and budget["evaluations"] == 2
     _, _, by_name = _graph_maps(model)
     producer = {o: n for n in model.graph.node for o in n.output}
     assert _is_dq(producer, by_name["gemm_a"].input[0])
@@ -350,12 +356,14 @@ def test_sensitivity_search_reports_progress_only_when_it_runs(tmp_path: Path) -
     quantize_model(src, tmp_path / "q.onnx", QuantizeSpec(enabled=True, calib_data="random",
                                                           calib_samples=16, max_drop=0.01),
                    cache_dir=tmp_path / "cache", progress=missed)
-    assert missed.bars["sensitivity"] == [(1, 2), (2, 2)]   # one update per candidate node
+    bound = search_bound(2)
+    # One update per model measured after the first, then the bar completes.
+    assert missed.bars["budget search"] == [(1, bound), (bound, bound)]
     met = _Recorder()
     quantize_model(src, tmp_path / "q2.onnx", QuantizeSpec(enabled=True, calib_data="random",
                                                            calib_samples=16, max_drop=2.0),
                    cache_dir=tmp_path / "cache", progress=met)
-    assert "sensitivity" not in met.bars                   # budget met: no search, no bar
+    assert "budget search" not in met.bars                 # budget met: no search, no bar
 
 
 def test_budget_uses_top1_on_labelled_data(tmp_path: Path) -> None:
@@ -485,3 +493,30 @@ def test_a_constant_large_activation_calibrates_to_its_value(tmp_path: Path) -> 
     _, metrics = _quantize(src, tmp_path, calib_data=str(tmp_path / "ones.npz"))
     assert metrics["calibration"]["cache"] == "miss"
     assert (tmp_path / "q.onnx").is_file()
+
+
+def make_hard_swish_model(path: Path) -> Path:
+    """x -> add3 (x + 3) -> clip6 (Clip 0..6) -> mul (x * clip) -> y: a hard-swish's core."""
+    nodes = [helper.make_node("Add", ["x", "three"], ["a"], name="add3"),
+             helper.make_node("Clip", ["a", "zero", "six"], ["c"], name="clip6"),
+             helper.make_node("Mul", ["x", "c"], ["y"], name="mul")]
+    consts = [numpy_helper.from_array(np.array(v, dtype=np.float32), n)
+              for n, v in (("three", 3.0), ("zero", 0.0), ("six", 6.0))]
+    graph = helper.make_graph(
+        nodes, "hswish", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 64])], consts)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_a_float_node_after_a_removable_clip_reads_the_clipped_tensor(tmp_path: Path) -> None:
+    # uint8 activations let ONNX Runtime drop the Clip (its Q range clips) and name the
+    # Add's output after it: the float Mul must not read that unclipped tensor.
+    src = make_hard_swish_model(tmp_path / "hswish.onnx")
+    x = np.random.default_rng(0).standard_normal((16, 64)).astype(np.float32) * 4
+    np.savez(tmp_path / "calib.npz", x=x)
+    quantize_model(src, tmp_path / "q.onnx", QuantizeSpec(
+        enabled=True, target="onnxruntime-cpu", calib_data=str(tmp_path / "calib.npz"),
+        calib_samples=16, exclude_nodes=("mul",)), cache_dir=tmp_path / "cache")
+    ref, got = _run(src, {"x": x}), _run(tmp_path / "q.onnx", {"x": x})
+    assert float(np.abs(got - ref).max()) < 0.1 * float(np.abs(ref).max())

@@ -12,11 +12,15 @@ import contextlib
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trtc.errors import ModelError, UsageError
 from trtc.optimize.quantize.report import QuantizeReport
 from trtc.recipe import QuantizeSpec
+
+if TYPE_CHECKING:
+    from trtc.optimize.engine_budget import EngineBudget
+    from trtc.optimize.sensitivity import BudgetResult, OrtEvaluator
 
 Progress = Callable[[str, int], Any]
 Inputs = dict[str, tuple[str, tuple[int | str, ...]]]
@@ -26,7 +30,8 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
                    shapes: Mapping[str, Sequence[int]] | None = None,
                    cache_dir: Path | None = None, eval_source: str | None = None,
                    labels_key: str = "labels", eval_batch: int = 1,
-                   progress: Progress | None = None) -> QuantizeReport:
+                   progress: Progress | None = None,
+                   engine: EngineBudget | None = None) -> QuantizeReport:
     """Quantize one ONNX model; the library function behind ``trtc quantize``.
 
     Args:
@@ -42,6 +47,8 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
             against FP32 on the calibration data.
         progress: ``progress(description, total)`` returning a context manager that
             yields ``update(done, total)``; None = silent.
+        engine: how ``budget_on: engine`` builds candidates (None: the default build
+            section, timing caches in the search's temporary folder).
 
     Returns:
         What was done; ``to_dict()`` is the metrics JSON, ``ranges`` calibration.json.
@@ -57,7 +64,7 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
     from trtc.graph.cleanup import load_onnx
     from trtc.graph.io import model_io
     from trtc.optimize.quantize.placement import check_exclusions
-    from trtc.optimize.sensitivity import meet_budget, run_outputs, score
+    from trtc.optimize.sensitivity import OrtEvaluator, run_outputs
     from trtc.workspace import atomic_path
 
     if spec.target not in ("tensorrt", "onnxruntime-cpu"):
@@ -124,20 +131,15 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
             feeds = []
         out_model, final_extra = plain, ()  # type: tuple[Any, tuple[str, ...]]
         if feeds:
-            reference = run_outputs(model, feeds)
-
-            def evaluate(candidate: Any) -> Any:
-                return score(run_outputs(candidate, feeds), reference, labels)
-
+            measure = OrtEvaluator(feeds, run_outputs(model, feeds), labels)
             if spec.max_drop is not None:
-                with _LazyProgress(progress, "sensitivity", len(candidates.names)) as update:
-                    out_model, budget = meet_budget(
-                        lambda extra: candidates.build(extra) if extra else plain, evaluate,
-                        candidates.names, spec.max_drop, spec.budget_step, progress=update)
-                report.budget, report.accuracy = budget, budget.final
-                final_extra = tuple(budget.excluded)
+                out_model, report.budget = _search_budget(
+                    spec, candidates, plain, model, measure, engine, Path(tmp), report.warnings,
+                    progress)
+                report.accuracy = report.budget.final
+                final_extra = tuple(report.budget.excluded)
             else:
-                report.accuracy = evaluate(out_model)
+                report.accuracy = measure(out_model)
         if reduced_int:
             report.qdq, report.ranges = candidates.qdq_facts(out_model, report.calibration)
         else:
@@ -146,6 +148,35 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
             onnx.save(out_model, str(staged))
             check_output(staged, spec.precision)
     return report
+
+
+def _search_budget(spec: QuantizeSpec, candidates: _Candidates, plain: Any, model: Any,
+                   measure: OrtEvaluator, engine: EngineBudget | None, work_dir: Path,
+                   warnings: list[str], progress: Progress | None
+                   ) -> tuple[Any, BudgetResult]:
+    """Run the budget search (trtc.optimize.sensitivity) on the evaluator budget_on names.
+
+    int8 / fp8 candidates are ranked by their isolated output error under Q/DQ
+    (trtc.optimize.layer_error); fp16 / bf16 ones, which have no Q/DQ to copy,
+    group-wise only.
+    """
+    from trtc.optimize.engine_budget import budget_evaluator
+    from trtc.optimize.layer_error import layer_errors
+    from trtc.optimize.sensitivity import Ranker, meet_budget, search_bound
+
+    assert spec.max_drop is not None
+    evaluate = budget_evaluator(spec, engine, measure, [o.name for o in model.graph.output],
+                                work_dir, warnings)
+    rank: Ranker | None = None
+    if candidates.placement is not None:
+        def rank(quantized: Any) -> dict[str, float]:
+            return layer_errors(model, quantized, candidates.names, measure.feeds)
+
+    bound = search_bound(len(candidates.names), spec.budget_step)
+    with _LazyProgress(progress, "budget search", bound) as update:
+        return meet_budget(lambda extra: candidates.build(extra) if extra else plain, evaluate,
+                           candidates.names, spec.max_drop, spec.budget_step, progress=update,
+                           rank=rank)
 
 
 #: The first default-domain opset where DequantizeLinear takes ``axis`` (per-channel scales).

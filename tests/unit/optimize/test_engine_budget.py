@@ -1,0 +1,110 @@
+"""``quantize.budget_on``: the evaluator the budget search measures with, and its fallback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trtc.errors import DependencyError, RecipeError, UsageError
+from trtc.optimize.engine_budget import BackendEvaluator, EngineBudget, budget_evaluator
+from trtc.optimize.quantize import quantize_model
+from trtc.optimize.sensitivity import OrtEvaluator
+from trtc.recipe import QuantizeSpec, parse_recipe
+
+from .test_quantize import make_hostile_model
+
+SPEC = dict(enabled=True, calib_data="random", calib_samples=16, max_drop=0.01)
+
+
+@pytest.fixture
+def no_tensorrt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TensorRT unusable here, whatever this machine has."""
+    from trtc.backends.tensorrt import TensorRTBackend
+
+    def refuse(self: object, spec: object = None) -> None:
+        raise DependencyError("TensorRT is not installed", "pip install tensorrt")
+
+    monkeypatch.setattr(TensorRTBackend, "check_available", refuse)
+
+
+@pytest.fixture
+def tensorrt_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trtc.backends.tensorrt import TensorRTBackend
+
+    monkeypatch.setattr(TensorRTBackend, "check_available", lambda self, spec=None: None)
+
+
+def _ort() -> OrtEvaluator:
+    return OrtEvaluator([], [], None)
+
+
+def test_onnxruntime_is_the_default_evaluator(tmp_path: Path) -> None:
+    ort = _ort()
+    warnings: list[str] = []
+    assert budget_evaluator(QuantizeSpec(), None, ort, ["y"], tmp_path, warnings) is ort
+    assert warnings == []
+
+
+def test_engine_without_tensorrt_runs_on_onnxruntime_and_says_so(tmp_path: Path,
+                                                                 no_tensorrt: None) -> None:
+    ort = _ort()
+    warnings: list[str] = []
+    chosen = budget_evaluator(QuantizeSpec(budget_on="engine"), None, ort, ["y"], tmp_path,
+                              warnings)
+    assert chosen is ort
+    (line,) = warnings
+    assert "budget_on engine" in line and "TensorRT is not installed" in line
+    assert "runs on ONNX Runtime" in line
+
+
+def test_engine_with_tensorrt_builds_engines(tmp_path: Path, tensorrt_present: None) -> None:
+    chosen = budget_evaluator(QuantizeSpec(budget_on="engine"), None, _ort(), ["y"], tmp_path,
+                              [])
+    assert isinstance(chosen, BackendEvaluator) and chosen.name == "engine"
+    assert chosen.backend.name == "tensorrt"
+
+
+def test_engine_for_a_model_quantized_for_onnxruntime_cpu_is_a_usage_error(
+        tmp_path: Path, tensorrt_present: None) -> None:
+    spec = QuantizeSpec(budget_on="engine", target="onnxruntime-cpu")
+    with pytest.raises(UsageError, match="budget_on engine builds TensorRT engines"):
+        budget_evaluator(spec, None, _ort(), ["y"], tmp_path, [])
+
+
+def test_the_recipe_refuses_engine_with_target_onnxruntime_cpu() -> None:
+    with pytest.raises(RecipeError, match="quantize.budget_on"):
+        parse_recipe({"name": "x", "model": {"source": "onnx:m.onnx"},
+                      "quantize": {"budget_on": "engine", "target": "onnxruntime-cpu"}})
+    with pytest.raises(RecipeError, match="quantize.budget_on"):
+        parse_recipe({"name": "x", "model": {"source": "onnx:m.onnx"},
+                      "quantize": {"budget_on": "gpu"}})
+
+
+def test_the_fallback_search_is_recorded_as_onnxruntime(tmp_path: Path,
+                                                        no_tensorrt: None) -> None:
+    src = make_hostile_model(tmp_path / "hostile.onnx")
+    report = quantize_model(src, tmp_path / "q.onnx", QuantizeSpec(**SPEC, budget_on="engine"),
+                            cache_dir=tmp_path / "cache")
+    budget = report.to_dict()["budget"]
+    assert budget["evaluator"] == "onnxruntime" and budget["float_nodes"] == ["gemm_b"]
+    assert any("runs on ONNX Runtime" in w for w in report.warnings)
+
+
+def test_a_backend_evaluator_builds_times_and_scores_every_candidate(tmp_path: Path) -> None:
+    # The engine path end to end with the backend that runs here: each candidate is
+    # built by trtc's build path (ONNX Runtime's offline optimisation) and timed.
+    src = make_hostile_model(tmp_path / "hostile.onnx")
+    report = quantize_model(src, tmp_path / "q.onnx", QuantizeSpec(**SPEC, budget_on="engine"),
+                            cache_dir=tmp_path / "cache",
+                            engine=EngineBudget(backend="onnxruntime"))
+    budget = report.to_dict()["budget"]
+    assert budget["evaluator"] == "engine" and budget["met"]
+    assert budget["float_nodes"] == ["gemm_b"]
+    for candidate in budget["candidates"]:
+        assert candidate["latency_ms"] > 0 and candidate["build_s"] >= 0
+    assert budget["after"]["latency_ms"] > 0
+    from trtc.report import quantize_lines
+
+    assert any("budget search on engine: 2 models measured" in line and "latency" in line
+               for line in quantize_lines(report.to_dict()))

@@ -1,0 +1,146 @@
+"""``quantize.budget_on: engine``: the budget search measures built artifacts, not Q/DQ graphs.
+
+ONNX Runtime running the fake-quantized graph and TensorRT running the engine built
+from it disagree (issue 14), so with ``budget_on: engine`` every candidate the
+search tries is built by a trtc backend (TensorRT: the same planning and Polygraphy
+build path as ``trtc build``, the recipe's build section, one timing cache for all
+candidates) and run on the evaluation data: its metric and its median latency per
+evaluation batch go into the manifest with its build time.
+
+Without TensorRT (or a GPU) the search runs on ONNX Runtime as with
+``budget_on: onnxruntime`` and a warning says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trtc.errors import DependencyError, UsageError
+from trtc.optimize.sensitivity import Evaluation, Evaluator, OrtEvaluator, score
+from trtc.recipe import BuildSpec, QuantizeSpec
+
+if TYPE_CHECKING:
+    from trtc.backends.base import Backend
+
+
+@dataclass(frozen=True)
+class EngineBudget:
+    """How ``budget_on: engine`` builds candidates: the build section and the timing cache.
+
+    ``timing_cache_dir``: where ``build.timing_cache: auto`` keeps its caches (the
+    workspace's, shared with ``trtc build``); None = the search's own folder, shared
+    by its candidates.
+    """
+
+    build: BuildSpec = field(default_factory=BuildSpec)
+    timing_cache_dir: Path | None = None
+    backend: str = "tensorrt"
+
+
+class BackendEvaluator:
+    """Build each candidate with a trtc backend; score the artifact's outputs, time its runs.
+
+    ``work_dir`` holds one candidate at a time (its ONNX and artifact are removed after
+    it is measured). Latency is the median wall time of one synchronous inference per
+    evaluation batch, after one warm-up run: a host-side number, copies included.
+    """
+
+    name = "engine"
+
+    def __init__(self, backend: Backend, engine: EngineBudget, reference: OrtEvaluator,
+                 output_names: Sequence[str], work_dir: Path) -> None:
+        self.backend, self.engine, self.reference = backend, engine, reference
+        self.output_names, self.work_dir = list(output_names), work_dir
+
+    def __call__(self, model: Any, /) -> Evaluation:
+        from trtc.graph.cleanup import save_onnx
+
+        onnx_path = self.work_dir / "candidate.onnx"
+        artifact = self.work_dir / ("candidate" + Path(self.backend.artifact_name).suffix)
+        save_onnx(model, onnx_path)
+        try:
+            build_s = self._build(onnx_path, artifact)
+            outputs, latency_ms = self._run(artifact)
+        finally:
+            for path in (onnx_path, Path(f"{onnx_path}.data"), artifact):
+                path.unlink(missing_ok=True)
+        evaluation = score(outputs, self.reference.reference, self.reference.labels)
+        return dataclasses.replace(evaluation, latency_ms=latency_ms, build_s=build_s)
+
+    def _build(self, onnx_path: Path, artifact: Path) -> float:
+        from trtc.backends.base import BuildRequest, ProfileHint
+        from trtc.graph.io import read_model_io
+
+        first = self.reference.feeds[0]
+        hint = ProfileHint(batches=(_batch(first),),
+                           shapes=({k: tuple(v.shape) for k, v in first.items()},))
+        request = BuildRequest(onnx_path, artifact, self.engine.build, read_model_io(onnx_path),
+                               why="quantize.budget_on engine", hint=hint,
+                               timing_cache_dir=self.engine.timing_cache_dir
+                               or self.work_dir / "timing-cache")
+        plan = self.backend.prepare_build(request)
+        started = time.perf_counter()
+        self.backend.build(onnx_path, artifact, self.engine.build, plan=plan)
+        return time.perf_counter() - started
+
+    def _run(self, artifact: Path) -> tuple[list[list[Any]], float]:
+        infer = self.backend.infer_fn(artifact, self.engine.build.threads)
+        feeds = self.reference.feeds
+        infer(feeds[0])  # warm-up: lazy allocation and the first kernel launches
+        outputs, seconds = [], []
+        for feed in feeds:
+            started = time.perf_counter()
+            got = infer(feed)
+            seconds.append(time.perf_counter() - started)
+            outputs.append(_in_order(got, self.output_names))
+        return outputs, statistics.median(seconds) * 1000.0
+
+
+def _batch(feed: Mapping[str, Any]) -> int:
+    shapes = [v.shape for v in feed.values() if getattr(v, "ndim", 0) > 0]
+    return int(shapes[0][0]) if shapes else 1
+
+
+def _in_order(outputs: Any, names: Sequence[str]) -> list[Any]:
+    """A backend's outputs (a list in graph order, or a name -> array mapping) as a list."""
+    if isinstance(outputs, Mapping):
+        return [outputs[name] for name in names]
+    return list(outputs)
+
+
+def budget_evaluator(spec: QuantizeSpec, engine: EngineBudget | None,
+                     reference: OrtEvaluator, output_names: Sequence[str], work_dir: Path,
+                     warnings: list[str]) -> Evaluator:
+    """The evaluator ``quantize.budget_on`` asks for, or ONNX Runtime's with a warning.
+
+    ``budget_on: engine`` without a usable TensorRT (or GPU) falls back to ONNX Runtime
+    and appends one warning saying so.
+
+    Raises:
+        UsageError: ``budget_on: engine`` for a model quantized for ONNX Runtime's CPU kernels.
+    """
+    if spec.budget_on != "engine":
+        return reference
+    from trtc.backends import get_backend
+
+    engine = engine or EngineBudget()
+    backend = get_backend(engine.backend)
+    try:
+        backend.check_available(engine.build)
+    except DependencyError as exc:
+        warnings.append(f"quantize.budget_on engine: {exc.message}; the budget search runs "
+                        "on ONNX Runtime (CPU) instead, as with budget_on onnxruntime")
+        return reference
+    if engine.backend == "tensorrt" and spec.target != "tensorrt":
+        raise UsageError(f"quantize.budget_on engine builds TensorRT engines, but the model "
+                         f"is quantized for {spec.target}",
+                         "set quantize.target: tensorrt (--target tensorrt), or "
+                         "budget_on: onnxruntime")
+    return BackendEvaluator(backend, engine, reference, output_names, work_dir)
+
