@@ -141,8 +141,9 @@ def io_formats_setter(trt: Any, settings: TrtBuildSettings) -> Callable[..., Non
     Each input (output) gets its spec as trtexec gives it: ``ITensor.allowed_formats``
     (a bitmask of TensorFormat values), and on a weakly typed network ``ITensor.dtype``;
     a strongly typed one keeps the ONNX types (planning checked they match; TensorRT 11
-    cannot change them). An int8 tensor gets no dynamic range: its Q/DQ node gives
-    TensorRT the scale, as for trtexec (see trtc.tensorrt.io_formats). The specs are
+    cannot change them). An int8 tensor gets no dynamic range: the ONNX parsed was
+    rewritten so that it is already the int8 side of a Q/DQ pair (trtc.tensorrt.int8_io),
+    whose node gives TensorRT the scale, as for trtexec. The specs are
     matched again to the network's own tensors, which name every output and rank.
     """
     from trtc.tensorrt.io_formats import TYPES, assign_io_formats, parse_io_formats
@@ -228,8 +229,10 @@ def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSetti
 
     Placeholder input dim names (Paddle's ``?``) are made unique first: TensorRT
     treats equal names as one dimension; If nodes that only test dims the profiles pin
-    are folded (trtc.graph.dims.for_tensorrt). A failed parse or
-    build is explained from the parser's errors and TensorRT's log (trtc.tensorrt.diagnose).
+    are folded (trtc.graph.dims.for_tensorrt); for int8 I/O, the QuantizeLinear reading
+    an int8 input and the DequantizeLinear writing an int8 output are removed
+    (trtc.tensorrt.int8_io). A failed parse or build is explained from the parser's
+    errors and TensorRT's log (trtc.tensorrt.diagnose).
     """
     import tempfile
 
@@ -238,6 +241,8 @@ def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSetti
 
     from trtc.backends.isolated import phase
     from trtc.graph.dims import for_tensorrt, pinned_dims
+    from trtc.tensorrt.int8_io import int8_io_for_tensorrt
+    from trtc.tensorrt.versions import features
 
     source, cache = Path(onnx_path), Path(timing_cache) if timing_cache else None
     cache_before = cache.stat().st_size if cache and cache.is_file() else 0
@@ -245,6 +250,11 @@ def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSetti
         cache.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="trtc-build-") as tmp:
         model, notes = for_tensorrt(source, Path(tmp), pinned_dims(settings.profiles))
+        if settings.io_scales:  # int8 I/O: the only tensors with a scale
+            model, more_notes = int8_io_for_tensorrt(model, Path(tmp), settings.input_formats,
+                                                     settings.output_formats,
+                                                     features(settings.version))
+            notes += more_notes
         log = Path(tmp) / "trt.log"
         with polygraphy_severity(polygraphy_build_severity(verbose)), \
                 polygraphy_echo(verbose), polygraphy_log_file(log):

@@ -10,6 +10,7 @@ decided here into Polygraphy / TensorRT calls.
     profiles     optimization profiles: parse, default, check against the model, corners
     trtexec      the equivalent trtexec line (from the settings table)
     io_formats   network I/O types / formats (--inputIOFormats): checks, host layout
+    int8_io      int8 I/O: the Q/DQ node at the network's edge removed before parsing
     model        what the build reads from the ONNX: inputs, Q/DQ, trtc's quantize metadata
     calibration  the int8 calibration feeds
     engine_file  the files beside an engine: sidecar, layers.json, timing caches, verdicts

@@ -16,13 +16,21 @@ matched to the model's tensors, and the host-side layout conversion and its inve
 int8 I/O needs the tensor's quantization scale, and trtc takes it only from the model's
 Q/DQ: an int8 input must be the input of a per-tensor QuantizeLinear (or, declared
 int8 in the ONNX, of a DequantizeLinear), an int8 output the output of a per-tensor
-DequantizeLinear (or QuantizeLinear). TensorRT then needs no dynamic range (trtexec
-sets none for a network with Q/DQ layers), and the host quantizes with that scale.
-A network without Q/DQ (int8 calibration, or no int8 at all) is refused: TensorRT
-would need a dynamic range on the tensor, which trtexec invents (dummy ranges) or
-reads from a calibration cache that exists only after calibrating, and implicit
-quantization is gone in TensorRT 11. Quantize the model with ``trtc quantize
---target tensorrt`` instead.
+DequantizeLinear of a QuantizeLinear's tensor (or of a QuantizeLinear), zero point 0.
+TensorRT wants the int8 side of that pair at the network's edge, not the float one:
+with the float input's type merely set to INT8, TensorRT 8.6.0 fails the build with
+``[qdqGraphOptimizer.cpp::quantizePaths::3882] Error Code 1: Internal Error (Node qx
+cannot be quantized by x. You might want to add a DQ node before qx)``. So the build
+removes the input's QuantizeLinear (its DequantizeLinear reads the now int8 input) and
+the output's final DequantizeLinear (the output is the QuantizeLinear's int8 tensor)
+before parsing (trtc.tensorrt.int8_io), and the host does what they did, with their
+scale: :func:`to_engine_layout` quantizes (round half to even, saturate to int8, as
+QuantizeLinear) and :func:`from_engine_layout` dequantizes. TensorRT then needs no
+dynamic range (trtexec sets none for a network with Q/DQ layers). A network without
+Q/DQ (int8 calibration, or no int8 at all) is refused: TensorRT would need a dynamic
+range on the tensor, which trtexec invents (dummy ranges) or reads from a calibration
+cache that exists only after calibrating, and implicit quantization is gone in
+TensorRT 11. Quantize the model with ``trtc quantize --target tensorrt`` instead.
 
 A strongly typed network (TensorRT 11 always, 9/10 with ``strongly_typed``) takes its
 I/O types from the ONNX (TensorRT 11 cannot change them after parsing): the type in a
@@ -298,25 +306,45 @@ def _same_layout(fmt: IoFormat, numpy_dtype: str) -> str:
 def qdq_io_scales(model: Any) -> dict[str, float]:
     """The per-tensor Q/DQ scale of each graph input and output that has one.
 
-    An input counts when every node reading it is a QuantizeLinear (or, for an int8
-    input, a DequantizeLinear) with one scalar scale and a zero point of 0; an output
-    when a DequantizeLinear (or QuantizeLinear) writes it. ``model`` is an ONNX
-    ModelProto (weights need not be loaded: scales are small initializers).
+    An input counts when every node reading it is a QuantizeLinear to int8 (or, for an
+    int8 input, a DequantizeLinear) with one scalar scale and a zero point of 0; an
+    output when a DequantizeLinear of a QuantizeLinear's tensor (or a QuantizeLinear)
+    writes it: the pairs trtc.tensorrt.int8_io can cut at the network's edge. ``model``
+    is an ONNX ModelProto (weights need not be loaded: scales are small initializers).
     """
     graph = model.graph
     consts = _constants(graph)
     scales: dict[str, float] = {}
     for vi in graph.input:
         readers = [n for n in graph.node if vi.name in n.input]
-        found = {_scale(n, consts) if n.input[0] == vi.name else None for n in readers}
+        found = {_scale(n, consts) if n.input[0] == vi.name and _to_int8(n, consts)
+                 else None for n in readers}
         if readers and len(found) == 1 and None not in found:
             scales[vi.name] = float(found.pop())  # type: ignore[arg-type]
     for vo in graph.output:
         writer = next((n for n in graph.node if vo.name in n.output), None)
         scale = _scale(writer, consts) if writer is not None else None
+        if scale is not None and writer is not None and writer.op_type == "DequantizeLinear":
+            producer = next((n for n in graph.node if writer.input[0] in n.output), None)
+            scale = scale if producer is not None and \
+                producer.op_type == "QuantizeLinear" else None
         if scale is not None:
             scales[vo.name] = scale
     return scales
+
+
+def _to_int8(node: Any, consts: Mapping[str, Any]) -> bool:
+    """A QuantizeLinear gives int8 (an int8 zero point, or none and no other
+    output_dtype: TensorRT reads Q/DQ as int8); other nodes pass."""
+    import numpy as np
+
+    if node.op_type != "QuantizeLinear":
+        return True
+    zero = consts.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    if zero is not None:
+        return bool(np.asarray(zero).dtype == np.int8)
+    dtypes = [a.i for a in node.attribute if a.name == "output_dtype"]
+    return not dtypes or dtypes[0] == 3  # TensorProto.INT8
 
 
 def _constants(graph: Any) -> dict[str, Any]:
@@ -371,8 +399,9 @@ def to_engine_layout(array: np.ndarray, fmt: str, dtype: str,
     Args:
         array: the data, in the model's layout and type.
         fmt: the engine's TensorRT format (``linear``, ``hwc8``, ``chw32``, ...).
-        dtype: the engine's numpy type; int8 quantizes as TensorRT does (round half to
-            even, clamp to [-128, 127]) with ``scale``.
+        dtype: the engine's numpy type; int8 quantizes with ``scale`` as the
+            QuantizeLinear the build removed from the input did (round half to even,
+            saturate to [-128, 127], zero point 0; see trtc.tensorrt.int8_io).
         scale: the tensor's quantization scale (int8 only).
 
     Raises:
@@ -404,7 +433,8 @@ def from_engine_layout(buffer: np.ndarray, fmt: str, shape: Sequence[int],
 
     ``buffer`` may be flat or larger than the tensor (an allocator's bytes, viewed in the
     engine's type): its first ``prod(engine_shape(shape, fmt))`` elements are read.
-    An int8 buffer is dequantized with ``scale``.
+    An int8 buffer is dequantized with ``scale``, as the DequantizeLinear the build
+    removed from the output did.
     """
     import numpy as np
 
