@@ -1079,11 +1079,11 @@ def _trtc_flags_for_polygraphy() -> list[str]:
     import tensorrt
 
     from trtc.backends.cuda_harness import gpu_info
-    from trtc.tensorrt.settings import default_level
+    from trtc.tensorrt.settings import AUTO_TACTIC_SOURCES_8, default_level
 
     flags = ["--tf32"]
     if _trt_major() < 10:
-        flags += ["--tactic-sources", "EDGE_MASK_CONVOLUTIONS", "JIT_CONVOLUTIONS"]
+        flags += ["--tactic-sources", *AUTO_TACTIC_SOURCES_8]
     level = default_level(str(tensorrt.__version__), gpu_info(0).compute_capability)
     return flags + ([] if level is None else ["--builder-optimization-level", str(level)])
 
