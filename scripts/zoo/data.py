@@ -75,3 +75,11 @@ def ocr_line(batch: int, height: int, width: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     lines = [(_line(rng, height, width) - 0.5) / 0.5 for _ in range(batch)]
     return np.stack(lines).transpose(0, 3, 1, 2).astype(np.float32)
+
+
+def gaussian(batch: int, height: int, width: int, seed: int) -> np.ndarray:
+    """Seeded N(0, 1) images, NCHW: the inputs the random-init models' BatchNorm statistics
+    were measured on (scripts/zoo/models.py ``torchvision_calibrated``), as an .npz so the
+    accuracy budget has held-out samples."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((batch, 3, height, width)).astype(np.float32)

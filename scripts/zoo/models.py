@@ -17,6 +17,32 @@ def timm_model(name: str = "mobilevitv2_050", **kwargs: Any) -> Any:
     return timm.create_model(name, pretrained=False, **kwargs).eval()
 
 
+def torchvision_calibrated(name: str, hw: int = 224, batches: int = 4, batch: int = 8,
+                           **kwargs: Any) -> Any:
+    """A torchvision architecture, random init, its BatchNorm statistics measured on seeded
+    random images (every BN layer alone in train mode, cumulative averages).
+
+    A random-init MobileNetV3's logits are below 1e-9 and an EfficientNet-B0's below 1e-13
+    with the default statistics (mean 0, var 1): under fp16's smallest subnormal, so an fp16
+    engine returns zeros (docs/zoo-findings.md G6). Measured statistics give activations
+    of the size trained weights give (logits ~0.03 and ~0.35).
+    """
+    import torch
+    import torchvision
+
+    model = getattr(torchvision.models, name)(weights=None, **kwargs).eval()
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average over the batches
+        norm.train()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for _ in range(batches):
+            model(torch.randn(batch, 3, hw, hw, generator=generator))
+    return model.eval()
+
+
 def distilbert(vocab_size: int = 30522, layers: int = 6) -> Any:
     """DistilBERT-base encoder from its default config (random init): last hidden state.
 
