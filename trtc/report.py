@@ -406,17 +406,55 @@ def quantize_lines(metrics: dict[str, Any]) -> list[str]:
     if acc:
         lines.append(f"accuracy: {acc['metric']} {acc['value']:.4f} (FP32 "
                      f"{acc['reference']:.4f}, drop {acc['drop']:.4f})")
-    budget = metrics.get("budget")
-    if budget and budget.get("float_nodes"):
-        lines.append(f"budget {budget['max_drop']:g}: {budget['before']['drop']:.4f} -> "
-                     f"{budget['after']['drop']:.4f} with {len(budget['float_nodes'])} "
-                     f"node(s) in float: {escape(', '.join(budget['float_nodes']))}")
-    if budget and budget.get("evaluations", 0) > 1:
-        lines.append(budget_search_line(budget))
+    if metrics.get("budget"):
+        lines += budget_lines(metrics["budget"])
+    regions = metrics.get("float_regions")
+    if regions:
+        lines.append(f"float part in {regions['precision']}: {regions['fp16_nodes']} node(s), "
+                     f"{regions['casts']} Cast(s) at the int8 part and the I/O; "
+                     f"{len(regions['kept_fp32'])} kept fp32 (overflow / op support)")
     for kept in metrics.get("kept_fp32", []):
         lines.append(f"kept in fp32: {escape(str(kept.get('name')))} "
                      f"({escape(str(kept.get('op_type', '')))}): "
                      f"{escape(str(kept.get('reason', '')))}")
+    return lines
+
+
+def budget_verdicts(budget: dict[str, Any]) -> dict[str, int] | None:
+    """How ONNX Runtime's verdict (meets / misses the budget) compared with the engine's on
+    every model an engine search measured; None when no candidate has both.
+
+    Keys: ``models``, ``agree``, ``ort_meets_engine_misses`` (ONNX Runtime would have
+    shipped a model the engine fails), ``ort_misses_engine_meets`` (it would have floated
+    more than needed).
+    """
+    limit = budget["max_drop"] + 1e-12
+    pairs = [(c["onnxruntime"]["drop"] <= limit, c["drop"] <= limit)
+             for c in budget.get("candidates") or [] if c.get("onnxruntime")]
+    if not pairs:
+        return None
+    return {"models": len(pairs), "agree": sum(o == e for o, e in pairs),
+            "ort_meets_engine_misses": sum(o and not e for o, e in pairs),
+            "ort_misses_engine_meets": sum(e and not o for o, e in pairs)}
+
+
+def budget_lines(budget: dict[str, Any]) -> list[str]:
+    """The budget search: nodes left in float, the search, the trade-off, ORT's verdicts."""
+    lines = []
+    if budget.get("float_nodes"):
+        lines.append(f"budget {budget['max_drop']:g}: {budget['before']['drop']:.4f} -> "
+                     f"{budget['after']['drop']:.4f} with {len(budget['float_nodes'])} "
+                     f"node(s) in float: {escape(', '.join(budget['float_nodes']))}")
+    if budget.get("evaluations", 0) > 1:
+        lines.append(budget_search_line(budget))
+    if budget.get("after", {}).get("latency_ms") is not None:
+        lines.append(budget_tradeoff_line(budget))
+    v = budget_verdicts(budget) if budget.get("evaluator") == "engine" else None
+    if v is not None:
+        lines.append(f"ONNX Runtime's verdict on the same {v['models']} models: agreed on "
+                     f"{v['agree']}; said 'meets' where the engine missed "
+                     f"{v['ort_meets_engine_misses']}, 'misses' where it met "
+                     f"{v['ort_misses_engine_meets']}")
     return lines
 
 
@@ -431,6 +469,21 @@ def budget_search_line(budget: dict[str, Any]) -> str:
     return (f"budget search on {budget.get('evaluator', 'onnxruntime')}: "
             f"{budget['evaluations']} models measured in {budget['seconds']:.1f} s"
             f"{f' (ranked: {ranked})' if ranked else ''}{timed}")
+
+
+def budget_tradeoff_line(budget: dict[str, Any]) -> str:
+    """The chosen model's latency against the all-quantized one and the float reference."""
+    after, before = budget["after"], budget["before"]
+    parts = [f"chosen ({budget.get('chosen_by', 'fewest float nodes')}): "
+             f"{after['latency_ms']:.3f} ms"]
+    if before.get("latency_ms"):
+        parts.append(f"{after['latency_ms'] / before['latency_ms']:.2f}x the all-quantized "
+                     f"model's {before['latency_ms']:.3f} ms")
+    base = budget.get("baseline")
+    if base and base.get("latency_ms"):
+        parts.append(f"{base['latency_ms'] / after['latency_ms']:.2f}x faster than "
+                     f"{base['precision']} ({base['latency_ms']:.3f} ms)")
+    return "budget trade-off: " + ", ".join(parts)
 
 
 def _change(before: int | None, after: int | None) -> str:

@@ -162,6 +162,48 @@ def accuracy_plot(points: Sequence[tuple[str, float]], metric: str, figure: Any)
     return _png(fig)
 
 
+def budget_plot(budget: Mapping[str, Any], figure: Any) -> str:
+    """Every model the budget search measured: its metric against its latency (or, untimed,
+    against its float-node count), the budget line, the chosen one and the float reference."""
+    candidates = budget.get("candidates") or []
+    if len(candidates) < 2:
+        return ""
+    timed = all(c.get("latency_ms") is not None for c in candidates)
+    x_of = (lambda c: c["latency_ms"]) if timed else (lambda c: c["float_nodes"])
+    fig = figure(figsize=(6.5, 3.4), layout="constrained")
+    ax = fig.subplots()
+    limit = budget["max_drop"]
+    met = [c for c in candidates if c["drop"] <= limit + 1e-12]
+    missed = [c for c in candidates if c["drop"] > limit + 1e-12]
+    for group, colour, label in ((met, "#76b900", "meets the budget"),
+                                 (missed, "#c62828", "misses it")):
+        if group:
+            ax.scatter([x_of(c) for c in group], [c["value"] for c in group], color=colour,
+                       label=label, s=22)
+    chosen = set(budget.get("float_nodes") or [])
+    pick = next((c for c in met if set(c["nodes"]) == chosen), None)
+    if pick is not None:
+        ax.scatter([x_of(pick)], [pick["value"]], facecolors="none", edgecolors="#1b1f23",
+                   s=120, label=f"chosen ({len(chosen)} in float)")
+    first = candidates[0]
+    ax.annotate("all quantized", (x_of(first), first["value"]), fontsize=8,
+                textcoords="offset points", xytext=(4, 4))
+    base = budget.get("baseline")
+    if timed and base and base.get("latency_ms") is not None:
+        ax.axvline(base["latency_ms"], color="#0a6ebd", linestyle=":", linewidth=1,
+                   label=f"{base['precision']} reference")
+    reference = first["reference"]
+    ax.axhline(reference - limit, color="#5f6b73", linestyle="--", linewidth=1,
+               label=f"budget (drop {limit:g})")
+    ax.set_xlabel("latency (ms)" if timed else "nodes in float")
+    ax.set_ylabel(first["metric"])
+    ax.set_title(f"budget search on {budget.get('evaluator', 'onnxruntime')}: "
+                 f"{len(candidates)} models")
+    ax.grid(alpha=.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
 def precision_plot(layer_precision: Mapping[str, Any], figure: Any) -> str:
     """The engine's compute layers by precision, as one stacked bar."""
     counts = layer_precision.get("by_precision") or {}
@@ -241,6 +283,24 @@ def _accuracy_points(collected: Mapping[str, Any]) -> tuple[str, list[tuple[str,
                          f"mean {metric['mean']:.4f}, min {metric['min']:.4f}",
                          _verdict(metric["passed"])])
     return metric_name, points, rows
+
+
+def _budget_section(budget: Mapping[str, Any], figure: Any) -> list[str]:
+    rows = [[i, c["float_nodes"], f"{c['value']:.4f}", f"{c['drop']:.4f}",
+             _ms(c["latency_ms"]) if c.get("latency_ms") is not None else "",
+             f"{c['build_s']:.1f}" if c.get("build_s") is not None else "",
+             "chosen" if set(c["nodes"]) == set(budget.get("float_nodes") or []) else ""]
+            for i, c in enumerate(budget.get("candidates") or [])]
+    out = ["<h2>accuracy budget search</h2>",
+           f'<p class="meta">on {_e(budget.get("evaluator", "onnxruntime"))}, max drop '
+           f'{budget["max_drop"]:g}; {budget.get("evaluations", len(rows))} models in '
+           f'{budget.get("seconds", 0):.1f} s; chosen by {_e(budget.get("chosen_by", ""))}</p>']
+    if figure is not None:
+        out.append(budget_plot(budget, figure))
+    out.append("<details><summary>every model measured</summary>"
+               + _table(["#", "nodes in float", "metric", "drop", "latency ms", "build s",
+                         ""], rows, left=0) + "</details>")
+    return out
 
 
 def _verify_section(vr: Mapping[str, Any]) -> list[str]:
@@ -328,6 +388,9 @@ def summary_html(collected: Mapping[str, Any], name: str, *, plots: bool = True)
                  _table(["stage", "measured", "value", "result"], rows, left=2)]
         if figure is not None and metric_name:
             body.append(accuracy_plot(points, metric_name, figure))
+    budget = ((collected.get("quantize") or {}).get("metrics") or {}).get("budget")
+    if budget and len(budget.get("candidates") or []) > 1:
+        body += _budget_section(budget, figure)
     if collected.get("verify_report"):
         body += _verify_section(collected["verify_report"])
     if collected.get("bench_report"):

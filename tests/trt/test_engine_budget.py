@@ -49,3 +49,24 @@ def test_budget_on_engine_builds_and_times_every_candidate(tmp_path: Path) -> No
     for candidate in budget["candidates"]:
         assert candidate["latency_ms"] > 0 and candidate["build_s"] > 0
     assert any((tmp_path / "timing").iterdir())   # one timing cache shared by the builds
+    base = budget["baseline"]                     # the float model as an fp16 engine
+    assert base["precision"] == "fp16" and base["latency_ms"] > 0 and base["build_s"] > 0
+
+
+def test_fp16_float_regions_are_what_the_engine_search_builds(tmp_path: Path) -> None:
+    # float_precision fp16: every candidate the engine search builds has its float part in
+    # fp16 (the fp16 flag set from the model's metadata on 8.6 / 10); the written model too.
+    from trtc.tensorrt.model import float_precision
+
+    src = _with_outlier_channel(make_conv_model(tmp_path / "tiny.onnx"))
+    spec = QuantizeSpec(enabled=True, target="tensorrt", calib_data="random", calib_samples=16,
+                        max_drop=0.01, budget_on="engine", float_precision="fp16")
+    out = tmp_path / "q.onnx"
+    report = quantize_model(src, out, spec, cache_dir=tmp_path / "cache",
+                            engine=EngineBudget(BuildSpec(backend="tensorrt"),
+                                                timing_cache_dir=tmp_path / "timing"))
+    metrics = report.to_dict()
+    assert metrics["budget"]["evaluator"] == "engine" and metrics["budget"]["met"]
+    assert metrics["float_regions"]["fp16_nodes"] >= 1
+    model = onnx.load(str(out))
+    assert float_precision({p.key: p.value for p in model.metadata_props}) == "fp16"

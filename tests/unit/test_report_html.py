@@ -102,3 +102,52 @@ def test_an_empty_run_still_renders() -> None:
     page = report_html.summary_html({}, "nothing", plots=False)
     _well_formed(page)
     assert "<h1>trtc report: nothing</h1>" in page and "<h2>" not in page
+
+
+def _candidate(nodes: list[str], value: float, latency: float | None) -> dict[str, Any]:
+    c: dict[str, Any] = {"float_nodes": len(nodes), "nodes": nodes, "metric": "cosine",
+                         "value": value, "reference": 1.0, "drop": 1.0 - value, "seconds": 1.0}
+    if latency is not None:
+        c.update(latency_ms=latency, build_s=20.0)
+    return c
+
+
+def _budget(timed: bool) -> dict[str, Any]:
+    lat = (lambda v: v) if timed else (lambda v: None)
+    candidates = [_candidate([], 0.95, lat(0.50)), _candidate(["a", "b"], 0.995, lat(0.58)),
+                  _candidate(["a"], 0.992, lat(0.52)), _candidate(["b"], 0.97, lat(0.51))]
+    budget = {"met": True, "max_drop": 0.01, "before": candidates[0], "after": candidates[2],
+              "float_nodes": ["a"], "evaluator": "engine" if timed else "onnxruntime",
+              "evaluations": 4, "seconds": 80.0, "candidates": candidates,
+              "chosen_by": "fastest" if timed else "fewest float nodes"}
+    if timed:
+        budget["baseline"] = {"precision": "fp16", **_candidate([], 1.0, 0.80)}
+    return budget
+
+
+@pytest.mark.parametrize("timed", [True, False])
+def test_the_budget_search_gets_a_trade_off_plot_and_every_candidate(timed: bool) -> None:
+    pytest.importorskip("matplotlib")
+    data = collected()
+    data["quantize"]["metrics"]["budget"] = _budget(timed)
+    page = report_html.summary_html(data, "m")
+    _well_formed(page)
+    assert "<h2>accuracy budget search" in page
+    images = re.findall(r'src="data:image/png;base64,', page)
+    assert len(images) == 5                    # the four above and the trade-off
+    rows = re.findall(r"<tr><td>(\d)</td>", page)
+    assert rows == ["0", "1", "2", "3"] and page.count(">chosen<") == 1
+    assert ("0.520" in page) is timed          # latencies only where they were measured
+    without = collected()
+    assert "budget search" not in report_html.summary_html(without, "m", plots=False)
+
+
+def test_quantize_lines_show_the_chosen_models_trade_off() -> None:
+    from trtc.report import quantize_lines
+
+    lines = quantize_lines({"budget": _budget(True)})
+    (line,) = [x for x in lines if x.startswith("budget trade-off")]
+    assert "chosen (fastest): 0.520 ms" in line and "1.04x the all-quantized" in line
+    assert "1.54x faster than fp16 (0.800 ms)" in line
+    assert not any(x.startswith("budget trade-off") for x in quantize_lines(
+        {"budget": _budget(False)}))

@@ -84,11 +84,12 @@ def plan_trt_settings(spec: BuildSpec, facts: ModelFacts, version: str, *,
                       hint: ProfileHint | None = None,
                       timing_cache_dir: str | None = None) -> TrtBuildSettings:
     """Resolve the recipe into TensorRT settings (validates; touches no GPU)."""
-    from trtc.tensorrt.model import qdq_precision
+    from trtc.tensorrt.model import float_precision, qdq_precision
     from trtc.tensorrt.settings import plan_trt_build
 
     return plan_trt_build(spec, facts.inputs, version, model_has_qdq=facts.has_qdq,
                           qdq_precision=qdq_precision(facts.metadata),
+                          float_precision=float_precision(facts.metadata),
                           default_profile=hinted_default_profile(hint, facts.inputs),
                           default_copies=hint.streams if hint is not None else 1,
                           timing_cache_dir=timing_cache_dir, onnx_outputs=facts.outputs,

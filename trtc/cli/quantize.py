@@ -9,7 +9,7 @@ import typer
 
 from trtc import api
 from trtc.cli.options import Common, ShapesOpt, command, one_of
-from trtc.recipe import BudgetOn, CalibMethod, QuantizePrecision
+from trtc.recipe import BudgetOn, CalibMethod, FloatPrecision, QuantizePrecision
 from trtc.report import quantize_lines
 
 
@@ -56,6 +56,10 @@ def quantize(
         help=f"What the budget search measures: {one_of(BudgetOn)} (engine: each candidate "
         "built as a TensorRT engine; without TensorRT, ONNX Runtime with a warning).")
     ] = None,
+    float_precision: Annotated[str | None, typer.Option(
+        help=f"int8/fp8 for TensorRT: what the nodes outside Q/DQ run in, "
+        f"{one_of(FloatPrecision)} (fp16: written as fp16 with Casts, TensorRT 11's strongly "
+        "typed way; 8.6/10 set the fp16 flag for it).")] = None,
     keep_io_types: Annotated[bool | None, typer.Option(
         "--keep-io-types/--no-keep-io-types",
         help="fp16/bf16: keep float32 graph inputs/outputs (default) or convert them too.")
@@ -75,7 +79,7 @@ def quantize(
         calib_samples=calib_samples, calib_batch=calib_batch, calib_method=calib_method,
         exclude_nodes=_names(exclude_nodes), exclude_ops=_names(exclude_ops),
         max_drop=max_drop, budget_step=budget_step, budget_on=budget_on,
-        keep_io_types=keep_io_types)
+        float_precision=float_precision, keep_io_types=keep_io_types)
     metrics = outcome.metrics
     if api.is_recipe(source):
         out.outcome(outcome)

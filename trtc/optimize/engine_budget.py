@@ -71,7 +71,39 @@ class BackendEvaluator:
             for path in (onnx_path, Path(f"{onnx_path}.data"), artifact):
                 path.unlink(missing_ok=True)
         evaluation = score(outputs, self.reference.reference, self.reference.labels)
-        return dataclasses.replace(evaluation, latency_ms=latency_ms, build_s=build_s)
+        return dataclasses.replace(evaluation, latency_ms=latency_ms, build_s=build_s,
+                                   onnxruntime=self._on_onnxruntime(model))
+
+    def _on_onnxruntime(self, model: Any) -> dict[str, float] | None:
+        """What ONNX Runtime (CPU) says of the same model: the verdict ``budget_on:
+        onnxruntime`` would have given it, kept beside the engine's (issue 14's table).
+        None where ONNX Runtime's CPU kernels cannot run it (fp16 regions)."""
+        try:
+            evaluation = self.reference(model)
+        except Exception:  # noqa: BLE001 - ORT raises its own Fail / NotImplemented classes
+            return None
+        return {"value": evaluation.value, "drop": evaluation.drop}
+
+    def baseline(self, model: Any, warnings: list[str], /) -> dict[str, Any] | None:
+        """The float model built and measured the same way: as an fp16 engine on TensorRT
+        (the reference the int8 engine's speed-up is against), as the build section says
+        on other backends; None with a warning where fp16 is not a builder flag (strongly
+        typed networks: TensorRT 11)."""
+        from trtc.errors import TrtcError
+
+        precision = "fp16" if self.engine.backend == "tensorrt" else self.engine.build.precision
+        saved = self.engine
+        self.engine = dataclasses.replace(
+            saved, build=dataclasses.replace(saved.build, precision=precision))
+        try:
+            evaluation = self(model)
+        except TrtcError as exc:
+            warnings.append(f"quantize.budget_on engine: the fp16 reference engine was not "
+                            f"measured: {exc.message}")
+            return None
+        finally:
+            self.engine = saved
+        return {"precision": precision, **evaluation.to_dict()}
 
     def _build(self, onnx_path: Path, artifact: Path) -> float:
         from trtc.backends.base import BuildRequest, ProfileHint

@@ -22,12 +22,18 @@ number of quantize + evaluate calls (one per node took ppocr_rec's 346 nodes pas
    monotone in ``k`` but never inferred: the returned model is one that was measured.
 3. Give back: the float set's lower-ranked halves return to int8 while the budget
    holds, a failed half split in two (at most ``2 ceil(log2(n+1))`` evaluations).
+4. Choose. When the evaluator times what ships (an engine, or ONNX Runtime running
+   a model quantized for its CPU kernels), the fastest measured model that meets
+   the budget is returned; one with fewer nodes in float is kept unless another is
+   faster by more than :data:`LATENCY_NOISE` (a float node can also make the
+   model faster: one int8 island between float layers costs two reformats).
 
 Every model evaluated is recorded in :class:`BudgetResult` (the manifest).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import math
@@ -40,6 +46,7 @@ import numpy as np
 
 from trtc.errors import ModelError, VerificationError
 from trtc.metrics import cosine, top1_metric
+from trtc.report import budget_verdicts
 
 Feed = dict[str, np.ndarray]
 #: ``make(float_nodes)``: the reduced-precision model with those nodes left in float.
@@ -61,6 +68,9 @@ class Evaluation:
     latency_ms: float | None = None
     #: Seconds to build the artifact measured (engines).
     build_s: float | None = None
+    #: The same model scored by ONNX Runtime on CPU (engines: what ``budget_on:
+    #: onnxruntime`` would have said of it), {"value", "drop"}; None where not run.
+    onnxruntime: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"metric": self.metric, "value": round(self.value, 6),
@@ -70,6 +80,8 @@ class Evaluation:
             out["latency_ms"] = round(self.latency_ms, 4)
         if self.build_s is not None:
             out["build_s"] = round(self.build_s, 3)
+        if self.onnxruntime is not None:
+            out["onnxruntime"] = {k: round(v, 6) for k, v in self.onnxruntime.items()}
         return out
 
 
@@ -97,6 +109,11 @@ class BudgetResult:
     seconds: float = 0.0
     ranking_s: float = 0.0
     evaluator: str = "onnxruntime"
+    #: How the returned model was chosen among those meeting the budget: "fewest float
+    #: nodes" (untimed evaluators) or "fastest".
+    chosen_by: str = "fewest float nodes"
+    #: The float model measured the same way (an fp16 engine), when the evaluator does.
+    baseline: dict[str, Any] | None = None
 
     @property
     def evaluations(self) -> int:
@@ -106,10 +123,15 @@ class BudgetResult:
         return {"met": self.met, "max_drop": self.max_drop, "before": self.initial.to_dict(),
                 "after": self.final.to_dict(), "float_nodes": self.excluded,
                 "evaluator": self.evaluator, "evaluations": self.evaluations,
-                "seconds": round(self.seconds, 3),
+                "seconds": round(self.seconds, 3), "chosen_by": self.chosen_by,
+                **({"baseline": self.baseline} if self.baseline else {}),
                 "ranking": {"seconds": round(self.ranking_s, 3), "signals": self.ranked_by,
                             "scores": {k: round(v, 6) for k, v in self.ranking.items()}},
                 "candidates": self.candidates}
+
+    def verdicts(self) -> dict[str, int] | None:
+        """:func:`trtc.report.budget_verdicts` of this search."""
+        return budget_verdicts(self.to_dict())
 
 
 def cpu_session(model: Any) -> Any:
@@ -142,17 +164,45 @@ def score(outputs: list[list[np.ndarray]], reference: list[list[np.ndarray]],
     return Evaluation("cosine", worst, 1.0, 1.0 - worst)
 
 
+def timed_outputs(model: Any, feeds: Sequence[Feed]) -> tuple[list[list[np.ndarray]], float]:
+    """Run every feed once after one warm-up run; the outputs and the median latency (ms)."""
+    session = cpu_session(model)
+    session.run(None, feeds[0])
+    outputs, seconds = [], []
+    for feed in feeds:
+        started = time.perf_counter()
+        outputs.append(session.run(None, feed))
+        seconds.append(time.perf_counter() - started)
+    return outputs, float(np.median(seconds)) * 1000.0
+
+
 class OrtEvaluator:
-    """The model run by ONNX Runtime on CPU, scored against the FP32 model's outputs."""
+    """The model run by ONNX Runtime on CPU, scored against the FP32 model's outputs.
+
+    ``timed``: the model ships to ONNX Runtime's CPU kernels (``target:
+    onnxruntime-cpu``), so its latency here is the deployment's and is recorded (a
+    Q/DQ graph for TensorRT runs fake-quantized on CPU: its time says nothing).
+    """
 
     name = "onnxruntime"
 
     def __init__(self, feeds: Sequence[Feed], reference: list[list[np.ndarray]],
-                 labels: Sequence[np.ndarray] | None) -> None:
+                 labels: Sequence[np.ndarray] | None, *, timed: bool = False) -> None:
         self.feeds, self.reference, self.labels = list(feeds), reference, labels
+        self.timed = timed
 
     def __call__(self, model: Any, /) -> Evaluation:
-        return score(run_outputs(model, self.feeds), self.reference, self.labels)
+        if not self.timed:
+            return score(run_outputs(model, self.feeds), self.reference, self.labels)
+        outputs, latency_ms = timed_outputs(model, self.feeds)
+        return dataclasses.replace(score(outputs, self.reference, self.labels),
+                                   latency_ms=latency_ms)
+
+    def baseline(self, model: Any, warnings: list[str], /) -> dict[str, Any] | None:
+        """The FP32 model timed the same way (the speed-up's reference), or None untimed."""
+        if not self.timed:
+            return None
+        return {"precision": "fp32", **self(model).to_dict()}
 
 
 #: The share of the drop over the budget a group of unscored nodes must recover to be
@@ -199,6 +249,7 @@ def meet_budget(make: Make, evaluate: Evaluator, candidates: Sequence[str], max_
         model, final, kept = _bisect(search, order, max(1, step))
         model, final, kept = _give_back(search, kept, model, final, _log_bound(len(order)),
                                         last_needed=step <= 1)
+        model, final, kept = _fastest(search, model, final, kept)
         result.met, result.final, result.excluded = True, final, kept
         search.done()
     result.seconds = time.perf_counter() - started
@@ -368,6 +419,33 @@ def _give_back(search: _Search, kept: list[str], model: Any, evaluation: Evaluat
         elif len(group) > 1:
             queue[0:0] = _halves([n for n in kept if n in group])
     return model, evaluation, kept
+
+
+#: A model meeting the budget with more nodes in float replaces the chosen one only when
+#: it is faster by more than this share (timings of one evaluation set are this noisy).
+LATENCY_NOISE = 0.03
+
+
+def _fastest(search: _Search, model: Any, evaluation: Evaluation, kept: list[str]
+             ) -> tuple[Any, Evaluation, list[str]]:
+    """The fastest measured model meeting the budget, when every one of them was timed.
+
+    ``kept`` (the give-back's result) stays unless a measured candidate is faster by
+    more than :data:`LATENCY_NOISE`; the chosen model is rebuilt from its float set.
+    """
+    met = [c for c in search.result.candidates
+           if c["drop"] <= search.max_drop + 1e-12 and c["float_nodes"] > 0]
+    if not met or any(c.get("latency_ms") is None for c in met) \
+            or evaluation.latency_ms is None:
+        return model, evaluation, kept
+    search.result.chosen_by = "fastest"
+    best = min(met, key=lambda c: (c["latency_ms"], c["float_nodes"]))
+    if best["latency_ms"] >= evaluation.latency_ms * (1.0 - LATENCY_NOISE) \
+            or set(best["nodes"]) == set(kept):
+        return model, evaluation, kept
+    chosen, known = search.measure(best["nodes"])
+    assert chosen is not None and known is not None  # it met the budget when measured
+    return chosen, known, list(best["nodes"])
 
 
 def _halves(nodes: list[str]) -> list[list[str]]:

@@ -39,6 +39,7 @@ from trtc.recipe.schema import (
     ExpectSpec,
     Exporter,
     ExportSpec,
+    FloatPrecision,
     HardwareCompatibility,
     InputSpec,
     ModelSpec,
@@ -62,7 +63,8 @@ from trtc.recipe.validate import parse_recipe
 __all__ = [
     "DEFAULT_TOLERANCES", "STAGES", "Backend", "Baseline", "BenchSpec", "BudgetOn",
     "BuildPrecision", "BuildSpec", "CalibMethod", "CalibPreprocessSpec", "Cleanup", "DataSpec",
-    "Device", "Elementwise", "ExpectSpec", "ExportSpec", "Exporter", "HardwareCompatibility",
+    "Device", "Elementwise", "ExpectSpec", "ExportSpec", "Exporter", "FloatPrecision",
+    "HardwareCompatibility",
     "InputSpec", "ModelSpec", "OrtOptimizationLevel", "PackageSpec", "PruneMethod", "PruneSpec",
     "QuantizePrecision", "QuantizeSpec",
     "QuantizeTarget", "Recipe", "ShapeRangeSpec", "ToleranceSpec", "VerifyMetric",

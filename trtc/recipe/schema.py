@@ -25,6 +25,7 @@ QuantizePrecision = Literal["int8", "fp8", "fp16", "bf16"]
 QuantizeTarget = Literal["tensorrt", "onnxruntime-cpu", "auto"]
 CalibMethod = Literal["minmax", "entropy", "percentile"]
 BudgetOn = Literal["onnxruntime", "engine"]
+FloatPrecision = Literal["fp32", "fp16"]
 Backend = Literal["auto", "onnxruntime", "tensorrt"]
 Device = Literal["cpu", "cuda"]
 OrtOptimizationLevel = Literal["disable", "basic", "extended", "all"]
@@ -140,7 +141,10 @@ class QuantizeSpec:
     ``verify.data``, else 1 - cosine vs FP32); null = no budget. ``budget_on``: what
     the budget search measures, ``onnxruntime`` (the Q/DQ graph on CPU) or ``engine``
     (each candidate built as a TensorRT engine with the build section; without
-    TensorRT it runs on ONNX Runtime and warns).
+    TensorRT it runs on ONNX Runtime and warns). ``float_precision`` (int8/fp8 for
+    TensorRT): what the nodes outside the Q/DQ part run in; ``fp16`` writes them as
+    fp16 with Casts around (TensorRT 11's strongly typed way; 8.6/10 build the same
+    graph with the fp16 flag set), ``fp32`` leaves them fp32.
     """
 
     enabled: bool = False
@@ -158,6 +162,7 @@ class QuantizeSpec:
     max_drop: float | None = None
     budget_step: int = 1
     budget_on: BudgetOn = "onnxruntime"
+    float_precision: FloatPrecision = "fp32"
     # fp16/bf16: keep the graph's inputs and outputs float32 (casts at the boundary).
     keep_io_types: bool = True
     #: Shapes for dynamic inputs while calibrating and measuring ({input: [dims]}, as

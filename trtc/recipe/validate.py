@@ -197,6 +197,12 @@ def check_semantics(recipe: Recipe, source: str) -> None:
         raise fail(source, "quantize.budget_on", "'engine' builds TensorRT engines, but "
                     "quantize.target onnxruntime-cpu places Q/DQ for ONNX Runtime's CPU kernels",
                     "use target tensorrt (or auto), or budget_on: onnxruntime")
+    if q.float_precision == "fp16" and (q.target == "onnxruntime-cpu"
+                                        or q.precision not in ("int8", "fp8")):
+        raise fail(source, "quantize.float_precision", "fp16 float regions are for int8 / "
+                    "fp8 Q/DQ models for TensorRT (ONNX Runtime's CPU kernels have few fp16 "
+                    "ops; precision fp16 converts the whole model already)",
+                    "use target tensorrt with precision int8, or float_precision: fp32")
     if q.precision == "fp8" and q.target != "tensorrt":
         raise fail(source, "quantize.precision", "fp8 Q/DQ is for target tensorrt "
                     "(ONNX Runtime's CPU kernels have no float8 path)",

@@ -25,6 +25,8 @@ QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 QDQ_TARGET_KEY = "trtc.quantize.target"
 QDQ_PRECISION_KEY = "trtc.quantize.precision"
 QDQ_TARGETS = ("tensorrt", "onnxruntime-cpu")
+#: The float part of a Q/DQ model written in fp16 (``quantize.float_precision``).
+FLOAT_PRECISION_KEY = "trtc.quantize.float_precision"
 #: Which Q/DQ target each trtc backend executes well.
 BACKEND_QDQ_TARGET = {"tensorrt": "tensorrt", "onnxruntime": "onnxruntime-cpu"}
 
@@ -79,6 +81,12 @@ def qdq_precision(onnx_model_metadata: Mapping[str, str]) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
+def float_precision(onnx_model_metadata: Mapping[str, str]) -> str | None:
+    """What ``trtc quantize`` wrote a Q/DQ model's float part in ("fp16"), or None (fp32)."""
+    value = onnx_model_metadata.get(FLOAT_PRECISION_KEY)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
 def check_qdq_target(onnx_model_metadata: Mapping[str, str], backend: str,
                      model: str = "the model") -> None:
     """Refuse a Q/DQ model quantized for another backend than the one building it.
@@ -125,6 +133,7 @@ def plan_from_onnx(onnx_path: Path, spec: BuildSpec, version: str,
                                                                 or spec.output_formats))
     return plan_trt_build(spec, inputs, version, model_has_qdq=has_qdq,
                           qdq_precision=qdq_precision(meta),
+                          float_precision=float_precision(meta),
                           timing_cache_dir=str(cache_dir) if cache_dir else None,
                           onnx_outputs=outputs, io_scales=scales)
 

@@ -34,12 +34,15 @@ def _quantize_hint(precision: str) -> str:
 
 
 def resolve_precision(spec: BuildSpec, feats: TrtFeatures, has_qdq: bool,
-                       model_precision: str | None, notes: list[str]
+                       model_precision: str | None, notes: list[str], *,
+                       float_precision: str | None = None
                        ) -> tuple[str, bool, str | None, tuple[str, ...], dict[str, Any] | None]:
     """Return (precision, strongly_typed, int8_mode, builder flags, calibration).
 
     ``model_precision`` is what ``trtc quantize`` recorded in the model (int8,
-    fp8, fp16, bf16) or None.
+    fp8, fp16, bf16) or None; ``float_precision`` "fp16": the Q/DQ model's float
+    part is written in fp16 (``quantize.float_precision``), so a weakly typed build
+    sets the fp16 flag too (as ``--precision best``).
     """
     precision: str = spec.precision
     v = feats.version
@@ -104,6 +107,10 @@ def resolve_precision(spec: BuildSpec, feats: TrtFeatures, has_qdq: bool,
             effective = qdq_kind or "int8"
             notes.append(f"the model has {effective} Q/DQ nodes: the {effective} builder flag "
                          "is set so TensorRT runs them quantized")
+        if float_precision == "fp16" and "fp16" not in flags:
+            flags.add("fp16")
+            notes.append("the model's float part is fp16 (trtc.quantize.float_precision): the "
+                         "fp16 builder flag is set too, as with --precision best")
     elif precision in ("int8", "best"):
         if not calib_data:
             what = "best includes int8, which" if precision == "best" else "int8"

@@ -333,6 +333,7 @@ def polygraphy_kwargs(settings: TrtBuildSettings,
 
 def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
                    model_has_qdq: bool = False, qdq_precision: str | None = None,
+                   float_precision: str | None = None,
                    default_profile: Mapping[str, ShapeRange] | None = None,
                    default_copies: int = 1,
                    timing_cache_dir: str | None = None,
@@ -347,6 +348,8 @@ def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
         model_has_qdq: the ONNX holds QuantizeLinear/DequantizeLinear nodes.
         qdq_precision: the precision ``trtc quantize`` recorded in the model's metadata
             (int8, fp8, fp16, bf16; see trtc.tensorrt.model.qdq_precision()), or None.
+        float_precision: what ``trtc quantize`` wrote a Q/DQ model's float part in
+            ("fp16": trtc.tensorrt.model.float_precision()), or None.
         default_profile: min/opt/max per dynamic input used when the recipe gives
             no profile, or to fill inputs a profile leaves out (see default_profile()).
         default_copies: how many times that default profile goes into the engine (one
@@ -364,7 +367,7 @@ def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
     feats = features(version)
     notes: list[str] = []
     precision, strongly_typed, int8_mode, flags, calibration = resolve_precision(
-        spec, feats, model_has_qdq, qdq_precision, notes)
+        spec, feats, model_has_qdq, qdq_precision, notes, float_precision=float_precision)
     profiles = resolve_profiles(recipe_profiles(spec), onnx_inputs,
                                 default_profile=default_profile, notes=notes,
                                 default_copies=default_copies,

@@ -103,8 +103,62 @@ def test_a_backend_evaluator_builds_times_and_scores_every_candidate(tmp_path: P
     assert budget["float_nodes"] == ["gemm_b"]
     for candidate in budget["candidates"]:
         assert candidate["latency_ms"] > 0 and candidate["build_s"] >= 0
+        # ONNX Runtime's score of the same model beside the engine's (here the same runtime)
+        assert candidate["onnxruntime"]["drop"] == pytest.approx(candidate["drop"], abs=1e-5)
     assert budget["after"]["latency_ms"] > 0
+    assert report.budget is not None and report.budget.verdicts() == {
+        "models": 2, "agree": 2, "ort_meets_engine_misses": 0, "ort_misses_engine_meets": 0}
     from trtc.report import quantize_lines
 
     assert any("budget search on engine: 2 models measured" in line and "latency" in line
                for line in quantize_lines(report.to_dict()))
+
+
+def test_a_backend_search_measures_the_fp16_reference_and_picks_by_latency(
+        tmp_path: Path) -> None:
+    src = make_hostile_model(tmp_path / "hostile.onnx")
+    report = quantize_model(src, tmp_path / "q.onnx", QuantizeSpec(**SPEC, budget_on="engine"),
+                            cache_dir=tmp_path / "cache",
+                            engine=EngineBudget(backend="onnxruntime"))
+    budget = report.to_dict()["budget"]
+    assert budget["chosen_by"] == "fastest"
+    # ONNX Runtime's backend has no fp16 build: the reference is the float model as the
+    # build section builds it (TensorRT's is an fp16 engine: tests/trt).
+    base = budget["baseline"]
+    assert base["precision"] == "fp32" and base["latency_ms"] > 0 and base["drop"] <= 1e-6
+
+
+def test_onnxruntime_cpu_targets_are_timed_and_get_an_fp32_reference(tmp_path: Path) -> None:
+    # A model quantized for ONNX Runtime's CPU kernels ships to them: its latency on this
+    # CPU is the deployment's, so the search picks by it, against the FP32 model's.
+    src = make_hostile_model(tmp_path / "hostile.onnx")
+    report = quantize_model(src, tmp_path / "q.onnx",
+                            QuantizeSpec(**SPEC, target="onnxruntime-cpu"),
+                            cache_dir=tmp_path / "cache")
+    budget = report.to_dict()["budget"]
+    assert budget["chosen_by"] == "fastest" and budget["evaluator"] == "onnxruntime"
+    assert all(c["latency_ms"] > 0 for c in budget["candidates"])
+    assert budget["baseline"]["precision"] == "fp32" and budget["baseline"]["latency_ms"] > 0
+    # For TensorRT the Q/DQ graph runs fake-quantized on CPU: not timed, no reference.
+    report = quantize_model(src, tmp_path / "t.onnx", QuantizeSpec(**SPEC),
+                            cache_dir=tmp_path / "cache")
+    budget = report.to_dict()["budget"]
+    assert budget["chosen_by"] == "fewest float nodes" and "baseline" not in budget
+    assert all("latency_ms" not in c for c in budget["candidates"])
+
+
+def test_ort_evaluator_times_only_when_asked(tmp_path: Path) -> None:
+    import numpy as np
+    import onnx
+
+    from trtc.optimize.sensitivity import run_outputs
+
+    model = onnx.load(str(make_hostile_model(tmp_path / "m.onnx")))
+    feeds = [{"x": np.ones((1, 16), np.float32)}] * 3
+    reference = run_outputs(model, feeds)
+    assert OrtEvaluator(feeds, reference, None)(model).latency_ms is None
+    timed = OrtEvaluator(feeds, reference, None, timed=True)
+    evaluation = timed(model)
+    assert evaluation.latency_ms is not None and evaluation.latency_ms > 0
+    assert evaluation.drop == pytest.approx(0.0, abs=1e-6)
+    assert OrtEvaluator(feeds, reference, None).baseline(model, []) is None

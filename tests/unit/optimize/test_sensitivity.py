@@ -177,3 +177,69 @@ def test_latency_and_build_time_appear_only_when_measured() -> None:
     assert "latency_ms" not in Evaluation("cosine", 1.0, 1.0, 0.0).to_dict()
     timed = Evaluation("cosine", 1.0, 1.0, 0.0, latency_ms=1.23456, build_s=4.5).to_dict()
     assert timed["latency_ms"] == 1.2346 and timed["build_s"] == 4.5
+
+
+class Timed(Synthetic):
+    """Synthetic, plus a latency: every float node costs ``per_float`` ms, except that
+    floating all of ``island`` (int8 between float neighbours) saves ``island_ms``."""
+
+    def __init__(self, n: int, harmful: dict[int, float], per_float: float,
+                 island: frozenset[str] = frozenset(), island_ms: float = 0.0) -> None:
+        super().__init__(n, harmful)
+        self.per_float, self.island, self.island_ms = per_float, island, island_ms
+
+    def __call__(self, model: frozenset[str]) -> Evaluation:
+        plain = super().__call__(model)
+        latency = 1.0 + self.per_float * len(model)
+        if self.island and self.island <= model:
+            latency -= self.island_ms
+        return Evaluation(plain.metric, plain.value, plain.reference, plain.drop,
+                          latency_ms=latency)
+
+
+def test_a_timed_search_returns_the_fastest_model_that_meets_the_budget() -> None:
+    # n3 must go to float; floating n3 and n4 together is 10 % faster (n4 was an int8
+    # island paying two reformats), and the bisection measures {n3, n4} on its way.
+    problem = Timed(8, {3: 0.05}, per_float=0.01, island=frozenset({"n3", "n4"}),
+                    island_ms=0.12)
+    rank = {"n3": 2.0, "n4": 1.0}
+    model, result = meet_budget(problem.make, problem, problem.names, 0.01,
+                                rank=lambda _: rank)
+    assert any(set(c["nodes"]) == {"n3", "n4"} for c in result.candidates)
+    assert model == {"n3", "n4"} and set(result.excluded) == {"n3", "n4"}
+    assert result.chosen_by == "fastest" and result.to_dict()["chosen_by"] == "fastest"
+    assert result.final.latency_ms == pytest.approx(1.0 + 0.02 - 0.12)
+
+
+def test_a_faster_model_within_the_noise_does_not_replace_fewer_float_nodes() -> None:
+    problem = Timed(8, {3: 0.05}, per_float=0.01, island=frozenset({"n3", "n4"}),
+                    island_ms=0.02)  # {n3, n4}: 0.99 ms against n3's 1.01 ms: 2 %
+    model, result = meet_budget(problem.make, problem, problem.names, 0.01,
+                                rank=lambda _: {"n3": 2.0, "n4": 1.0})
+    assert model == {"n3"} and result.excluded == ["n3"] and result.chosen_by == "fastest"
+
+
+def test_an_untimed_search_keeps_the_fewest_float_nodes() -> None:
+    problem = Synthetic(8, {3: 0.05})
+    _, result = meet_budget(problem.make, problem, problem.names, 0.01,
+                            rank=lambda _: {"n3": 2.0})
+    assert result.chosen_by == "fewest float nodes" and result.excluded == ["n3"]
+
+
+def test_verdicts_count_where_onnxruntime_and_the_engine_disagree() -> None:
+    from trtc.report import budget_verdicts as verdicts
+
+    def c(engine_drop: float, ort_drop: float | None) -> dict:
+        out: dict = {"drop": engine_drop}
+        if ort_drop is not None:
+            out["onnxruntime"] = {"value": 1 - ort_drop, "drop": ort_drop}
+        return out
+
+    budget = {"max_drop": 0.01, "candidates": [
+        c(0.05, 0.004),   # ORT: meets; the engine: misses (ORT would ship a bad engine)
+        c(0.008, 0.02),   # ORT: misses; the engine: meets
+        c(0.002, 0.001), c(0.3, 0.2),  # agree (meets, misses)
+        c(0.001, None)]}  # not cross-checked (fp16 regions ORT cannot run)
+    assert verdicts(budget) == {"models": 4, "agree": 2, "ort_meets_engine_misses": 1,
+                                "ort_misses_engine_meets": 1}
+    assert verdicts({"max_drop": 0.01, "candidates": [c(0.0, None)]}) is None

@@ -23,11 +23,13 @@ def spec(**build: Any) -> BuildSpec:
 def plan(version: str = "8.6", inputs: Any = None, **kwargs: Any) -> TrtBuildSettings:
     qdq = kwargs.pop("qdq", False)
     qprec = kwargs.pop("qprec", None)
+    floatp = kwargs.pop("floatp", None)
     default = kwargs.pop("default", None)
     cache_dir = kwargs.pop("cache_dir", None)
     build = {"profiles": [P_1_8_32], **kwargs} if inputs is None else kwargs
     return plan_trt_build(spec(**build), IMG if inputs is None else inputs, version,
-                          model_has_qdq=qdq, qdq_precision=qprec, default_profile=default,
+                          model_has_qdq=qdq, qdq_precision=qprec, float_precision=floatp,
+                          default_profile=default,
                           timing_cache_dir=cache_dir)
 
 

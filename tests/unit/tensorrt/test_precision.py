@@ -80,6 +80,22 @@ def test_int8_from_qdq_sets_the_flag_on_weak_typing() -> None:
     assert plan("10", precision="fp16", qdq=True).precision_flags == ("fp16", "int8")
 
 
+@pytest.mark.parametrize("version", ["8.6", "10"])
+def test_a_qdq_model_with_fp16_float_regions_gets_the_fp16_flag_on_weak_typing(
+        version: str) -> None:
+    s = plan(version, qdq=True, qprec="int8", floatp="fp16")
+    assert s.precision == "int8" and s.precision_flags == ("fp16", "int8")
+    assert any("float part is fp16" in n for n in s.notes)
+    assert "--fp16" in argv(trtexec_command(s, "m.onnx", "m.engine"))
+    # Without the metadata the build stays int8 only (the float part runs fp32 / tf32).
+    assert plan(version, qdq=True, qprec="int8").precision_flags == ("int8",)
+
+
+def test_fp16_float_regions_need_no_flag_on_a_strongly_typed_network() -> None:
+    s = plan("11", qdq=True, qprec="int8", floatp="fp16")
+    assert s.strongly_typed and s.precision_flags == () and s.int8_mode == "qdq"
+
+
 def test_calibration_data_is_ignored_for_a_qdq_model() -> None:
     s = plan("8.6", precision="int8", qdq=True, int8_calib="calib.npz")
     assert s.int8_mode == "qdq" and s.calibration is None

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trtc.errors import ModelError, UsageError
-from trtc.optimize.quantize.report import QuantizeReport
+from trtc.optimize.quantize.report import QuantizeReport, kept_dict
 from trtc.recipe import QuantizeSpec
 
 if TYPE_CHECKING:
@@ -131,7 +131,8 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
             feeds = []
         out_model, final_extra = plain, ()  # type: tuple[Any, tuple[str, ...]]
         if feeds:
-            measure = OrtEvaluator(feeds, run_outputs(model, feeds), labels)
+            measure = OrtEvaluator(feeds, run_outputs(model, feeds), labels,
+                                   timed=spec.target == "onnxruntime-cpu")
             if spec.max_drop is not None:
                 out_model, report.budget = _search_budget(
                     spec, candidates, plain, model, measure, engine, Path(tmp), report.warnings,
@@ -142,6 +143,8 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
                 report.accuracy = measure(out_model)
         if reduced_int:
             report.qdq, report.ranges = candidates.qdq_facts(out_model, report.calibration)
+            if spec.float_precision == "fp16":
+                out_model, report.float_regions = candidates.fp16_regions(out_model)
         else:
             report.kept_fp32 = candidates.kept.get(final_extra, [])
         with atomic_path(out_path) as staged:
@@ -172,11 +175,23 @@ def _search_budget(spec: QuantizeSpec, candidates: _Candidates, plain: Any, mode
         def rank(quantized: Any) -> dict[str, float]:
             return layer_errors(model, quantized, candidates.names, measure.feeds)
 
+    def make(extra: tuple[str, ...]) -> Any:
+        built = candidates.build(extra) if extra else plain
+        if spec.float_precision == "fp16" and evaluate is not measure:
+            built = candidates.fp16_regions(built)[0]  # an engine measures what ships
+        return built
+
     bound = search_bound(len(candidates.names), spec.budget_step)
     with _LazyProgress(progress, "budget search", bound) as update:
-        return meet_budget(lambda extra: candidates.build(extra) if extra else plain, evaluate,
-                           candidates.names, spec.max_drop, spec.budget_step, progress=update,
-                           rank=rank)
+        model_out, result = meet_budget(make, evaluate, candidates.names, spec.max_drop,
+                                        spec.budget_step, progress=update, rank=rank)
+    baseline = getattr(evaluate, "baseline", None)
+    if baseline is not None:
+        result.baseline = baseline(model, warnings)
+    if spec.float_precision == "fp16" and evaluate is not measure:
+        # The search returns the shipped form; the caller converts the Q/DQ model itself.
+        model_out = candidates.build(tuple(result.excluded)) if result.excluded else plain
+    return model_out, result
 
 
 #: The first default-domain opset where DequantizeLinear takes ``axis`` (per-channel scales).
@@ -312,6 +327,23 @@ class _Candidates:
         set_metadata(converted, None, spec.precision)
         return converted
 
+    def fp16_regions(self, model: Any) -> tuple[Any, dict[str, Any]]:
+        """``float_precision: fp16``: the Q/DQ model's float part in fp16, and what changed.
+
+        The calibrated ranges keep a node that would overflow fp16 in fp32.
+        """
+        from trtc.optimize.quantize.ranges import plain_ranges
+        from trtc.optimize.quantize.regions import fp16_regions
+
+        ranges = plain_ranges(self.book("minmax")) if self.book is not None else None
+        before = {n.name for n in model.graph.node}
+        converted, kept = fp16_regions(model, ranges)
+        casts = sum(1 for n in converted.graph.node
+                    if n.op_type == "Cast" and n.name not in before)
+        halves = _half_nodes(converted)
+        return converted, {"precision": "fp16", "fp16_nodes": halves, "casts": casts,
+                           "kept_fp32": [kept_dict(k) for k in kept]}
+
     def qdq_facts(self, out_model: Any, calibration: Any) -> tuple[Any, dict[str, Any]]:
         """The Q/DQ summary and calibration.json's content for the chosen model."""
         from trtc.optimize.quantize.qdq import qdq_inputs, qdq_summary
@@ -323,6 +355,17 @@ class _Candidates:
         ranges = plain_ranges(self.book(self.method, qdq_inputs(out_model)))
         return qdq_summary(out_model), {"method": self.method, **about,
                                         "ranges": {k: list(v) for k, v in ranges.items()}}
+
+
+def _half_nodes(model: Any) -> int:
+    """Nodes (Casts aside) that write an fp16 tensor, by the model's inferred value types."""
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(model)
+    half = {v.name for v in (*inferred.graph.value_info, *inferred.graph.output)
+            if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16}
+    return sum(1 for n in model.graph.node
+               if n.op_type != "Cast" and any(o in half for o in n.output))
 
 
 def already_reduced(model: Any) -> str | None:

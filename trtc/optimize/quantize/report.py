@@ -58,6 +58,8 @@ class QuantizeReport:
     qdq: QdqSummary | None = None
     kept_fp32: list[Any] | None = None
     ranges: dict[str, Any] | None = None
+    #: ``float_precision: fp16``: {"precision", "fp16_nodes", "casts", "kept_fp32"}.
+    float_regions: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,11 +77,13 @@ class QuantizeReport:
         if self.qdq is not None:
             out["qdq"] = self.qdq.to_dict()
         if self.kept_fp32 is not None:
-            out["kept_fp32"] = [_kept_dict(k) for k in self.kept_fp32]
+            out["kept_fp32"] = [kept_dict(k) for k in self.kept_fp32]
+        if self.float_regions is not None:
+            out["float_regions"] = self.float_regions
         return out
 
 
-def _kept_dict(kept: Any) -> dict[str, Any]:
+def kept_dict(kept: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(kept) and not isinstance(kept, type):
         return dataclasses.asdict(kept)
     return {"name": str(kept)}
