@@ -685,7 +685,8 @@ def _dynamic_beyond_batch(onnx_path: Path) -> bool:
 
 
 def quantize(m: Model, onnx_path: Path, out: Path, target: str, args: argparse.Namespace,
-             deadline: Deadline, label: str, timeout: float) -> dict[str, Any]:
+             deadline: Deadline, label: str, timeout: float,
+             exclude: Sequence[str] = ()) -> dict[str, Any]:
     """`trtc quantize`, calibrated on the model's `data` if it has one, else random data; on
     the missing-shapes error, retry with an .npz.
 
@@ -695,6 +696,8 @@ def quantize(m: Model, onnx_path: Path, out: Path, target: str, args: argparse.N
     attempts: list[dict[str, Any]] = []
     base = ["quantize", onnx_path, "-o", out, "--precision", "int8", "--target", target,
             "--calib-samples", args.calib_samples]
+    if exclude:
+        base += ["--exclude-nodes", ",".join(exclude)]
     data: list[Any] = ["--calib-data", "random"]
     calib = "random"
     if quantize_takes_shapes():
@@ -892,6 +895,31 @@ def _tmp_leftovers(directory: Path) -> list[str]:
         sorted(p.name for p in directory.glob("*.tmp"))
 
 
+_HINTED = re.compile(r"--exclude-nodes (\S+?)[;)]")
+
+
+def hinted_exclusions(hint: str, onnx_path: Path) -> list[str]:
+    """The nodes trtc's "no int8 kernel" hint says to keep in float; a Resize (never
+    quantized itself: TensorRT moves the Q/DQ after it in front) becomes the nodes reading
+    its output, as the hint says."""
+    import onnx
+
+    found = _HINTED.search(hint)
+    if not found:
+        return []
+    names = found.group(1).split(",")
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    by_name = {n.name: n for n in graph.node}
+    out: list[str] = []
+    for name in names:
+        node = by_name.get(name)
+        if node is not None and node.op_type == "Resize":
+            out += [n.name for n in graph.node if set(n.input) & set(node.output)]
+        elif node is not None:
+            out.append(name)
+    return list(dict.fromkeys(out))
+
+
 def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadline
                   ) -> dict[str, Any]:
     """One engine: build (bounded), verify against ONNX Runtime fp32, bench b1 and best batch.
@@ -964,6 +992,22 @@ def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadl
     left = _tmp_leftovers(engine.parent)
     if left:
         out["tmp_files_left"] = left
+    if r["rc"] != 0 and prec == "int8" and not out.get("retry"):
+        exclude = hinted_exclusions(str(r.get("hint") or ""), onnx_path)
+        if exclude:
+            # trtc's hint names the layer TensorRT has no int8 kernel for: do what it says
+            # once (re-quantize with it in float) and record that it was needed.
+            log(f"  {m.name}: int8 build failed; re-quantizing with {exclude} in float "
+                "(trtc's hint)")
+            out["retry"] = {"exclude_nodes": exclude, "first_error": r.get("error")}
+            qres = quantize(m, onnx_path, q, "tensorrt", args, deadline,
+                            f"{m.name}.gpu.quantize-retry", args.quantize_timeout, exclude)
+            out["retry"]["quantize"] = qres["attempts"]
+            if qres["ok"]:
+                r = trtc(build_args, f"{m.name}.gpu.build-{prec}-retry", args.build_timeout,
+                         deadline, echo=True, need=args.min_build_s)
+                out["build"] = failure(r)
+                out["build_s"] = round(out["build_s"] + r["wall_s"], 2)
     if r["rc"] != 0 or not engine.is_file():
         out["error"] = r.get("error")
         return out

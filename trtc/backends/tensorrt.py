@@ -283,12 +283,16 @@ def _explained(source: Path, model: Path, settings: TrtBuildSettings, log: Path,
                exc: BaseException) -> Exception:
     """A ModelError naming the node and op that failed, with the fix that applies."""
     from trtc.errors import ModelError
-    from trtc.graph.io import read_opset
+    from trtc.graph.io import load_proto, read_opset
     from trtc.tensorrt.diagnose import explain
 
+    try:
+        names: set[str] | None = {n.name for n in load_proto(model).graph.node}
+    except ModelError:
+        names = None
     found = explain(parser_issues(model), log.read_text(errors="replace") if log.is_file()
                     else "", diagnostics.first_line(exc), where=str(source),
-                    version=settings.version, opset=read_opset(source))
+                    version=settings.version, opset=read_opset(source), node_names=names)
     return ModelError(found.message, found.hint)
 
 

@@ -66,8 +66,18 @@ def run(job: QuantizeJob, ctx: StageContext) -> StageResult:
     return StageResult("quantize", outputs, report.to_dict(), warnings=report.warnings)
 
 
+#: Ops whose initializer inputs are weights (an infinite one there is a broken model).
+WEIGHT_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization",
+                        "LayerNormalization", "InstanceNormalization", "GroupNormalization"})
+
+
 def check_finite_weights(model_path: Path) -> None:
-    """A NaN/Inf weight is a broken model, not a calibration problem: say which one."""
+    """A NaN weight, or an infinite one a Conv / Gemm / MatMul / norm reads, is a broken
+    model, not a calibration problem: say which one.
+
+    An infinite constant elsewhere is how attention masks say "never attend here"
+    (Hugging Face's ``masked_fill(-inf)`` before Softmax): it is left alone.
+    """
     import numpy as np
     import onnx
     from onnx import numpy_helper
@@ -76,13 +86,16 @@ def check_finite_weights(model_path: Path) -> None:
     from trtc.graph.io import load_proto
 
     model = load_proto(model_path)  # an empty or corrupt file is a ModelError naming it
+    weights = {i for n in model.graph.node if n.op_type in WEIGHT_OPS for i in n.input}
     for tensor in model.graph.initializer:
         if tensor.data_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16,
                                     onnx.TensorProto.DOUBLE) or \
                 tensor.data_location == onnx.TensorProto.EXTERNAL:
             continue
         values = numpy_helper.to_array(tensor)
-        if not np.isfinite(values).all():
+        broken = np.isnan(values).any() or (tensor.name in weights
+                                             and not np.isfinite(values).all())
+        if broken:
             raise ModelError(f"{model_path}: weight '{tensor.name}' holds NaN/Inf values",
                              "the model is broken (diverged training, a bad export): fix it "
                              "before quantizing")

@@ -9,7 +9,7 @@ a hint with the real fix: "needs a plugin" only when the op has no importer.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 
@@ -39,6 +39,10 @@ _REEXPORT = ("re-export at the opset and exporter this TensorRT parses: export.o
 
 #: (cause, pattern over the description, hint). The first match wins.
 _RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("no-tactic", re.compile(r"Could not find any implementation for node", re.I),
+     "TensorRT has no kernel for this layer with these settings (seen for int8 layers of "
+     "unusual shapes, e.g. 16x16-stride-16 or 1-D convolutions, and int8 Resize, at "
+     "builder_optimization_level 0)"),
     ("reshape-wildcard", re.compile(r"wildcard|no integer solution|reshape.*-1", re.I),
      _REEXPORT + "; shape arithmetic from torch's dynamo exporter often folds into a "
      "Reshape TensorRT 8.6 cannot solve"),
@@ -78,7 +82,7 @@ def _first_sentence(text: str) -> str:
 
 def diagnose(issues: Sequence[ParserIssue], log_errors: Sequence[str], *, where: str,
              version: str, opset: int = 0, max_opset: int | None = None,
-             phase: str = "parse") -> Diagnosis:
+             phase: str = "parse", node_names: Collection[str] | None = None) -> Diagnosis:
     """Explain a failed parse or build.
 
     Args:
@@ -89,6 +93,8 @@ def diagnose(issues: Sequence[ParserIssue], log_errors: Sequence[str], *, where:
         opset: the model's default-domain opset (0: unknown).
         max_opset: the newest opset this TensorRT's parser documents.
         phase: "parse" or "build".
+        node_names: the ONNX model's node names (None: unknown), to name the nodes of a
+            fused TensorRT layer in a hint.
     """
     texts = [i.desc for i in issues] + list(log_errors)
     first = issues[0] if issues else None
@@ -101,6 +107,8 @@ def diagnose(issues: Sequence[ParserIssue], log_errors: Sequence[str], *, where:
     if cause in ("other", "no-importer") and max_opset and opset > max_opset:
         cause, hint = "opset", (f"the model is opset {opset}, newer than TensorRT {version}'s "
                                 f"parser documents ({max_opset}): " + _REEXPORT)
+    if cause == "no-tactic":
+        hint += _no_tactic_fix(texts, node_names)
     if not hint:
         hint = ("rerun with --verbose for TensorRT's log; check the op in TensorRT's ONNX "
                 "operator support list, or simplify the graph (export.cleanup: onnxslim)")
@@ -118,6 +126,40 @@ def diagnose(issues: Sequence[ParserIssue], log_errors: Sequence[str], *, where:
     return Diagnosis(message, hint, cause)
 
 
+_NO_TACTIC = re.compile(r"Could not find any implementation for node (.+?)\.?\s*$", re.I)
+
+
+def fused_node_names(fused: str) -> list[str]:
+    """The ONNX node names in a TensorRT layer name ("a.weight + a.weight_QuantizeLinear +
+    (Unnamed Layer* 70) [Shuffle] + /a/Conv + PWN(/a/Relu)"): weights, Q/DQ and unnamed
+    layers left out, PWN(...) opened."""
+    names = []
+    for part in re.split(r"\s*[+,]\s*", fused.replace("PWN(", "").replace(")", " ")):
+        part = part.strip().strip("{}").strip()
+        if not part or "Unnamed Layer" in part or part.endswith((".weight", ".bias")) \
+                or re.search(r"_(Quantize|Dequantize)Linear\b", part) \
+                or part.startswith(("[", "ForeignNode")):
+            continue
+        names.append(part.split(" ")[0])
+    return list(dict.fromkeys(names))
+
+
+def _no_tactic_fix(texts: Sequence[str], node_names: Collection[str] | None) -> str:
+    """The fix for "Could not find any implementation for node X": name X's ONNX nodes
+    (only names of ``node_names`` when given: a weight's name is no node's)."""
+    for text in texts:
+        found = _NO_TACTIC.search(text)
+        if found:
+            names = [n for n in fused_node_names(found.group(1))
+                     if node_names is None or n in node_names]
+            if names:
+                return (f": keep {', '.join(names)} out of int8 (trtc quantize "
+                        f"--exclude-nodes {','.join(names)}; for a Resize, the nodes reading "
+                        "it), or set build.builder_optimization_level higher")
+    return ": keep that layer out of int8 (trtc quantize --exclude-nodes), or set " \
+        "build.builder_optimization_level higher"
+
+
 _LOG_ERROR = re.compile(r"\[(?:E|ERROR)\]|\bERROR\b|\berror\b:")
 
 
@@ -133,7 +175,8 @@ def error_lines(log: str) -> list[str]:
 
 
 def explain(issues: Sequence[ParserIssue], log_text: str, fallback: str, *, where: str,
-            version: str, opset: int = 0) -> Diagnosis:
+            version: str, opset: int = 0,
+            node_names: Collection[str] | None = None) -> Diagnosis:
     """Diagnose a failed TensorRT build from the parser's errors and the captured log.
 
     ``fallback`` (the exception's first line) stands in when the log holds no error.
@@ -142,4 +185,4 @@ def explain(issues: Sequence[ParserIssue], log_text: str, fallback: str, *, wher
 
     return diagnose(issues, error_lines(log_text) or [fallback], where=where, version=version,
                     opset=opset, max_opset=MAX_OPSET.get(parse_version(version)[0]),
-                    phase="parse" if issues else "build")
+                    phase="parse" if issues else "build", node_names=node_names)

@@ -63,3 +63,34 @@ def test_run_refuses_an_unresolved_target(tmp_path: Path, conv_onnx: Path) -> No
     job = QuantizeJob(QuantizeSpec(enabled=True, calib_data="random", target="auto"))
     with pytest.raises(UsageError, match="unresolved"):
         run(job, _ctx(tmp_path, src))
+
+
+def _masked_model(path: Path, mask: float, weight: float = 0.5) -> Path:
+    """x[1,4] @ w -> where(keep, ., fill) -> softmax: ``fill`` is an attention mask's value."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [numpy_helper.from_array(np.full((4, 4), weight, np.float32), "w"),
+             numpy_helper.from_array(np.array([True, True, False, True]), "keep"),
+             numpy_helper.from_array(np.array(mask, np.float32), "fill")]
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+             helper.make_node("Where", ["keep", "h", "fill"], ["m"], name="mask"),
+             helper.make_node("Softmax", ["m"], ["y"], name="softmax", axis=-1)]
+    graph = helper.make_graph(nodes, "masked",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+                              inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_an_infinite_mask_constant_is_no_broken_weight(tmp_path: Path) -> None:
+    from trtc.errors import ModelError
+    from trtc.stages.quantize import check_finite_weights
+
+    check_finite_weights(_masked_model(tmp_path / "inf.onnx", float("-inf")))  # a mask: fine
+    with pytest.raises(ModelError, match="weight 'fill' holds NaN"):
+        check_finite_weights(_masked_model(tmp_path / "nan.onnx", float("nan")))
+    with pytest.raises(ModelError, match="weight 'w' holds NaN/Inf"):
+        check_finite_weights(_masked_model(tmp_path / "w.onnx", 0.0, weight=float("inf")))

@@ -47,3 +47,32 @@ def test_fallback_names_the_node_and_suggests_the_log() -> None:
 def test_error_lines_keep_only_errors_without_prefixes() -> None:
     log = "[W] [TRT] something\n[E] [TRT] 2: bad thing\nplain info\n[TRT] [E] 4: other bad"
     assert error_lines(log) == ["2: bad thing", "4: other bad"]
+
+
+# Measured on the H200 (TensorRT 8.6.0, level 0), docs/device/2026-12-03b: int8 builds of
+# the zoo's ViT-B/16 patch embedding and Silero VAD's 1-D STFT convolution.
+VIT = ("10: Could not find any implementation for node conv_proj.weight + "
+       "conv_proj.weight_QuantizeLinear + /conv_proj/Conv.")
+SILERO = ("10: Could not find any implementation for node model.stft.forward_basis_buffer + "
+          "model.stft.forward_basis_buffer_QuantizeLinear + (Unnamed Layer* 70) [Shuffle] + "
+          "/model/stft/Conv.")
+
+
+def test_no_implementation_names_the_onnx_nodes_to_keep_out_of_int8() -> None:
+    d = diagnose([], [VIT], where="vit.onnx", version="8.6.0", phase="build",
+                 node_names={"/conv_proj/Conv", "/encoder/Add"})
+    assert d.cause == "no-tactic" and "plugin" not in d.hint
+    assert "--exclude-nodes /conv_proj/Conv" in d.hint and "builder_optimization_level" in d.hint
+    # The graph's node names keep a weight's name (no .weight suffix) out of the hint.
+    d = diagnose([], [SILERO], where="s.onnx", version="8.6.0", phase="build",
+                 node_names={"/model/stft/Conv"})
+    assert "--exclude-nodes /model/stft/Conv;" in d.hint and "forward_basis" not in d.hint
+
+
+def test_fused_layer_names_open_pointwise_groups_and_drop_weights_and_qdq() -> None:
+    from trtc.tensorrt.diagnose import fused_node_names
+
+    assert fused_node_names("/m/conv/Conv + PWN(PWN(/m/act/Sigmoid), /m/act/Mul)") == \
+        ["/m/conv/Conv", "/m/act/Sigmoid", "/m/act/Mul"]
+    assert fused_node_names("w.weight + w.weight_QuantizeLinear + /c/Conv") == ["/c/Conv"]
+    assert fused_node_names("{ForeignNode[/a/Slice.../b/Reshape]}") == []

@@ -1,0 +1,55 @@
+"""scripts/zoo.py's retry after an int8 build TensorRT has no kernel for: it does what trtc's
+hint says (tests/unit/tensorrt/test_diagnose.py writes the hint)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import onnx
+from onnx import TensorProto, helper
+
+from trtc.tensorrt.diagnose import diagnose
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _zoo() -> Any:
+    spec = importlib.util.spec_from_file_location("zoo_script", ROOT / "scripts" / "zoo.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["zoo_script"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _resize_model(path: Path) -> Path:
+    """x -> conv0 -> up (Resize) -> conv1 and add (both read the Resize)."""
+    w = helper.make_tensor("w", TensorProto.FLOAT, [2, 2, 1, 1], [1.0] * 4)
+    scales = helper.make_tensor("scales", TensorProto.FLOAT, [4], [1, 1, 2, 2])
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c0"], name="conv0"),
+             helper.make_node("Resize", ["c0", "", "scales"], ["u"], name="up"),
+             helper.make_node("Conv", ["u", "w"], ["c1"], name="conv1"),
+             helper.make_node("Add", ["u", "c1"], ["y"], name="add")]
+    graph = helper.make_graph(nodes, "r", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [1, 2, 4, 4])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, [1, 2, 8, 8])], [w, scales])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def _hint(node: str, names: set[str]) -> str:
+    return diagnose([], [f"10: Could not find any implementation for node {node}."],
+                    where="m.onnx", version="8.6.0", phase="build", node_names=names).hint
+
+
+def test_the_retry_excludes_the_named_conv_or_the_readers_of_a_resize(tmp_path: Path) -> None:
+    zoo = _zoo()
+    model = _resize_model(tmp_path / "m.onnx")
+    names = {"conv0", "up", "conv1", "add"}
+    assert zoo.hinted_exclusions(_hint("w + w_QuantizeLinear + conv0", names), model) == \
+        ["conv0"]
+    assert zoo.hinted_exclusions(_hint("up", names), model) == ["conv1", "add"]
+    assert zoo.hinted_exclusions("rerun with --verbose", model) == []
