@@ -520,3 +520,17 @@ def test_a_float_node_after_a_removable_clip_reads_the_clipped_tensor(tmp_path: 
         calib_samples=16, exclude_nodes=("mul",)), cache_dir=tmp_path / "cache")
     ref, got = _run(src, {"x": x}), _run(tmp_path / "q.onnx", {"x": x})
     assert float(np.abs(got - ref).max()) < 0.1 * float(np.abs(ref).max())
+
+
+@pytest.mark.parametrize("target, written", [("tensorrt", True), ("onnxruntime-cpu", False)])
+def test_tensorrt_convs_get_kernel_shape_from_their_weights(tmp_path: Path, conv_onnx: Path,
+                                                             target: str, written: bool) -> None:
+    # TensorRT 8.6 reads a Q/DQ weight's kernel size only from kernel_shape (the parser:
+    # "The input tensor shape misaligns with the input kernel shape"); conftest's conv
+    # model, like some converted ones, has none.
+    assert not any(a.name == "kernel_shape" for n in onnx.load(str(conv_onnx)).graph.node
+                   for a in n.attribute)
+    out, _ = _quantize(conv_onnx, tmp_path, target=target)
+    conv = next(n for n in out.graph.node if n.op_type in ("Conv", "QLinearConv"))
+    shapes = {a.name: list(a.ints) for a in conv.attribute}
+    assert (shapes.get("kernel_shape") == [3, 3]) is written

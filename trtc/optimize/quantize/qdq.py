@@ -85,8 +85,40 @@ def qdq_model(model: Any, placement: Placement, ranges_for: RangesFor, *, precis
     _restore_float_inputs(out, [*placement.float_add_inputs.items(),
                                 *((name, None) for name in placement.excluded)])
     toposort(out)  # ORT appends the Q/DQ nodes it adds; the checker wants them in order
+    if target == "tensorrt":
+        write_kernel_shapes(out)
     set_metadata(out, target, precision)
     return out
+
+
+def write_kernel_shapes(model: Any) -> int:
+    """Give every Conv / ConvTranspose without ``kernel_shape`` its weight's spatial dims.
+
+    The attribute is optional in ONNX (the weight's shape says it), but TensorRT 8.6's
+    parser reads the kernel size from a weight that is not an initializer (a
+    DequantizeLinear's output) only through it, and refuses the node otherwise ("The
+    input tensor shape misaligns with the input kernel shape"); PyTorch's exporters
+    always write it, hand-made and some converted models do not. Returns how many
+    nodes got it.
+    """
+    from onnx import helper
+
+    shapes = {i.name: list(i.dims) for i in model.graph.initializer}
+    producer = {o: n for n in model.graph.node for o in n.output}
+    written = 0
+    for node in model.graph.node:
+        if node.op_type not in ("Conv", "ConvTranspose") or len(node.input) < 2 or \
+                any(a.name == "kernel_shape" for a in node.attribute):
+            continue
+        weight = node.input[1]
+        while weight not in shapes and weight in producer and \
+                producer[weight].op_type in ("DequantizeLinear", "QuantizeLinear"):
+            weight = producer[weight].input[0]  # back past the weight's Q/DQ pair
+        dims = shapes.get(weight)
+        if dims is not None and len(dims) > 2:
+            node.attribute.append(helper.make_attribute("kernel_shape", dims[2:]))
+            written += 1
+    return written
 
 
 def _activation_names(model: Any, placement: Placement) -> list[str]:
