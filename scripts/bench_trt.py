@@ -316,7 +316,14 @@ def sweep_markdown(row: dict[str, Any]) -> list[str]:
     and the timing cache's second build."""
     sw = row["sweep"]
     bound = sw.get("max_latency_ms")
+    device = row.get("device") or {}
+    profiles = row.get("profiles") or []
+    opts = ", ".join(f"{p['input']['min'][0]}-{p['input']['max'][0]} (opt {p['input']['opt'][0]})"
+                     for p in profiles if "input" in p)
     lines = ["", "## Sweep: int8 (Q/DQ), one engine, batch 1 on a profile of its own", "",
+             f"GPU: {device.get('name', 'unknown')}, measured {row.get('measured_at', '?')} "
+             f"(the table above may come from another run and GPU: see its header). "
+             f"Profiles in the engine (batch): {opts or 'unknown'}.", "",
              f"Build {row['build_time_s']:.0f} s with a cold timing cache, "
              f"{row['build_time_warm_cache_s']:.0f} s again with it warm "
              f"({row['timing_cache_speedup']}x). Latency = host latency with copies "
