@@ -275,6 +275,8 @@ def sweep_row(args: argparse.Namespace, qdq: Path | None) -> dict[str, Any]:
     # under a minute at 3.
     data["build"].setdefault("builder_optimization_level", 3)
     data["build"]["timing_cache"] = str(args.workspace / "sweep-timing.cache")
+    if args.sweep_input_format:
+        data["build"]["input_formats"] = [args.sweep_input_format]
     data["bench"].update(baseline="none", batch=[1],
                          sweep=f"batch={','.join(map(str, batches))} "
                                f"streams={','.join(map(str, streams))}",
@@ -292,6 +294,7 @@ def sweep_row(args: argparse.Namespace, qdq: Path | None) -> dict[str, Any]:
     b1 = next((p for p in bench["sweep"]["points"] if p["batch"] == 1 and p["streams"] == 1),
               None)
     return {"variant": "int8-qdq", "sweep": bench["sweep"], "batch1_streams1": b1,
+            "input_format": args.sweep_input_format or "fp32:chw (the ONNX's)",
             "profiles": first["metrics"].get("settings", {}).get("profiles"),
             "build_time_s": cold, "build_time_warm_cache_s": warm,
             "timing_cache_speedup": round(cold / warm, 2) if cold and warm else None,
@@ -323,7 +326,8 @@ def sweep_markdown(row: dict[str, Any]) -> list[str]:
     lines = ["", "## Sweep: int8 (Q/DQ), one engine, batch 1 on a profile of its own", "",
              f"GPU: {device.get('name', 'unknown')}, measured {row.get('measured_at', '?')} "
              f"(the table above may come from another run and GPU: see its header). "
-             f"Profiles in the engine (batch): {opts or 'unknown'}.", "",
+             f"Profiles in the engine (batch): {opts or 'unknown'}. Input format: "
+             f"{row.get('input_format', 'fp32:chw')}.", "",
              f"Build {row['build_time_s']:.0f} s with a cold timing cache, "
              f"{row['build_time_warm_cache_s']:.0f} s again with it warm "
              f"({row['timing_cache_speedup']}x). Latency = host latency with copies "
@@ -438,6 +442,10 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=2)
     parser.add_argument("--sweep-batches", default="1,8,32,128,256,512")
     parser.add_argument("--sweep-streams", default="1,2,4")
+    parser.add_argument("--sweep-input-format", default=None,
+                        help="sweep: the engine input's type:format (trtexec --inputIOFormats, "
+                        "e.g. int8:chw32: a quarter of fp32's H2D copy; the host converts once "
+                        "outside the timed loop)")
     parser.add_argument("--max-latency-ms", type=float, default=None,
                         help="sweep: the best point's latency bound")
     parser.add_argument("--throughput-variant", choices=("int8-calib", "int8-qdq"),

@@ -3,11 +3,13 @@
 # streams in one engine, batch 1 on a profile of its own, a second build on the warm
 # timing cache). docs/bench-trt.{json,md} and the log come back under $OUT.
 #   STREAMS=1,2 BATCHES=1,8,32,128,256,512 LIMIT=560 bash scripts/device/sweep.sh
+#   INPUT_FORMAT=int8:chw32 FORCE=1 bash scripts/device/sweep.sh   # int8 input, re-measured
 set -u; . scripts/device/common.sh
 el "sweep batches=${BATCHES:-1,8,32,128,256,512} streams=${STREAMS:-1,2}"
 timeout "${LIMIT:-560}" python3 scripts/bench_trt.py --only sweep --max-latency-ms 5 \
   --sweep-batches "${BATCHES:-1,8,32,128,256,512}" --sweep-streams "${STREAMS:-1,2}" \
-  --duration "${DURATION:-1}" --eval-samples 16 --calib-samples 64 > "$OUT/sweep.log" 2>&1
+  --duration "${DURATION:-1}" --eval-samples 16 --calib-samples 64 \
+  ${INPUT_FORMAT:+--sweep-input-format "$INPUT_FORMAT"} ${FORCE:+--force} > "$OUT/sweep.log" 2>&1
 el "sweep rc=$?"
 cp docs/bench-trt.json docs/bench-trt.md "$OUT/" 2>/dev/null
 tail -25 "$OUT/sweep.log"
