@@ -156,7 +156,7 @@ ZOO_MODELS: tuple[Model, ...] = (
           note="bidirectional GRU(80->192) tagger; seq 200 measured"),
     Model("ppocr_det", "ocr (PaddleOCR)", "pypi:" + OCR + "ch_PP-OCRv4_det_infer.onnx",
           {"x": (B, 3, 640, 640)}, batches=(1, 8), note="PP-OCRv4 text detector (DB)",
-          data="ocr_page"),
+          data="ocr_page", int8_budget=True),
     Model("ppocr_rec", "ocr (PaddleOCR)", "pypi:" + OCR + "ch_PP-OCRv4_rec_infer.onnx",
           {"x": (B, 3, 48, 320)}, note="PP-OCRv4 text recognizer (SVTR-LCNet, CTC)",
           data="ocr_line", int8_budget=True),
