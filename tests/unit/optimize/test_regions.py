@@ -115,3 +115,16 @@ def test_fp16_regions_are_refused_where_they_mean_nothing(tmp_path: Path, target
         parse_recipe({"name": "m", "model": {"source": "onnx:m.onnx"},
                       "quantize": {"enabled": True, "target": target, "precision": precision,
                                    "float_precision": "fp16"}}, "recipe.yaml")
+
+
+def test_an_accuracy_measured_before_the_fp16_conversion_says_so(tmp_path: Path) -> None:
+    src = three_convs(tmp_path / "m.onnx")
+    spec = QuantizeSpec(enabled=True, precision="int8", target="tensorrt", calib_data="random",
+                        calib_samples=4, exclude_nodes=("conv2",), float_precision="fp16")
+    report = quantize_model(src, tmp_path / "q.onnx", spec)
+    assert report.accuracy is not None
+    assert any("before the float part went to fp16" in w for w in report.warnings)
+    plain = quantize_model(src, tmp_path / "p.onnx",
+                           QuantizeSpec(enabled=True, precision="int8", target="tensorrt",
+                                        calib_data="random", calib_samples=4))
+    assert not any("fp16" in w for w in plain.warnings)

@@ -145,6 +145,12 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
             report.qdq, report.ranges = candidates.qdq_facts(out_model, report.calibration)
             if spec.float_precision == "fp16":
                 out_model, report.float_regions = candidates.fp16_regions(out_model)
+                if report.accuracy is not None and not (report.budget is not None
+                                                        and report.budget.evaluator == "engine"):
+                    report.warnings.append(
+                        "quantize.float_precision fp16: accuracy was measured on ONNX Runtime "
+                        "before the float part went to fp16 (its CPU kernels have few fp16 "
+                        "ops); verify the built engine (trtc verify) for the fp16 part's error")
         else:
             report.kept_fp32 = candidates.kept.get(final_extra, [])
         with atomic_path(out_path) as staged:
