@@ -51,6 +51,10 @@ def trtexec_command(settings: TrtBuildSettings, onnx_path: str, engine_path: str
                 comments.append(item[2:])
             else:
                 args.append(item)
+    if settings.io_scales:  # int8 I/O: trtc.tensorrt.int8_io rewrites the model first
+        comments.append("trtc parses a copy of the ONNX without the QuantizeLinear reading "
+                        "an int8 input / the DequantizeLinear writing an int8 output "
+                        "(trtc.tensorrt.int8_io): TensorRT 8.6 refuses them on this file")
     args.append("--skipInference")
     line = " ".join(shlex.quote(a) for a in args)
     return line + "".join(f"  # {c}" for c in comments)

@@ -186,6 +186,7 @@ def test_int8_chw32_reaches_the_trtexec_line_and_the_sidecar() -> None:
     line = trtexec_command(settings, "m.onnx", "m.engine")
     assert "--inputIOFormats=int8:chw32" in argv(line)
     assert "--outputIOFormats=fp16:chw" in argv(line)
+    assert "without the QuantizeLinear reading an int8 input" in line  # 8.6's rewrite, said
     assert settings.io_scales == {"input": 0.02}
     side = sidecar_settings(settings)
     assert side["input_formats"] == ["int8:chw32"] and side["output_formats"] == ["fp16:chw"]
@@ -201,6 +202,7 @@ def test_the_plan_refuses_what_the_network_cannot_take() -> None:
     unset = plan_trt_build(spec(profiles=[P_1_8_32]), IMG, "8.6")
     assert unset.input_formats == () and unset.io_scales == {}
     assert "IOFormats" not in trtexec_command(unset, "m.onnx", "m.engine")
+    assert "int8_io" not in trtexec_command(unset, "m.onnx", "m.engine")
 
 
 # --------------------------------------------------------------------------- Q/DQ scales
