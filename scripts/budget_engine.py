@@ -21,7 +21,6 @@ Writes docs/budget-engine.{json,md} after every model (resumes: done models are 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import platform
 import sys
@@ -40,11 +39,11 @@ def log(msg: str) -> None:
 
 
 def zoo() -> Any:
-    spec = importlib.util.spec_from_file_location("zoo", ROOT / "scripts" / "zoo.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["zoo"] = module
-    spec.loader.exec_module(module)
+    """scripts/zoo.py (its models, data and paths); scripts/zoo/ has no __init__.py, so the
+    module file wins the import over the folder."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import zoo as module
+
     return module
 
 
