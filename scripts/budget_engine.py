@@ -52,7 +52,7 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     from trtc.backends import get_backend
     from trtc.optimize.engine_budget import BackendEvaluator, EngineBudget
     from trtc.optimize.quantize import quantize_model
-    from trtc.optimize.sensitivity import OrtEvaluator, run_outputs
+    from trtc.optimize.sensitivity import OrtEvaluator, run_outputs, within_budget
     from trtc.recipe import BuildSpec, QuantizeSpec
     from trtc.report import budget_verdicts as verdicts
 
@@ -107,7 +107,7 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
                           "float_nodes": len(on_ort["float_nodes"]),
                           "evaluations": on_ort["evaluations"], "after": on_ort["after"],
                           "on_engine": as_engine.to_dict(),
-                          "holds_on_engine": as_engine.drop <= args.max_drop + 1e-12}
+                          "holds_on_engine": within_budget(as_engine.drop, args.max_drop)}
     return row
 
 

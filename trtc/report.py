@@ -422,14 +422,14 @@ def quantize_lines(metrics: dict[str, Any]) -> list[str]:
 
 def budget_verdicts(budget: dict[str, Any]) -> dict[str, int] | None:
     """How ONNX Runtime's verdict (meets / misses the budget) compared with the engine's on
-    every model an engine search measured; None when no candidate has both.
+    every model an engine search measured (the ``meets`` the search recorded for each);
+    None when no candidate has both.
 
     Keys: ``models``, ``agree``, ``ort_meets_engine_misses`` (ONNX Runtime would have
     shipped a model the engine fails), ``ort_misses_engine_meets`` (it would have floated
     more than needed).
     """
-    limit = budget["max_drop"] + 1e-12
-    pairs = [(c["onnxruntime"]["drop"] <= limit, c["drop"] <= limit)
+    pairs = [(c["onnxruntime"]["meets"], c["meets"])
              for c in budget.get("candidates") or [] if c.get("onnxruntime")]
     if not pairs:
         return None

@@ -173,8 +173,8 @@ def budget_plot(budget: Mapping[str, Any], figure: Any) -> str:
     fig = figure(figsize=(6.5, 3.4), layout="constrained")
     ax = fig.subplots()
     limit = budget["max_drop"]
-    met = [c for c in candidates if c["drop"] <= limit + 1e-12]
-    missed = [c for c in candidates if c["drop"] > limit + 1e-12]
+    met = [c for c in candidates if c["meets"]]
+    missed = [c for c in candidates if not c["meets"]]
     for group, colour, label in ((met, "#76b900", "meets the budget"),
                                  (missed, "#c62828", "misses it")):
         if group:

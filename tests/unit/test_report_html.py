@@ -106,7 +106,8 @@ def test_an_empty_run_still_renders() -> None:
 
 def _candidate(nodes: list[str], value: float, latency: float | None) -> dict[str, Any]:
     c: dict[str, Any] = {"float_nodes": len(nodes), "nodes": nodes, "metric": "cosine",
-                         "value": value, "reference": 1.0, "drop": 1.0 - value, "seconds": 1.0}
+                         "value": value, "reference": 1.0, "drop": 1.0 - value,
+                         "meets": 1.0 - value <= 0.01, "seconds": 1.0}
     if latency is not None:
         c.update(latency_ms=latency, build_s=20.0)
     return c

@@ -239,7 +239,7 @@ def meet_budget(make: Make, evaluate: Evaluator, candidates: Sequence[str], max_
     started = time.perf_counter()
     model = make(())
     initial = evaluate(model)
-    result = BudgetResult(_meets(initial, max_drop), max_drop, initial, initial,
+    result = BudgetResult(within_budget(initial.drop, max_drop), max_drop, initial, initial,
                           evaluator=getattr(evaluate, "name", "onnxruntime"))
     search = _Search(make, evaluate, max_drop, result, progress, search_bound(len(candidates),
                                                                                step))
@@ -256,8 +256,10 @@ def meet_budget(make: Make, evaluate: Evaluator, candidates: Sequence[str], max_
     return model, result
 
 
-def _meets(evaluation: Evaluation, max_drop: float) -> bool:
-    return evaluation.drop <= max_drop + 1e-12
+def within_budget(drop: float, max_drop: float) -> bool:
+    """Whether an accuracy drop meets ``max_drop`` (the one rule: a rounding-level excess
+    still meets it). The manifest records each candidate's verdict (``meets``)."""
+    return drop <= max_drop + 1e-12
 
 
 class _Search:
@@ -272,7 +274,7 @@ class _Search:
         self.widest_miss: tuple[int, Evaluation] = (0, result.initial)
 
     def meets(self, evaluation: Evaluation | None) -> bool:
-        return evaluation is not None and _meets(evaluation, self.max_drop)
+        return evaluation is not None and within_budget(evaluation.drop, self.max_drop)
 
     def build(self, nodes: Sequence[str]) -> Any | None:
         try:
@@ -302,8 +304,12 @@ class _Search:
 
     def record(self, nodes: Sequence[str], evaluation: Evaluation, seconds: float) -> None:
         self.seen[frozenset(nodes)] = evaluation
-        self.result.candidates.append({"float_nodes": len(nodes), "nodes": list(nodes),
-                                       **evaluation.to_dict(), "seconds": round(seconds, 3)})
+        entry = {"float_nodes": len(nodes), "nodes": list(nodes), **evaluation.to_dict(),
+                 "meets": self.meets(evaluation), "seconds": round(seconds, 3)}
+        if evaluation.onnxruntime is not None:
+            entry["onnxruntime"]["meets"] = within_budget(evaluation.onnxruntime["drop"],
+                                                          self.max_drop)
+        self.result.candidates.append(entry)
         if self.progress is not None and len(self.result.candidates) > 1:
             self.progress(len(self.result.candidates) - 1, self.bound)
 
@@ -433,8 +439,7 @@ def _fastest(search: _Search, model: Any, evaluation: Evaluation, kept: list[str
     ``kept`` (the give-back's result) stays unless a measured candidate is faster by
     more than :data:`LATENCY_NOISE`; the chosen model is rebuilt from its float set.
     """
-    met = [c for c in search.result.candidates
-           if c["drop"] <= search.max_drop + 1e-12 and c["float_nodes"] > 0]
+    met = [c for c in search.result.candidates if c["meets"] and c["float_nodes"] > 0]
     if not met or any(c.get("latency_ms") is None for c in met) \
             or evaluation.latency_ms is None:
         return model, evaluation, kept

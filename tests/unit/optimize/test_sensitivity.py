@@ -134,6 +134,7 @@ def test_every_measured_model_is_in_the_manifest() -> None:
     for candidate in data["candidates"]:
         assert set(candidate) >= {"float_nodes", "nodes", "metric", "value", "drop", "seconds"}
         assert candidate["float_nodes"] == len(candidate["nodes"])
+        assert candidate["meets"] is (candidate["drop"] <= 0.01)  # the search's verdict
     assert data["float_nodes"] == ["n5"] and data["after"]["drop"] < 0.01
     assert data["ranking"]["scores"]["n5"] == 1.0 and data["seconds"] >= 0
     bound = search_bound(8)
@@ -227,12 +228,15 @@ def test_an_untimed_search_keeps_the_fewest_float_nodes() -> None:
 
 
 def test_verdicts_count_where_onnxruntime_and_the_engine_disagree() -> None:
+    from trtc.optimize.sensitivity import within_budget
     from trtc.report import budget_verdicts as verdicts
 
     def c(engine_drop: float, ort_drop: float | None) -> dict:
-        out: dict = {"drop": engine_drop}
+        # Each verdict as the search records it (``meets``, by within_budget).
+        out: dict = {"drop": engine_drop, "meets": within_budget(engine_drop, 0.01)}
         if ort_drop is not None:
-            out["onnxruntime"] = {"value": 1 - ort_drop, "drop": ort_drop}
+            out["onnxruntime"] = {"value": 1 - ort_drop, "drop": ort_drop,
+                                  "meets": within_budget(ort_drop, 0.01)}
         return out
 
     budget = {"max_drop": 0.01, "candidates": [
