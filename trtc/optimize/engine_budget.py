@@ -59,20 +59,24 @@ class BackendEvaluator:
         self.output_names, self.work_dir = list(output_names), work_dir
 
     def __call__(self, model: Any, /) -> Evaluation:
+        return dataclasses.replace(self._measure(model, self.engine.build),
+                                   onnxruntime=self._on_onnxruntime(model))
+
+    def _measure(self, model: Any, build: BuildSpec) -> Evaluation:
+        """Build ``model`` with ``build``, run it on the evaluation data, score and time it."""
         from trtc.graph.cleanup import save_onnx
 
         onnx_path = self.work_dir / "candidate.onnx"
         artifact = self.work_dir / ("candidate" + Path(self.backend.artifact_name).suffix)
         save_onnx(model, onnx_path)
         try:
-            build_s = self._build(onnx_path, artifact)
-            outputs, latency_ms = self._run(artifact)
+            build_s = self._build(onnx_path, artifact, build)
+            outputs, latency_ms = self._run(artifact, build)
         finally:
             for path in (onnx_path, Path(f"{onnx_path}.data"), artifact):
                 path.unlink(missing_ok=True)
         evaluation = score(outputs, self.reference.reference, self.reference.labels)
-        return dataclasses.replace(evaluation, latency_ms=latency_ms, build_s=build_s,
-                                   onnxruntime=self._on_onnxruntime(model))
+        return dataclasses.replace(evaluation, latency_ms=latency_ms, build_s=build_s)
 
     def _on_onnxruntime(self, model: Any) -> dict[str, float] | None:
         """What ONNX Runtime (CPU) says of the same model: the verdict ``budget_on:
@@ -92,37 +96,33 @@ class BackendEvaluator:
         from trtc.errors import TrtcError
 
         precision = "fp16" if self.engine.backend == "tensorrt" else self.engine.build.precision
-        saved = self.engine
-        self.engine = dataclasses.replace(
-            saved, build=dataclasses.replace(saved.build, precision=precision))
         try:
-            evaluation = self(model)
+            evaluation = self._measure(model, dataclasses.replace(self.engine.build,
+                                                                  precision=precision))
         except TrtcError as exc:
             warnings.append(f"quantize.budget_on engine: the fp16 reference engine was not "
                             f"measured: {exc.message}")
             return None
-        finally:
-            self.engine = saved
         return {"precision": precision, **evaluation.to_dict()}
 
-    def _build(self, onnx_path: Path, artifact: Path) -> float:
+    def _build(self, onnx_path: Path, artifact: Path, build: BuildSpec) -> float:
         from trtc.backends.base import BuildRequest, ProfileHint
         from trtc.graph.io import read_model_io
 
         first = self.reference.feeds[0]
         hint = ProfileHint(batches=(_batch(first),),
                            shapes=({k: tuple(v.shape) for k, v in first.items()},))
-        request = BuildRequest(onnx_path, artifact, self.engine.build, read_model_io(onnx_path),
+        request = BuildRequest(onnx_path, artifact, build, read_model_io(onnx_path),
                                why="quantize.budget_on engine", hint=hint,
                                timing_cache_dir=self.engine.timing_cache_dir
                                or self.work_dir / "timing-cache")
         plan = self.backend.prepare_build(request)
         started = time.perf_counter()
-        self.backend.build(onnx_path, artifact, self.engine.build, plan=plan)
+        self.backend.build(onnx_path, artifact, build, plan=plan)
         return time.perf_counter() - started
 
-    def _run(self, artifact: Path) -> tuple[list[list[Any]], float]:
-        infer = self.backend.infer_fn(artifact, self.engine.build.threads)
+    def _run(self, artifact: Path, build: BuildSpec) -> tuple[list[list[Any]], float]:
+        infer = self.backend.infer_fn(artifact, build.threads)
         feeds = self.reference.feeds
         infer(feeds[0])  # warm-up: lazy allocation and the first kernel launches
         outputs, seconds = [], []

@@ -181,11 +181,15 @@ def _search_budget(spec: QuantizeSpec, candidates: _Candidates, plain: Any, mode
         def rank(quantized: Any) -> dict[str, float]:
             return layer_errors(model, quantized, candidates.names, measure.feeds)
 
+    def quantized(extra: tuple[str, ...]) -> Any:
+        return candidates.build(extra) if extra else plain
+
+    # An engine measures what ships: the float part in fp16 where the recipe says so.
+    shipped = spec.float_precision == "fp16" and evaluate is not measure
+
     def make(extra: tuple[str, ...]) -> Any:
-        built = candidates.build(extra) if extra else plain
-        if spec.float_precision == "fp16" and evaluate is not measure:
-            built = candidates.fp16_regions(built)[0]  # an engine measures what ships
-        return built
+        built = quantized(extra)
+        return candidates.fp16_regions(built)[0] if shipped else built
 
     bound = search_bound(len(candidates.names), spec.budget_step)
     with _LazyProgress(progress, "budget search", bound) as update:
@@ -194,9 +198,8 @@ def _search_budget(spec: QuantizeSpec, candidates: _Candidates, plain: Any, mode
     baseline = getattr(evaluate, "baseline", None)
     if baseline is not None:
         result.baseline = baseline(model, warnings)
-    if spec.float_precision == "fp16" and evaluate is not measure:
-        # The search returns the shipped form; the caller converts the Q/DQ model itself.
-        model_out = candidates.build(tuple(result.excluded)) if result.excluded else plain
+    if shipped:  # the search returns the shipped form; the caller converts the Q/DQ model
+        model_out = quantized(tuple(result.excluded))
     return model_out, result
 
 
