@@ -16,6 +16,7 @@ Writes docs/budget-engine.{json,md} after every model (resumes: done models are 
 
     python scripts/budget_engine.py --models mobilenet_v3_large,ppocr_rec --max-drop 0.01
     python scripts/budget_engine.py --report-only
+    python scripts/budget_engine.py --report-only --merge /tmp/be/*.json   # parts run side by side
 """
 
 from __future__ import annotations
@@ -179,6 +180,9 @@ def main() -> int:
                         help="tensorrt; onnxruntime only as a smoke test of this script on CPU")
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--merge", type=Path, nargs="*", default=[],
+                        help="with --report-only: add the rows of these JSON files (one "
+                             "process per model, run side by side with --out apart)")
     args = parser.parse_args()
     out_json = args.out.with_suffix(".json")
     doc: dict[str, Any] = (json.loads(out_json.read_text()) if out_json.is_file()
@@ -191,6 +195,15 @@ def main() -> int:
         args.out.with_suffix(".md").write_text(markdown(doc))
 
     if args.report_only:
+        commands = []
+        for part in args.merge:
+            other = json.loads(part.read_text())
+            doc["rows"].update(other["rows"])
+            doc.update({k: other[k] for k in ("tensorrt", "device", "backend", "host")
+                        if k in other})
+            commands.append(other["command"])
+        if commands:
+            doc["command"] = " & ".join(commands) + " (side by side on one GPU)"
         save()
         return 0
     if args.backend == "tensorrt":

@@ -904,7 +904,8 @@ _HINTED = re.compile(r"--exclude-nodes (\S+?)[;)]")
 def hinted_exclusions(hint: str, onnx_path: Path) -> list[str]:
     """The nodes trtc's "no int8 kernel" hint says to keep in float; a Resize (never
     quantized itself: TensorRT moves the Q/DQ after it in front) becomes the nodes reading
-    its output, as the hint says."""
+    its output, as the hint says, and so does every Resize of the same mode (ppocr_det's
+    six nearest-neighbour Resizes: one failed build per Resize otherwise)."""
     import onnx
 
     found = _HINTED.search(hint)
@@ -913,11 +914,17 @@ def hinted_exclusions(hint: str, onnx_path: Path) -> list[str]:
     names = found.group(1).split(",")
     graph = onnx.load(str(onnx_path), load_external_data=False).graph
     by_name = {n.name: n for n in graph.node}
+
+    def attrs(node: Any) -> list[bytes]:
+        return sorted(a.SerializeToString() for a in node.attribute)
+
     out: list[str] = []
     for name in names:
         node = by_name.get(name)
         if node is not None and node.op_type == "Resize":
-            out += [n.name for n in graph.node if set(n.input) & set(node.output)]
+            alike = [r for r in graph.node if r.op_type == "Resize" and attrs(r) == attrs(node)]
+            outputs = {t for r in alike for t in r.output}
+            out += [n.name for n in graph.node if set(n.input) & outputs]
         elif node is not None:
             out.append(name)
     return list(dict.fromkeys(out))

@@ -26,16 +26,22 @@ def _zoo() -> Any:
 
 
 def _resize_model(path: Path) -> Path:
-    """x -> conv0 -> up (Resize) -> conv1 and add (both read the Resize)."""
+    """x -> conv0 -> up (Resize) -> conv1 and add (both read the Resize); add2 reads up2, a
+    Resize of the same mode; up3 (linear) reads add2, Mul reads up3."""
     w = helper.make_tensor("w", TensorProto.FLOAT, [2, 2, 1, 1], [1.0] * 4)
     scales = helper.make_tensor("scales", TensorProto.FLOAT, [4], [1, 1, 2, 2])
     nodes = [helper.make_node("Conv", ["x", "w"], ["c0"], name="conv0"),
              helper.make_node("Resize", ["c0", "", "scales"], ["u"], name="up"),
              helper.make_node("Conv", ["u", "w"], ["c1"], name="conv1"),
-             helper.make_node("Add", ["u", "c1"], ["y"], name="add")]
+             helper.make_node("Add", ["u", "c1"], ["a"], name="add"),
+             helper.make_node("Resize", ["x", "", "scales"], ["u2"], name="up2"),
+             helper.make_node("Add", ["a", "u2"], ["a2"], name="add2"),
+             helper.make_node("Resize", ["a2", "", "scales"], ["u3"], name="up3",
+                              mode="linear"),
+             helper.make_node("Mul", ["u3", "u3"], ["y"], name="mul")]
     graph = helper.make_graph(nodes, "r", [helper.make_tensor_value_info(
         "x", TensorProto.FLOAT, [1, 2, 4, 4])], [helper.make_tensor_value_info(
-            "y", TensorProto.FLOAT, [1, 2, 8, 8])], [w, scales])
+            "y", TensorProto.FLOAT, [1, 2, 16, 16])], [w, scales])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     return path
 
@@ -45,11 +51,12 @@ def _hint(node: str, names: set[str]) -> str:
                     where="m.onnx", version="8.6.0", phase="build", node_names=names).hint
 
 
-def test_the_retry_excludes_the_named_conv_or_the_readers_of_a_resize(tmp_path: Path) -> None:
+def test_the_retry_excludes_the_named_conv_or_the_readers_of_alike_resizes(tmp_path: Path) -> None:
     zoo = _zoo()
     model = _resize_model(tmp_path / "m.onnx")
-    names = {"conv0", "up", "conv1", "add"}
+    names = {"conv0", "up", "conv1", "add", "up2", "add2", "up3", "mul"}
     assert zoo.hinted_exclusions(_hint("w + w_QuantizeLinear + conv0", names), model) == \
         ["conv0"]
-    assert zoo.hinted_exclusions(_hint("up", names), model) == ["conv1", "add"]
+    assert zoo.hinted_exclusions(_hint("up", names), model) == ["conv1", "add", "add2"]
+    assert zoo.hinted_exclusions(_hint("up3", names), model) == ["mul"]
     assert zoo.hinted_exclusions("rerun with --verbose", model) == []

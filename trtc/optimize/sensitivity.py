@@ -114,6 +114,9 @@ class BudgetResult:
     chosen_by: str = "fewest float nodes"
     #: The float model measured the same way (an fp16 engine), when the evaluator does.
     baseline: dict[str, Any] | None = None
+    #: Where the ranking was measured apart (``rank_on``): its evaluator, its evaluation
+    #: count and its all-quantized score; None: by ``evaluator``, among ``candidates``.
+    ranked_on: dict[str, Any] | None = None
 
     @property
     def evaluations(self) -> int:
@@ -126,6 +129,7 @@ class BudgetResult:
                 "seconds": round(self.seconds, 3), "chosen_by": self.chosen_by,
                 **({"baseline": self.baseline} if self.baseline else {}),
                 "ranking": {"seconds": round(self.ranking_s, 3), "signals": self.ranked_by,
+                            **({"measured_on": self.ranked_on} if self.ranked_on else {}),
                             "scores": {k: round(v, 6) for k, v in self.ranking.items()}},
                 "candidates": self.candidates}
 
@@ -215,15 +219,23 @@ def _log_bound(n: int) -> int:
     return 2 * math.ceil(math.log2(n + 1))
 
 
-def search_bound(candidates: int, step: int = 1) -> int:
-    """The most evaluations :func:`meet_budget` makes for ``candidates`` nodes (ranking too)."""
+def _give_back_bound(n: int, ranked_apart: bool) -> int:
+    """The give-back's evaluations: 2 log2(n+1), half that when every evaluation is a build
+    (``ranked_apart``: the ranking measured on a cheaper evaluator)."""
+    return math.ceil(math.log2(n + 1)) if ranked_apart else _log_bound(n)
+
+
+def search_bound(candidates: int, step: int = 1, ranked_apart: bool = False) -> int:
+    """The most evaluations :func:`meet_budget` makes for ``candidates`` nodes with its own
+    evaluator: the ranking too, unless ``ranked_apart`` (``rank_on``)."""
     bisection = math.ceil(math.log2(max(1, math.ceil(candidates / step)))) + 1
-    return 1 + _log_bound(candidates) + bisection + _log_bound(candidates)
+    ranking = 0 if ranked_apart else _log_bound(candidates)
+    return 1 + ranking + bisection + _give_back_bound(candidates, ranked_apart)
 
 
 def meet_budget(make: Make, evaluate: Evaluator, candidates: Sequence[str], max_drop: float,
-                step: int = 1, progress: Progress | None = None, rank: Ranker | None = None
-                ) -> tuple[Any, BudgetResult]:
+                step: int = 1, progress: Progress | None = None, rank: Ranker | None = None,
+                rank_on: tuple[Make, Evaluator] | None = None) -> tuple[Any, BudgetResult]:
     """Find few nodes to leave in float so that ``evaluate(model).drop <= max_drop``.
 
     ``candidates`` are the nodes ``make`` may leave in float; ``make`` raises
@@ -231,7 +243,10 @@ def meet_budget(make: Make, evaluate: Evaluator, candidates: Sequence[str], max_
     the budget counts as missed there). ``step``: the bisection's resolution in
     nodes. ``progress(done, bound)`` is called per evaluation once the first model
     misses the budget. ``rank`` (None: group-wise ranking only) is in the module
-    docstring.
+    docstring. ``rank_on`` = (make, evaluate) measures the group-wise ranking (and
+    gives ``rank`` its all-quantized model) instead: ``budget_on: engine`` ranks on ONNX
+    Runtime, so only the bisection, the give-back (half its bound) and the choice build
+    engines; the ranking only orders the nodes, every verdict is ``evaluate``'s.
 
     Raises:
         VerificationError: the budget is missed with every node that can go to float in float.
@@ -241,19 +256,37 @@ def meet_budget(make: Make, evaluate: Evaluator, candidates: Sequence[str], max_
     initial = evaluate(model)
     result = BudgetResult(within_budget(initial.drop, max_drop), max_drop, initial, initial,
                           evaluator=getattr(evaluate, "name", "onnxruntime"))
-    search = _Search(make, evaluate, max_drop, result, progress, search_bound(len(candidates),
-                                                                               step))
+    apart = rank_on is not None
+    search = _Search(make, evaluate, max_drop, result, progress,
+                     search_bound(len(candidates), step, apart))
     search.record((), initial, time.perf_counter() - started)
     if not result.met:
-        order = _ranked(search, list(candidates), rank, model)
+        order = _ranked(_ranking_search(search, rank_on), list(candidates), rank, model)
         model, final, kept = _bisect(search, order, max(1, step))
-        model, final, kept = _give_back(search, kept, model, final, _log_bound(len(order)),
+        model, final, kept = _give_back(search, kept, model, final,
+                                        _give_back_bound(len(order), apart),
                                         last_needed=step <= 1)
         model, final, kept = _fastest(search, model, final, kept)
         result.met, result.final, result.excluded = True, final, kept
         search.done()
     result.seconds = time.perf_counter() - started
     return model, result
+
+
+def _ranking_search(search: _Search, rank_on: tuple[Make, Evaluator] | None) -> _Search:
+    """The search the ranking measures with: ``search`` itself, or one on ``rank_on``'s
+    evaluator, whose ranking lands in ``search.result`` (``ranked_on``, its evaluations)."""
+    if rank_on is None:
+        return search
+    make, evaluate = rank_on
+    started = time.perf_counter()
+    initial = evaluate(make(()))
+    own = BudgetResult(False, search.max_drop, initial, initial,
+                       evaluator=getattr(evaluate, "name", "onnxruntime"))
+    ranking = _Search(make, evaluate, search.max_drop, own, None, 0)
+    ranking.record((), initial, time.perf_counter() - started)
+    ranking.into = search.result
+    return ranking
 
 
 def within_budget(drop: float, max_drop: float) -> bool:
@@ -269,6 +302,8 @@ class _Search:
                  progress: Progress | None, bound: int) -> None:
         self.make, self.evaluate, self.max_drop = make, evaluate, max_drop
         self.result, self.progress, self.bound = result, progress, bound
+        #: Where a ranking measured apart reports (:func:`_ranking_search`); None: here.
+        self.into: BudgetResult | None = None
         self.seen: dict[frozenset[str], Evaluation | None] = {}
         #: The miss with the most nodes in float, for the error message.
         self.widest_miss: tuple[int, Evaluation] = (0, result.initial)
@@ -320,8 +355,14 @@ class _Search:
 
 def _ranked(search: _Search, candidates: list[str], rank: Ranker | None, model: Any
             ) -> list[str]:
-    """Candidates, most harmful first: scored by ``rank``, the rest measured group-wise."""
+    """Candidates, most harmful first: scored by ``rank``, the rest measured group-wise.
+
+    ``model`` is the all-quantized model ``rank`` scores, unless ``search`` ranks apart
+    (then its own all-quantized model is).
+    """
     started = time.perf_counter()
+    if search.into is not None:
+        model = search.build(())
     wanted = set(candidates)
     scores = {n: s for n, s in (rank(model) if rank is not None else {}).items()
               if n in wanted}
@@ -331,10 +372,14 @@ def _ranked(search: _Search, candidates: list[str], rank: Ranker | None, model: 
     helps = max(0.0, HELPFUL_SHARE * (search.result.initial.drop - search.max_drop))
     gains = _group_gains(search, rest, _log_bound(len(rest)), helps)
     index = {n: i for i, n in enumerate(candidates)}
-    result = search.result
+    result = search.into or search.result
     result.ranking = {**scores, **gains}
     result.ranked_by = {"scored": len(scores), "groups": len(gains)}
     result.ranking_s = time.perf_counter() - started
+    if search.into is not None:
+        result.ranked_on = {"evaluator": search.result.evaluator,
+                            "evaluations": search.result.evaluations,
+                            "before": search.result.initial.to_dict()}
     helpful = sorted((n for n in rest if gains[n] > helps),
                      key=lambda n: (-gains[n], index[n]))
     scored = sorted(scores, key=lambda n: (-scores[n], index[n]))

@@ -247,3 +247,35 @@ def test_verdicts_count_where_onnxruntime_and_the_engine_disagree() -> None:
     assert verdicts(budget) == {"models": 4, "agree": 2, "ort_meets_engine_misses": 1,
                                 "ort_misses_engine_meets": 1}
     assert verdicts({"max_drop": 0.01, "candidates": [c(0.0, None)]}) is None
+
+
+def test_a_ranking_measured_apart_leaves_the_builds_to_the_bisection_and_give_back() -> None:
+    """budget_on engine: the group-wise ranking runs on the cheap evaluator (ONNX Runtime),
+    the expensive one (the engine) measures only the all-quantized model, the bisection and
+    the give-back; the verdicts are the expensive one's."""
+    cheap, costly = Synthetic(256, {3: 0.05, 17: 0.03}), Synthetic(256, {3: 0.05, 17: 0.03})
+    _, together = meet_budget(cheap.make, cheap, cheap.names, 0.01)
+    ranking_calls = cheap.calls
+    cheap.calls = 0
+    _, result = meet_budget(costly.make, costly, costly.names, 0.01,
+                            rank_on=(cheap.make, cheap))
+    assert set(result.excluded) == set(together.excluded) == {"n3", "n17"}
+    assert costly.calls == result.evaluations <= search_bound(256, ranked_apart=True)
+    assert search_bound(256, ranked_apart=True) < search_bound(256)
+    assert costly.calls < ranking_calls and cheap.calls >= 3     # the ranking moved
+    ranked = result.to_dict()["ranking"]
+    assert ranked["measured_on"]["evaluations"] == cheap.calls
+    assert ranked["signals"] == {"scored": 0, "groups": 256} and result.ranking["n3"] > 0
+
+
+def test_a_ranking_apart_gives_the_ranker_its_own_all_quantized_model() -> None:
+    problem = Synthetic(16, {3: 0.05})
+    seen: list[object] = []
+
+    def rank(model: object) -> dict[str, float]:
+        seen.append(model)
+        return {"n3": 1.0}
+
+    _, result = meet_budget(lambda f: ("shipped", problem.make(f)), lambda m: problem(m[1]),
+                            problem.names, 0.01, rank=rank, rank_on=(problem.make, problem))
+    assert seen == [frozenset()] and result.excluded == ["n3"]

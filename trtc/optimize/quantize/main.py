@@ -191,10 +191,14 @@ def _search_budget(spec: QuantizeSpec, candidates: _Candidates, plain: Any, mode
         built = quantized(extra)
         return candidates.fp16_regions(built)[0] if shipped else built
 
-    bound = search_bound(len(candidates.names), spec.budget_step)
+    # Engines build only the bisection's and give-back's candidates: the ranking (it only
+    # orders nodes) runs on ONNX Runtime with the Q/DQ model (ppocr_rec: 29 evaluations).
+    rank_on = None if evaluate is measure else (quantized, measure)
+    bound = search_bound(len(candidates.names), spec.budget_step, rank_on is not None)
     with _LazyProgress(progress, "budget search", bound) as update:
         model_out, result = meet_budget(make, evaluate, candidates.names, spec.max_drop,
-                                        spec.budget_step, progress=update, rank=rank)
+                                        spec.budget_step, progress=update, rank=rank,
+                                        rank_on=rank_on)
     baseline = getattr(evaluate, "baseline", None)
     if baseline is not None:
         result.baseline = baseline(model, warnings)
