@@ -51,9 +51,10 @@ def zoo() -> Any:
 def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     """Both searches on one zoo model; the row of the table."""
     from trtc.backends import get_backend
+    from trtc.metrics import within_budget
     from trtc.optimize.engine_budget import BackendEvaluator, EngineBudget
     from trtc.optimize.quantize import quantize_model
-    from trtc.optimize.sensitivity import OrtEvaluator, run_outputs, within_budget
+    from trtc.optimize.sensitivity import OrtEvaluator, run_outputs
     from trtc.recipe import BuildSpec, QuantizeSpec
     from trtc.report import budget_verdicts as verdicts
 

@@ -1134,25 +1134,31 @@ def _trtc_flags_for_polygraphy() -> list[str]:
     """Polygraphy flags for what trtc's build sets on this machine: TF32 on (Polygraphy
     clears it unless asked), 8.x's tactic sources, and the builder level trtc picks for
     this GPU (trtc.tensorrt.settings.gpu_defaults)."""
-    import tensorrt
-
     from trtc.backends.cuda_harness import gpu_info
     from trtc.tensorrt.settings import AUTO_TACTIC_SOURCES_8, default_level
 
+    version = _trt_version()
+    assert version is not None, "Polygraphy builds need TensorRT"
     flags = ["--tf32"]
     if _trt_major() < 10:
         flags += ["--tactic-sources", *AUTO_TACTIC_SOURCES_8]
-    level = default_level(str(tensorrt.__version__), gpu_info(0).compute_capability)
+    level = default_level(version, gpu_info(0).compute_capability)
     return flags + ([] if level is None else ["--builder-optimization-level", str(level)])
 
 
-def _trt_major() -> int:
+def _trt_version() -> str | None:
+    """The installed TensorRT's version (the one place the zoo reads it); None without."""
     try:
         import tensorrt
+    except Exception:  # noqa: BLE001 - a broken install raises OSError / ImportError alike
+        return None
+    return str(tensorrt.__version__)
 
-        return int(str(tensorrt.__version__).split(".")[0])
-    except Exception:  # noqa: BLE001 - no TensorRT: treat as the newest
-        return 99
+
+def _trt_major() -> int:
+    """The installed TensorRT's major version; without TensorRT, the newest (99)."""
+    version = _trt_version()
+    return 99 if version is None else int(version.split(".")[0])
 
 
 def do_gpu(m: Model, args: argparse.Namespace, deadline: Deadline) -> None:

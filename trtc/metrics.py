@@ -94,6 +94,12 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(x, y) / norm) if norm > 0 else float(np.array_equal(x, y))
 
 
+def within_budget(drop: float, max_drop: float) -> bool:
+    """Whether an accuracy drop meets ``max_drop``: the one rule for verify's top-1 gate and
+    the quantize budget search (a rounding-level excess still meets it)."""
+    return drop <= max_drop + 1e-12
+
+
 def top1_metric(cand_logits: list[np.ndarray], ref_logits: list[np.ndarray],
                 labels: list[np.ndarray], max_drop: float) -> dict[str, Any]:
     """Top-1 accuracy of candidate and reference, the drop, and how often they agree."""
@@ -105,7 +111,7 @@ def top1_metric(cand_logits: list[np.ndarray], ref_logits: list[np.ndarray],
     drop = ref_acc - cand_acc
     return {"name": "top1", "candidate": cand_acc, "reference": ref_acc, "drop": drop,
             "max_drop": max_drop, "agreement": float((cand == ref).mean()),
-            "samples": int(truth.size), "passed": drop <= max_drop + 1e-12}
+            "samples": int(truth.size), "passed": within_budget(drop, max_drop)}
 
 
 def cosine_metric(cand_out: list[np.ndarray], ref_out: list[np.ndarray],

@@ -162,6 +162,14 @@ def accuracy_plot(points: Sequence[tuple[str, float]], metric: str, figure: Any)
     return _png(fig)
 
 
+def chosen_candidate(budget: Mapping[str, Any]) -> int | None:
+    """The index of the measured candidate the search returned: the first one meeting the
+    budget with the returned float set (None: none, e.g. a search that missed)."""
+    chosen = set(budget.get("float_nodes") or [])
+    return next((i for i, c in enumerate(budget.get("candidates") or [])
+                 if c["meets"] and set(c["nodes"]) == chosen), None)
+
+
 def budget_plot(budget: Mapping[str, Any], figure: Any) -> str:
     """Every model the budget search measured: its metric against its latency (or, untimed,
     against its float-node count), the budget line, the chosen one and the float reference."""
@@ -180,11 +188,11 @@ def budget_plot(budget: Mapping[str, Any], figure: Any) -> str:
         if group:
             ax.scatter([x_of(c) for c in group], [c["value"] for c in group], color=colour,
                        label=label, s=22)
-    chosen = set(budget.get("float_nodes") or [])
-    pick = next((c for c in met if set(c["nodes"]) == chosen), None)
-    if pick is not None:
+    index = chosen_candidate(budget)
+    if index is not None:
+        pick = candidates[index]
         ax.scatter([x_of(pick)], [pick["value"]], facecolors="none", edgecolors="#1b1f23",
-                   s=120, label=f"chosen ({len(chosen)} in float)")
+                   s=120, label=f"chosen ({pick['float_nodes']} in float)")
     first = candidates[0]
     ax.annotate("all quantized", (x_of(first), first["value"]), fontsize=8,
                 textcoords="offset points", xytext=(4, 4))
@@ -286,15 +294,20 @@ def _accuracy_points(collected: Mapping[str, Any]) -> tuple[str, list[tuple[str,
 
 
 def _budget_section(budget: Mapping[str, Any], figure: Any) -> list[str]:
+    index = chosen_candidate(budget)
     rows = [[i, c["float_nodes"], f"{c['value']:.4f}", f"{c['drop']:.4f}",
              _ms(c["latency_ms"]) if c.get("latency_ms") is not None else "",
              f"{c['build_s']:.1f}" if c.get("build_s") is not None else "",
-             "chosen" if set(c["nodes"]) == set(budget.get("float_nodes") or []) else ""]
+             "chosen" if i == index else ""]
             for i, c in enumerate(budget.get("candidates") or [])]
+    ranked = (budget.get("ranking") or {}).get("measured_on")
+    apart = (f"; nodes ranked on {_e(ranked['evaluator'])} ({ranked['evaluations']} models)"
+             if ranked else "")
     out = ["<h2>accuracy budget search</h2>",
            f'<p class="meta">on {_e(budget.get("evaluator", "onnxruntime"))}, max drop '
            f'{budget["max_drop"]:g}; {budget.get("evaluations", len(rows))} models in '
-           f'{budget.get("seconds", 0):.1f} s; chosen by {_e(budget.get("chosen_by", ""))}</p>']
+           f'{budget.get("seconds", 0):.1f} s; chosen by {_e(budget.get("chosen_by", ""))}'
+           f'{apart}</p>']
     if figure is not None:
         out.append(budget_plot(budget, figure))
     out.append("<details><summary>every model measured</summary>"

@@ -152,3 +152,22 @@ def test_quantize_lines_show_the_chosen_models_trade_off() -> None:
     assert "1.54x faster than fp16 (0.800 ms)" in line
     assert not any(x.startswith("budget trade-off") for x in quantize_lines(
         {"budget": _budget(False)}))
+
+
+def test_the_chosen_candidate_is_the_met_one_with_the_returned_float_set() -> None:
+    budget = _budget(True)
+    assert report_html.chosen_candidate(budget) == 2
+    budget["candidates"].append(_candidate(["a"], 0.992, 0.52))   # measured again: first wins
+    assert report_html.chosen_candidate(budget) == 2
+    budget["candidates"][2]["meets"] = False
+    assert report_html.chosen_candidate(budget) == 4
+    assert report_html.chosen_candidate({**budget, "float_nodes": ["z"]}) is None
+
+
+def test_a_ranking_measured_apart_is_named_in_the_budget_section() -> None:
+    data = collected()
+    budget = _budget(True)
+    budget["ranking"] = {"measured_on": {"evaluator": "onnxruntime", "evaluations": 7}}
+    data["quantize"]["metrics"]["budget"] = budget
+    page = report_html.summary_html(data, "m", plots=False)
+    assert "nodes ranked on onnxruntime (7 models)" in page

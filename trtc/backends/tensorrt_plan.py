@@ -49,24 +49,26 @@ class ModelFacts:
                    {t.name: (t.dtype, t.shape) for t in model.outputs}, dict(io_scales or {}))
 
 
-def model_facts(onnx_path: Path) -> ModelFacts:
-    """Read the model's inputs, outputs, Q/DQ nodes (and their I/O scales), metadata_props."""
+def model_facts(onnx_path: Path, spec: BuildSpec | None = None) -> ModelFacts:
+    """Read the model's inputs, outputs, Q/DQ nodes, metadata_props and, as
+    :func:`io_scales_of` says, its Q/DQ I/O scales."""
     from trtc.graph.io import load_proto, model_io
-    from trtc.tensorrt.io_formats import qdq_io_scales
 
     proto = load_proto(onnx_path)
     model = model_io(proto, str(onnx_path))
-    return ModelFacts.of(model, qdq_io_scales(proto) if model.has_qdq else None)
+    return ModelFacts.of(model, io_scales_of(spec, model, proto))
 
 
-def io_scales_of(spec: BuildSpec, model: ModelIO, onnx_path: Path) -> dict[str, float]:
-    """The model's Q/DQ I/O scales, read only when the build asks for I/O formats."""
-    if not model.has_qdq or not (spec.input_formats or spec.output_formats):
+def io_scales_of(spec: BuildSpec | None, model: ModelIO, source: Any) -> dict[str, float]:
+    """The model's Q/DQ I/O scales where it has Q/DQ nodes, read only when the build asks
+    for I/O formats (``spec`` None: whenever). ``source``: the ONNX path or its proto."""
+    if not model.has_qdq or (spec is not None and not (spec.input_formats
+                                                       or spec.output_formats)):
         return {}
     from trtc.graph.io import load_proto
     from trtc.tensorrt.io_formats import qdq_io_scales
 
-    return qdq_io_scales(load_proto(onnx_path))
+    return qdq_io_scales(load_proto(source) if isinstance(source, Path) else source)
 
 
 def hinted_default_profile(hint: ProfileHint | None, onnx_inputs: OnnxInputs
@@ -191,9 +193,10 @@ def _older_versions_that_fit(spec: BuildSpec, facts: ModelFacts, hint: ProfileHi
     return fit
 
 
-def _facts_for_plan(onnx_path: Path | None, hint: ProfileHint | None) -> ModelFacts:
+def _facts_for_plan(onnx_path: Path | None, hint: ProfileHint | None, spec: BuildSpec
+                    ) -> ModelFacts:
     if onnx_path is not None and onnx_path.is_file():
-        facts = model_facts(onnx_path)
+        facts = model_facts(onnx_path, spec)
         from trtc.tensorrt.model import check_qdq_target
 
         check_qdq_target(facts.metadata, "tensorrt", str(onnx_path))
@@ -323,7 +326,7 @@ def preview(spec: BuildSpec, *, onnx_path: Path | None, hint: ProfileHint | None
                          "--trt-version previews another version only where TensorRT is "
                          "not installed")
     resolved = normalize_version(installed or trt_version or NEWEST_SUPPORTED)
-    facts = _facts_for_plan(onnx_path, hint)
+    facts = _facts_for_plan(onnx_path, hint, spec)
     try:
         settings = plan_trt_settings(spec, facts, resolved, hint=hint,
                                      timing_cache_dir=_auto_cache_dir(output,

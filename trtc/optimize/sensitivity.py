@@ -45,7 +45,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from trtc.errors import ModelError, VerificationError
-from trtc.metrics import cosine, top1_metric
+from trtc.metrics import cosine, top1_metric, within_budget
 from trtc.report import budget_verdicts
 
 Feed = dict[str, np.ndarray]
@@ -287,12 +287,6 @@ def _ranking_search(search: _Search, rank_on: tuple[Make, Evaluator] | None) -> 
     ranking.record((), initial, time.perf_counter() - started)
     ranking.into = search.result
     return ranking
-
-
-def within_budget(drop: float, max_drop: float) -> bool:
-    """Whether an accuracy drop meets ``max_drop`` (the one rule: a rounding-level excess
-    still meets it). The manifest records each candidate's verdict (``meets``)."""
-    return drop <= max_drop + 1e-12
 
 
 class _Search:

@@ -228,7 +228,7 @@ def test_an_untimed_search_keeps_the_fewest_float_nodes() -> None:
 
 
 def test_verdicts_count_where_onnxruntime_and_the_engine_disagree() -> None:
-    from trtc.optimize.sensitivity import within_budget
+    from trtc.metrics import within_budget
     from trtc.report import budget_verdicts as verdicts
 
     def c(engine_drop: float, ort_drop: float | None) -> dict:
