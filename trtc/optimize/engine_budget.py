@@ -4,8 +4,9 @@ ONNX Runtime running the fake-quantized graph and TensorRT running the engine bu
 from it disagree (issue 14), so with ``budget_on: engine`` every candidate the
 search tries is built by a trtc backend (TensorRT: the same planning and Polygraphy
 build path as ``trtc build``, the recipe's build section, one timing cache for all
-candidates) and run on the evaluation data: its metric and its median latency per
-evaluation batch go into the manifest with its build time.
+candidates) and run on the evaluation data: its metric goes into the manifest with its
+build time and its latency, timed the way ``trtc bench`` times it (TensorRT: GPU compute
+time, CUDA graph) at the recipe's largest bench batch.
 
 Without TensorRT (or a GPU) the search runs on ONNX Runtime as with
 ``budget_on: onnxruntime`` and a warning says so.
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from trtc.errors import DependencyError, UsageError
 from trtc.optimize.sensitivity import Evaluation, Evaluator, OrtEvaluator, score
-from trtc.recipe import BuildSpec, QuantizeSpec
+from trtc.recipe import BenchSpec, BuildSpec, QuantizeSpec
 
 if TYPE_CHECKING:
     from trtc.backends.base import Backend
@@ -35,20 +36,30 @@ class EngineBudget:
 
     ``timing_cache_dir``: where ``build.timing_cache: auto`` keeps its caches (the
     workspace's, shared with ``trtc build``); None = the search's own folder, shared
-    by its candidates.
+    by its candidates. ``bench``: how candidates are timed (the backend's ``trtc bench``
+    timer, at the largest of its batches, which the engine's profile then covers); None =
+    the host wall time of the evaluation runs (copies and launches included).
     """
 
     build: BuildSpec = field(default_factory=BuildSpec)
     timing_cache_dir: Path | None = None
     backend: str = "tensorrt"
+    bench: BenchSpec | None = None
+
+    @property
+    def time_batch(self) -> int | None:
+        """The batch candidates are timed at (None: the evaluation batch, host-timed)."""
+        return max(self.bench.batch) if self.bench is not None else None
 
 
 class BackendEvaluator:
     """Build each candidate with a trtc backend; score the artifact's outputs, time its runs.
 
     ``work_dir`` holds one candidate at a time (its ONNX and artifact are removed after
-    it is measured). Latency is the median wall time of one synchronous inference per
-    evaluation batch, after one warm-up run: a host-side number, copies included.
+    it is measured). Latency: with ``engine.bench``, the backend's bench timer at
+    ``engine.time_batch`` (the first evaluation sample repeated); else the median wall time
+    of one synchronous inference per evaluation batch after one warm-up run (host-side,
+    copies included).
     """
 
     name = "engine"
@@ -72,11 +83,15 @@ class BackendEvaluator:
         try:
             build_s = self._build(onnx_path, artifact, build)
             outputs, latency_ms = self._run(artifact, build)
+            if self.engine.bench is not None:
+                latency_ms = self._time(artifact, self.engine.bench)
         finally:
             for path in (onnx_path, Path(f"{onnx_path}.data"), artifact):
                 path.unlink(missing_ok=True)
         evaluation = score(outputs, self.reference.reference, self.reference.labels)
-        return dataclasses.replace(evaluation, latency_ms=latency_ms, build_s=build_s)
+        return dataclasses.replace(evaluation, latency_ms=latency_ms, build_s=build_s,
+                                   latency_batch=self.engine.time_batch or _batch(
+                                       self.reference.feeds[0]))
 
     def _on_onnxruntime(self, model: Any) -> dict[str, float] | None:
         """What ONNX Runtime (CPU) says of the same model: the verdict ``budget_on:
@@ -110,7 +125,8 @@ class BackendEvaluator:
         from trtc.graph.io import read_model_io
 
         first = self.reference.feeds[0]
-        hint = ProfileHint(batches=(_batch(first),),
+        batches = {_batch(first), self.engine.time_batch or _batch(first)}
+        hint = ProfileHint(batches=tuple(sorted(batches)),
                            shapes=({k: tuple(v.shape) for k, v in first.items()},))
         request = BuildRequest(onnx_path, artifact, build, read_model_io(onnx_path),
                                why="quantize.budget_on engine", hint=hint,
@@ -132,6 +148,26 @@ class BackendEvaluator:
             seconds.append(time.perf_counter() - started)
             outputs.append(_in_order(got, self.output_names))
         return outputs, statistics.median(seconds) * 1000.0
+
+
+    def _time(self, artifact: Path, bench: BenchSpec) -> float:
+        """The artifact's median latency (ms) by the backend's bench timer at the time
+        batch: the first evaluation sample repeated to it."""
+        batch = self.engine.time_batch
+        assert batch is not None
+        feed = {k: _repeat(v, batch) for k, v in self.reference.feeds[0].items()}
+        stats, _ = self.backend.timer(artifact, bench).time(feed, batch)
+        return float(stats["median_ms"])
+
+
+def _repeat(value: Any, batch: int) -> Any:
+    """A batch-1 array repeated along its first axis to ``batch`` (scalars as they are)."""
+    import numpy as np
+
+    array = np.asarray(value)
+    if array.ndim == 0 or array.shape[0] == batch:
+        return array
+    return np.repeat(array[:1], batch, axis=0)
 
 
 def _batch(feed: Mapping[str, Any]) -> int:

@@ -64,13 +64,15 @@ class Evaluation:
     value: float                   # accuracy, or cosine with the reference
     reference: float               # the FP32 model's accuracy (1.0 for cosine)
     drop: float
-    #: Median latency of one evaluation batch where the evaluator times it (engines).
+    #: Median latency where the evaluator times it (engines), at ``latency_batch``.
     latency_ms: float | None = None
     #: Seconds to build the artifact measured (engines).
     build_s: float | None = None
     #: The same model scored by ONNX Runtime on CPU (engines: what ``budget_on:
     #: onnxruntime`` would have said of it), {"value", "drop"}; None where not run.
     onnxruntime: dict[str, float] | None = None
+    #: The batch ``latency_ms`` was timed at (None: not recorded).
+    latency_batch: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"metric": self.metric, "value": round(self.value, 6),
@@ -78,6 +80,8 @@ class Evaluation:
                                "drop": round(self.drop, 6)}
         if self.latency_ms is not None:
             out["latency_ms"] = round(self.latency_ms, 4)
+            if self.latency_batch is not None:
+                out["latency_batch"] = self.latency_batch
         if self.build_s is not None:
             out["build_s"] = round(self.build_s, 3)
         if self.onnxruntime is not None:

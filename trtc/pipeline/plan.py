@@ -132,7 +132,7 @@ class Plan:
 
         cache = (workspace_timing_cache_dir(self.ws.stage_dir("build"))
                  if self.ws is not None else None)
-        return EngineBudget(self.recipe.build, cache)
+        return EngineBudget(self.recipe.build, cache, bench=self.recipe.bench)
 
     def job(self, stage: str) -> Any:
         """The frozen job ``stage`` runs (its section, resolved)."""

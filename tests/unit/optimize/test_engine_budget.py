@@ -114,6 +114,40 @@ def test_a_backend_evaluator_builds_times_and_scores_every_candidate(tmp_path: P
                for line in quantize_lines(report.to_dict()))
 
 
+def test_with_a_bench_section_candidates_are_timed_by_the_bench_timer_at_its_batch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GPU latency the way trtc bench measures it (TensorRT: GPU compute, CUDA graph), at
+    # the recipe's largest bench batch; ONNX Runtime's CPU timer stands in for it here.
+    from trtc.backends.onnxruntime import OnnxRuntimeBackend
+    from trtc.recipe import BenchSpec
+
+    timed: list[tuple[int, tuple[int, ...]]] = []
+    original = OnnxRuntimeBackend.timer
+
+    def spy(self: OnnxRuntimeBackend, artifact: Path, spec: BenchSpec) -> object:
+        timer = original(self, artifact, spec)
+        real = timer.time
+
+        def time(feed: dict, batch: int) -> tuple[dict, list[str]]:
+            timed.append((batch, next(iter(feed.values())).shape))
+            return real(feed, batch)
+
+        timer.time = time  # type: ignore[method-assign]
+        return timer
+
+    monkeypatch.setattr(OnnxRuntimeBackend, "timer", spy)
+    src = make_hostile_model(tmp_path / "hostile.onnx")
+    bench = BenchSpec(batch=(1, 4), duration_s=0.05, warmup_ms=1.0, min_iterations=2)
+    report = quantize_model(src, tmp_path / "q.onnx", QuantizeSpec(**SPEC, budget_on="engine"),
+                            cache_dir=tmp_path / "cache",
+                            engine=EngineBudget(backend="onnxruntime", bench=bench))
+    budget = report.to_dict()["budget"]
+    measured = [*budget["candidates"], budget["baseline"]]
+    assert len(timed) == len(measured) and all(b == 4 and shape[0] == 4 for b, shape in timed)
+    assert all(c["latency_batch"] == 4 and c["latency_ms"] > 0 for c in measured)
+    assert EngineBudget().time_batch is None and EngineBudget(bench=bench).time_batch == 4
+
+
 def test_a_backend_search_measures_the_fp16_reference_and_picks_by_latency(
         tmp_path: Path) -> None:
     src = make_hostile_model(tmp_path / "hostile.onnx")
