@@ -85,7 +85,8 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     row: dict[str, Any] = {"model": name, "family": m.family, "max_drop": args.max_drop,
                            "time_batch": args.time_batch}
 
-    log(f"{name}: budget on the engine ({floats} float regions)")
+    log(f"{name}: budget on the engine ({floats} float regions, timed at batch "
+        f"{args.time_batch})")
     started = time.perf_counter()
     report = quantize_model(onnx_path, work / "engine.onnx",
                             QuantizeSpec(**common, budget_on="engine"),  # type: ignore[arg-type]

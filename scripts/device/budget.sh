@@ -11,12 +11,12 @@ python3 scripts/zoo.py fetch --models "$MODELS" > "$OUT/fetch.log" 2>&1  # expor
 mkdir -p /tmp/be
 for m in ${MODELS//,/ }; do
   timeout "${LIMIT:-540}" python3 scripts/budget_engine.py --models "$m" --out "/tmp/be/$m" \
-    --max-drop "${MAX_DROP:-0.01}" > "/tmp/be/$m.log" 2>&1 &
+    --max-drop "${MAX_DROP:-0.01}" > "$OUT/be-$m.log" 2>&1 &   # streamed: a cut run still tells
 done
 wait
 el "budget done"
 python3 scripts/budget_engine.py --report-only --out docs/budget-engine --merge /tmp/be/*.json
-(cd /tmp/be && tar cJf "$OUT/budget-logs.tar.xz" ./*.log ./*.json)
+(cd /tmp/be && tar cJf "$OUT/budget-parts.tar.xz" ./*.json)
 cp docs/budget-engine.json docs/budget-engine.md "$OUT/" 2>/dev/null
-for m in ${MODELS//,/ }; do tail -4 "/tmp/be/$m.log"; done
+for m in ${MODELS//,/ }; do tail -4 "$OUT/be-$m.log"; done
 cat docs/budget-engine.md
