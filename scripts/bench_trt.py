@@ -444,8 +444,9 @@ def main() -> None:
     parser.add_argument("--sweep-streams", default="1,2,4")
     parser.add_argument("--sweep-input-format", default=None,
                         help="sweep: the engine input's type:format (trtexec --inputIOFormats, "
-                        "e.g. int8:chw32: a quarter of fp32's H2D copy; the host converts once "
-                        "outside the timed loop)")
+                        "e.g. int8:chw4: a third of a 3-channel fp32 image's H2D copy; "
+                        "int8:chw32 pads 3 channels to 32, more than fp32); the host "
+                        "converts once outside the timed loop")
     parser.add_argument("--max-latency-ms", type=float, default=None,
                         help="sweep: the best point's latency bound")
     parser.add_argument("--throughput-variant", choices=("int8-calib", "int8-qdq"),

@@ -3,7 +3,7 @@
 # streams in one engine, batch 1 on a profile of its own, a second build on the warm
 # timing cache). docs/bench-trt.{json,md} and the log come back under $OUT.
 #   STREAMS=1,2 BATCHES=1,8,32,128,256,512 LIMIT=560 bash scripts/device/sweep.sh
-#   INPUT_FORMAT=int8:chw32 FORCE=1 bash scripts/device/sweep.sh   # int8 input, re-measured
+#   INPUT_FORMAT=int8:chw4 FORCE=1 bash scripts/device/sweep.sh   # int8 input (chw32 pads 3 channels to 32)
 set -u; . scripts/device/common.sh
 el "sweep batches=${BATCHES:-1,8,32,128,256,512} streams=${STREAMS:-1,2}"
 timeout "${LIMIT:-560}" python3 scripts/bench_trt.py --only sweep --max-latency-ms 5 \

@@ -136,7 +136,8 @@ class Backend(Protocol):
         """Return a Polygraphy runner for the artifact (for the comparator)."""
 
     def infer_fn(self, artifact: Path, threads: int | None) -> Callable[[Feed], Any]:
-        """Return a function running one inference on a feed dict."""
+        """Return a function running one inference on a feed dict; its outputs belong to
+        the caller (a later call must not overwrite them)."""
 
     def timer(self, artifact: Path, spec: BenchSpec) -> Timer:
         """Return the timer bench measures the artifact with."""

@@ -589,12 +589,17 @@ class TensorRTBackend:
                                  converts=polygraphy_converts())
 
     def infer_fn(self, artifact: Path, threads: int | None) -> Callable[[Feed], Any]:
-        """One synchronous inference per call through an activated TrtRunner."""
+        """One synchronous inference per call through an activated TrtRunner; the outputs
+        are copies the caller keeps (Polygraphy's runners reuse their output buffers: the
+        engine budget's 16 held-out samples all read as the last one, G11)."""
         runner = self.runner(artifact, "trtc-bench")
         runner.activate()
 
         def infer(feed: Feed) -> Any:
-            return runner.infer(dict(feed))
+            import numpy as np
+
+            return {name: np.array(value, copy=True)
+                    for name, value in runner.infer(dict(feed)).items()}
 
         infer.runner = runner  # type: ignore[attr-defined]  # keeps it alive
         return infer

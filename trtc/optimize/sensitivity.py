@@ -302,6 +302,8 @@ class _Search:
         self.result, self.progress, self.bound = result, progress, bound
         #: Where a ranking measured apart reports (:func:`_ranking_search`); None: here.
         self.into: BudgetResult | None = None
+        #: Float-set size -> why ``make`` refused it (ModelError), first message per size.
+        self.unmade: dict[int, str] = {}
         self.seen: dict[frozenset[str], Evaluation | None] = {}
         #: The miss with the most nodes in float, for the error message.
         self.widest_miss: tuple[int, Evaluation] = (0, result.initial)
@@ -312,7 +314,8 @@ class _Search:
     def build(self, nodes: Sequence[str]) -> Any | None:
         try:
             return self.make(tuple(nodes))
-        except ModelError:
+        except ModelError as exc:  # nothing left quantized, or a candidate that cannot be made
+            self.unmade.setdefault(len(nodes), exc.message)
             return None
 
     def measure(self, nodes: Sequence[str]) -> tuple[Any, Evaluation | None]:
@@ -505,10 +508,20 @@ def _halves(nodes: list[str]) -> list[list[str]]:
 def _missed(search: _Search, candidates: int) -> VerificationError:
     floated, evaluation = search.widest_miss
     result = search.result
-    more = " (floating more leaves nothing quantized)" if floated < candidates else ""
+    # make() refusing a float set smaller than all candidates is not "nothing left to
+    # quantize": say why, it is what stopped the search (G12: fp16 regions on the GPU host).
+    refused = {n: why for n, why in search.unmade.items() if 0 < n < candidates}
+    if refused:
+        smallest = min(refused)
+        more = (f"; {len(refused)} larger float set(s) could not be made, the smallest "
+                f"({smallest} nodes): {refused[smallest]}")
+    else:
+        more = " (floating more leaves nothing quantized)" if floated < candidates else ""
     return VerificationError(
         f"accuracy budget missed: {evaluation.metric} drop {evaluation.drop:.4g} > max_drop "
         f"{result.max_drop:g} even with {floated} of {candidates} quantized nodes in "
         f"float{more} ({result.evaluations} evaluations in "
         f"{sum(c['seconds'] for c in result.candidates):.1f} s)",
-        "raise quantize.max_drop, calibrate on more/real data, or use --precision fp16")
+        "raise quantize.max_drop, calibrate on more/real data, or use --precision fp16"
+        + ("; the refused candidates are a bug in trtc's quantize: report it" if refused
+           else ""))

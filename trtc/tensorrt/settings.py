@@ -383,7 +383,7 @@ def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
         values[row.field] = value
     scales = plan_io_formats(values["input_formats"], values["output_formats"], feats,
                              onnx_inputs, onnx_outputs, strongly_typed=strongly_typed,
-                             int8_mode=int8_mode, scales=io_scales or {})
+                             int8_mode=int8_mode, scales=io_scales or {}, notes=notes)
     timing_cache, keyed = _resolve_timing_cache(spec.timing_cache, timing_cache_dir)
     if spec.version_compatible and spec.refit:
         # NVIDIA's version-compatibility article: the lean runtime cannot refit engines.

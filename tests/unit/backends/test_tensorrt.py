@@ -135,3 +135,27 @@ def test_settings_placeholders_become_tensorrt_enums() -> None:
     assert trt_values(trt, kwargs) == {"memory_pool_limits": {"pool.WORKSPACE": 1 << 30},
                                         "profiling_verbosity": "verbosity.DETAILED",
                                         "tf32": True}
+
+
+def test_infer_fn_outputs_survive_the_next_inference(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Polygraphy's TrtRunner reuses its output buffers; the engine budget keeps every
+    sample's outputs, so infer_fn hands out copies (G11: all 16 read as the last one)."""
+    import numpy as np
+
+    class ReusingRunner:
+        def __init__(self) -> None:
+            self.buffer = np.zeros(3, np.float32)
+
+        def activate(self) -> None:
+            pass
+
+        def infer(self, feed: dict) -> dict:
+            self.buffer[:] = feed["x"]
+            return {"y": self.buffer}
+
+    monkeypatch.setattr(TensorRTBackend, "runner", lambda self, artifact, name: ReusingRunner())
+    infer = TensorRTBackend().infer_fn(tmp_path / "m.engine", None)
+    first = infer({"x": np.ones(3, np.float32)})
+    second = infer({"x": np.full(3, 2.0, np.float32)})
+    assert first["y"].tolist() == [1.0] * 3 and second["y"].tolist() == [2.0] * 3

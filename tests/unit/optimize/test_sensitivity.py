@@ -279,3 +279,20 @@ def test_a_ranking_apart_gives_the_ranker_its_own_all_quantized_model() -> None:
     _, result = meet_budget(lambda f: ("shipped", problem.make(f)), lambda m: problem(m[1]),
                             problem.names, 0.01, rank=rank, rank_on=(problem.make, problem))
     assert seen == [frozenset()] and result.excluded == ["n3"]
+
+
+def test_a_candidate_make_refuses_is_named_in_the_miss() -> None:
+    """make() raising for a float set that still leaves nodes quantized (a conversion bug)
+    must not read as "floating more leaves nothing quantized"."""
+    problem = Synthetic(16, {3: 0.05})
+
+    def make(float_nodes: tuple[str, ...]) -> frozenset[str]:
+        if float_nodes:
+            raise ModelError("fp16 regions: duplicate node name 'c_cast'")
+        return problem.make(float_nodes)
+
+    with pytest.raises(VerificationError) as caught:
+        meet_budget(make, problem, problem.names, 0.01)
+    message = caught.value.message
+    assert "could not be made" in message and "duplicate node name 'c_cast'" in message
+    assert "nothing quantized" not in message

@@ -175,6 +175,32 @@ def test_plan_io_formats_returns_the_int8_scales_only() -> None:
                         strongly_typed=False, int8_mode=None, scales={})
 
 
+@pytest.mark.parametrize(("specs", "padded"), [
+    (("int8:chw32",), 32), (("fp16:chw16",), 16), (("int8:chw4",), None), (("int8:chw",), None),
+    (("fp16:hwc8",), 8), (("int8:chw32+chw",), None)])
+def test_a_format_padding_the_channels_past_the_models_bytes_is_noted(
+        specs: tuple[str, ...], padded: int | None) -> None:
+    # int8:chw32 of a 3-channel image copies 32 bytes a pixel where float32 copies 12
+    # (the 2026-12-03 ResNet-50 sweep with it: 34,347 img/s, 63,731 with fp32 input).
+    notes: list[str] = []
+    plan_io_formats(specs, (), F86, IMG, None, strongly_typed=False, int8_mode="qdq",
+                    scales={"input": 0.5}, notes=notes)
+    if padded is None:
+        assert notes == []
+        return
+    (note,) = notes
+    size = 1 if specs[0].startswith("int8") else 2
+    assert f"pads its 3 channels to {padded}: {padded * size} bytes per pixel" in note
+    assert "float32 takes 12" in note and "'input'" in note and note.startswith(KEY)
+    if specs[0].startswith("int8"):
+        assert "int8:chw4 or int8:chw copies less" in note
+    # Many channels pad little: a 64-channel feature map in int8:chw32 is not noted.
+    quiet: list[str] = []
+    plan_io_formats(specs, (), F86, {"input": ("float32", (1, 64, 8, 8))}, None,
+                    strongly_typed=False, int8_mode="qdq", scales={"input": 0.5}, notes=quiet)
+    assert quiet == []
+
+
 # --------------------------------------------------------------------------- the plan
 
 
