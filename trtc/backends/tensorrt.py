@@ -592,12 +592,12 @@ class TensorRTBackend:
         """One synchronous inference per call through an activated TrtRunner; the outputs
         are copies the caller keeps (Polygraphy's runners reuse their output buffers: the
         engine budget's 16 held-out samples all read as the last one, G11)."""
+        import numpy as np
+
         runner = self.runner(artifact, "trtc-bench")
         runner.activate()
 
         def infer(feed: Feed) -> Any:
-            import numpy as np
-
             return {name: np.array(value, copy=True)
                     for name, value in runner.infer(dict(feed)).items()}
 

@@ -149,7 +149,6 @@ class BackendEvaluator:
             outputs.append(_in_order(got, self.output_names))
         return outputs, statistics.median(seconds) * 1000.0
 
-
     def _time(self, artifact: Path, bench: BenchSpec) -> float:
         """The artifact's median latency (ms) by the backend's bench timer at the time
         batch: the first evaluation sample repeated to it."""
