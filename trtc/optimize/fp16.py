@@ -108,6 +108,7 @@ def convert_float(model: onnx.ModelProto, precision: Literal["fp16", "bf16"], *,
         _refuse_half_tensors(converted)
         originals = _float_tensors(converted)
     converted = _run_fp16_converter(converted, keep_io_types, [k.name for k in kept])
+    remove_duplicate_casts(converted)
     remove_cast_round_trips(converted)
     if precision == "bf16":
         retype_to_bfloat16(converted, originals)
@@ -265,6 +266,24 @@ def _is_converter_cast(node: onnx.NodeProto) -> bool:
 
 def _cast_to(node: onnx.NodeProto) -> int:
     return next((a.i for a in node.attribute if a.name == "to"), -1)
+
+
+def remove_duplicate_casts(model: onnx.ModelProto) -> None:
+    """Drop a converter Cast that repeats an earlier one (same input, output and type).
+
+    Some ONNX Runtime versions insert one Cast per reader of a tensor that two kept
+    nodes read, each writing the same output name: the graph is no longer in SSA form
+    and the checker refuses it (G12: on the GPU machine every fp16-region candidate of
+    ppocr_cls's budget search, ``Constant@3_cast_to_fp32_node`` twice).
+    """
+    seen: set[tuple[str, str, int]] = set()
+    for node in list(model.graph.node):
+        if not _is_converter_cast(node):
+            continue
+        key = (node.input[0], node.output[0], _cast_to(node))
+        if key in seen:
+            model.graph.node.remove(node)
+        seen.add(key)
 
 
 def remove_cast_round_trips(model: onnx.ModelProto) -> None:

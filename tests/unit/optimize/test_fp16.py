@@ -251,3 +251,26 @@ def test_bf16_ignores_fp16_overflow_and_refuses_half_models() -> None:
     half, _ = convert_float(_scale_model(2.0), "fp16")
     with pytest.raises(ModelError, match="already holds a 16-bit float tensor"):
         convert_float(half, "bf16")
+
+
+def test_a_repeated_converter_cast_is_dropped_so_the_graph_stays_ssa() -> None:
+    """G12: an ONNX Runtime converter that casts a tensor once per reader writes the same
+    Cast output twice; the checker refuses such a graph, so the repeat is dropped."""
+    from trtc.optimize.fp16 import remove_duplicate_casts
+
+    cast = dict(inputs=["c"], outputs=["c_cast_to_fp32"], name="c_cast_to_fp32_node", to=FLOAT)
+    nodes = [helper.make_node("Cast", **cast), helper.make_node("Cast", **cast),
+             helper.make_node("Add", ["x", "c_cast_to_fp32"], ["a"], name="add"),
+             helper.make_node("Mul", ["a", "c_cast_to_fp32"], ["y"], name="mul")]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", FLOAT, [2])],
+        [helper.make_tensor_value_info("y", FLOAT, [2])],
+        [numpy_helper.from_array(np.array([1.5, 2.0], np.float16), "c")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(onnx.checker.ValidationError, match="SSA|multiple times"):
+        onnx.checker.check_model(model, full_check=True)
+    remove_duplicate_casts(model)
+    onnx.checker.check_model(model, full_check=True)
+    assert [n.op_type for n in model.graph.node] == ["Cast", "Add", "Mul"]
+    (y,) = _run(model, x=np.array([1.0, 1.0], np.float32))
+    assert y.tolist() == [3.75, 6.0]
