@@ -1080,6 +1080,7 @@ def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadl
             log(f"  {m.name}: int8 build failed; re-quantizing with {exclude} in float "
                 "(trtc's hint)")
             out["retry"] = {"exclude_nodes": exclude, "first_error": r.get("error")}
+            q.with_suffix(".stamp.json").unlink(missing_ok=True)  # q is no longer that model
             qres = quantize(m, onnx_path, q, "tensorrt", args, deadline,
                             f"{m.name}.gpu.quantize-retry", args.quantize_timeout, exclude)
             out["retry"]["quantize"] = qres["attempts"]
@@ -1732,6 +1733,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def worker_command(args: argparse.Namespace, index: int, share: Sequence[Model],
+                   budget: float | None) -> list[str]:
+    """The `gpu` command of one worker: every flag that changes what it measures is
+    forwarded (a worker once ran without --int8-budget-on, so its budget ran on ONNX
+    Runtime)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "gpu", "--worker", str(index),
+           "--models", ",".join(m.name for m in share),
+           "--precisions", ",".join(args.precisions), "--zoo-dir", str(ZOO),
+           "--duration", str(args.duration), "--calib-samples", str(args.calib_samples),
+           "--step-timeout", str(args.step_timeout),
+           "--export-timeout", str(args.export_timeout),
+           "--quantize-timeout", str(args.quantize_timeout),
+           "--build-timeout", str(args.build_timeout), "--min-build-s", str(args.min_build_s)]
+    if budget is not None:
+        cmd += ["--budget-s", f"{budget:.0f}"]
+    cmd += ["--force"] * args.force + ["--compare-polygraphy"] * args.compare_polygraphy
+    cmd += ["--retry-failed"] * args.retry_failed + ["--build-verbose"] * args.build_verbose
+    cmd += ["--polygraphy-default"] * args.polygraphy_default
+    cmd += ["--int8-budget-on", args.int8_budget_on]   # a worker left without it ran ORT's
+    if args.test_backend:
+        cmd += ["--test-backend", args.test_backend]
+    return cmd
+
+
 def run_workers(models: Sequence[Model], gpus: Sequence[str], args: argparse.Namespace,
                 deadline: Deadline) -> int:
     """One `gpu` worker per entry of ``--gpus`` (CUDA_VISIBLE_DEVICES), models dealt
@@ -1745,21 +1770,7 @@ def run_workers(models: Sequence[Model], gpus: Sequence[str], args: argparse.Nam
     for index, (gpu, share) in enumerate(zip(gpus, shares)):
         if not share:
             continue
-        cmd = [sys.executable, str(Path(__file__).resolve()), "gpu", "--worker", str(index),
-               "--models", ",".join(m.name for m in share),
-               "--precisions", ",".join(args.precisions), "--zoo-dir", str(ZOO),
-               "--duration", str(args.duration), "--calib-samples", str(args.calib_samples),
-               "--step-timeout", str(args.step_timeout),
-               "--export-timeout", str(args.export_timeout),
-               "--quantize-timeout", str(args.quantize_timeout),
-               "--build-timeout", str(args.build_timeout), "--min-build-s", str(args.min_build_s)]
-        if budget is not None:
-            cmd += ["--budget-s", f"{budget:.0f}"]
-        cmd += ["--force"] * args.force + ["--compare-polygraphy"] * args.compare_polygraphy
-        cmd += ["--retry-failed"] * args.retry_failed + ["--build-verbose"] * args.build_verbose
-        cmd += ["--polygraphy-default"] * args.polygraphy_default
-        if args.test_backend:
-            cmd += ["--test-backend", args.test_backend]
+        cmd = worker_command(args, index, share, budget)
         env = _env() | {"CUDA_VISIBLE_DEVICES": gpu}
         log(f"worker {index} (gpu {gpu}): {', '.join(m.name for m in share)}")
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,

@@ -86,3 +86,19 @@ def test_a_prequantized_model_is_reused_only_with_the_same_key(tmp_path: Path) -
         assert zoo.reused_quantize(m, source, q, changed) is None
     source.write_bytes(source.read_bytes() + b" ")                   # another source model
     assert zoo.reused_quantize(m, source, q, args) is None
+
+
+def test_a_worker_gets_every_flag_that_changes_what_it_measures() -> None:
+    import argparse
+
+    zoo = _zoo()
+    args = argparse.Namespace(
+        precisions=["int8"], duration=1.0, calib_samples=64, step_timeout=60.0,
+        export_timeout=60.0, quantize_timeout=900.0, build_timeout=240.0, min_build_s=120.0,
+        force=False, compare_polygraphy=False, retry_failed=True, build_verbose=False,
+        polygraphy_default=False, int8_budget_on="engine", test_backend=None)
+    cmd = zoo.worker_command(args, 1, [zoo.BY_NAME["ppocr_cls"]], 300.0)
+    pairs = dict(zip(cmd, cmd[1:]))
+    assert pairs["--int8-budget-on"] == "engine" and pairs["--calib-samples"] == "64"
+    assert pairs["--models"] == "ppocr_cls" and pairs["--budget-s"] == "300"
+    assert "--retry-failed" in cmd and "--force" not in cmd
