@@ -309,13 +309,11 @@ def padding_note(name: str, fmt: IoFormat, tensor: tuple[str, Sequence[int | str
     img/s against 63,731 with fp32 input). None: no such padding, or C unknown."""
     import math
 
-    import numpy as np
-
     dtype, shape = tensor
-    size = np.dtype(fmt.numpy_dtype).itemsize
+    size = numpy_dtype(fmt.numpy_dtype).itemsize   # bf16 / fp8 through ml_dtypes
     try:
-        model_size = np.dtype(str(dtype)).itemsize
-    except TypeError:
+        model_size = numpy_dtype(str(dtype)).itemsize
+    except (TypeError, AttributeError):            # a type numpy has no size for
         return None
     padded: list[tuple[int, int]] = []   # (padded, channels) per allowed format
     for layout in (LAYOUTS[f] for f in fmt.formats):

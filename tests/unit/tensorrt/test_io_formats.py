@@ -201,6 +201,14 @@ def test_a_format_padding_the_channels_past_the_models_bytes_is_noted(
     assert quiet == []
 
 
+def test_the_padding_note_sizes_bf16_through_ml_dtypes() -> None:
+    notes: list[str] = []
+    plan_io_formats(("bf16:hwc8",), (), F10, IMG, None, strongly_typed=False, int8_mode=None,
+                    scales={}, notes=notes)
+    (note,) = notes
+    assert "pads its 3 channels to 8: 16 bytes per pixel" in note and "bf16:chw copies" in note
+
+
 # --------------------------------------------------------------------------- the plan
 
 
