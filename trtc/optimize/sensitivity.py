@@ -265,7 +265,7 @@ def meet_budget(make: Make, evaluate: Evaluator, candidates: Sequence[str], max_
                      search_bound(len(candidates), step, apart))
     search.record((), initial, time.perf_counter() - started)
     if not result.met:
-        order = _ranked(_ranking_search(search, rank_on), list(candidates), rank, model)
+        order = _ranked(*_ranking_search(search, rank_on, model), list(candidates), rank)
         model, final, kept = _bisect(search, order, max(1, step))
         model, final, kept = _give_back(search, kept, model, final,
                                         _give_back_bound(len(order), apart),
@@ -277,20 +277,23 @@ def meet_budget(make: Make, evaluate: Evaluator, candidates: Sequence[str], max_
     return model, result
 
 
-def _ranking_search(search: _Search, rank_on: tuple[Make, Evaluator] | None) -> _Search:
-    """The search the ranking measures with: ``search`` itself, or one on ``rank_on``'s
-    evaluator, whose ranking lands in ``search.result`` (``ranked_on``, its evaluations)."""
+def _ranking_search(search: _Search, rank_on: tuple[Make, Evaluator] | None, model: Any
+                    ) -> tuple[_Search, Any]:
+    """The search the ranking measures with and the all-quantized model ``rank`` scores:
+    ``search`` and ``model`` themselves, or a search on ``rank_on``'s evaluator with its
+    own all-quantized model, whose ranking lands in ``search.result`` (``ranked_on``)."""
     if rank_on is None:
-        return search
+        return search, model
     make, evaluate = rank_on
     started = time.perf_counter()
-    initial = evaluate(make(()))
+    model = make(())
+    initial = evaluate(model)
     own = BudgetResult(False, search.max_drop, initial, initial,
                        evaluator=getattr(evaluate, "name", "onnxruntime"))
     ranking = _Search(make, evaluate, search.max_drop, own, None, 0)
     ranking.record((), initial, time.perf_counter() - started)
     ranking.into = search.result
-    return ranking
+    return ranking, model
 
 
 class _Search:
@@ -354,16 +357,11 @@ class _Search:
             self.progress(self.bound, self.bound)
 
 
-def _ranked(search: _Search, candidates: list[str], rank: Ranker | None, model: Any
+def _ranked(search: _Search, model: Any, candidates: list[str], rank: Ranker | None
             ) -> list[str]:
-    """Candidates, most harmful first: scored by ``rank``, the rest measured group-wise.
-
-    ``model`` is the all-quantized model ``rank`` scores, unless ``search`` ranks apart
-    (then its own all-quantized model is).
-    """
+    """Candidates, most harmful first: scored by ``rank`` (on ``model``, the all-quantized
+    one), the rest measured group-wise."""
     started = time.perf_counter()
-    if search.into is not None:
-        model = search.build(())
     wanted = set(candidates)
     scores = {n: s for n, s in (rank(model) if rank is not None else {}).items()
               if n in wanted}
