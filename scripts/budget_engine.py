@@ -107,9 +107,10 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
     feeds = [{k: v[i:i + 1] for k, v in np.load(held_out).items() if k != "labels"}
              for i in range(args.eval_samples)]
-    reference = OrtEvaluator(feeds, run_outputs(onnx.load(str(onnx_path)), feeds), None)
+    source = onnx.load(str(onnx_path))
+    reference = OrtEvaluator(feeds, run_outputs(source, feeds), None)
     evaluator = BackendEvaluator(get_backend(args.backend), engine, reference,
-                                 [o.name for o in onnx.load(str(onnx_path)).graph.output], work)
+                                 [o.name for o in source.graph.output], work)
     as_engine = evaluator(onnx.load(str(work / "ort.onnx")))
     row["onnxruntime"] = {"wall_s": round(time.perf_counter() - started, 1),
                           "float_nodes": len(on_ort["float_nodes"]),
