@@ -934,9 +934,9 @@ def hinted_exclusions(hint: str, onnx_path: Path) -> list[str]:
 def _quantize_key(m: Model, onnx_path: Path, args: argparse.Namespace) -> dict[str, Any]:
     """What the gpu phase's int8 quantize depends on: a stamp with the same key means the
     Q/DQ model beside it is the one this run would make."""
-    import hashlib
+    from trtc.workspace import sha256_file
 
-    return {"model": m.name, "source_sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
+    return {"model": m.name, "source_sha256": sha256_file(onnx_path),
             "calib_samples": args.calib_samples, "data": m.data, "int8_budget": m.int8_budget,
             "int8_budget_on": getattr(args, "int8_budget_on", "onnxruntime")}
 
@@ -958,8 +958,8 @@ def reused_quantize(m: Model, onnx_path: Path, q: Path, args: argparse.Namespace
     if args.force or not q.is_file() or not stamp_path.is_file():
         return None
     stamp = json.loads(stamp_path.read_text())
-    if {k: stamp.get(k) for k in _quantize_key(m, onnx_path, args)} != \
-            _quantize_key(m, onnx_path, args):
+    key = _quantize_key(m, onnx_path, args)
+    if {k: stamp.get(k) for k in key} != key:
         return None
     log(f"  {m.name}: int8 Q/DQ model reused ({stamp.get('made_on')})")
     return {"ok": True, "attempts": stamp["attempts"], "data": None, "calib": stamp["calib"],
