@@ -903,10 +903,12 @@ _HINTED = re.compile(r"--exclude-nodes (\S+?)[;)]")
 
 
 def hinted_exclusions(hint: str, onnx_path: Path) -> list[str]:
-    """The nodes trtc's "no int8 kernel" hint says to keep in float; a Resize (never
-    quantized itself: TensorRT moves the Q/DQ after it in front) becomes the nodes reading
-    its output, as the hint says, and so does every Resize of the same mode (ppocr_det's
-    six nearest-neighbour Resizes: one failed build per Resize otherwise)."""
+    """The nodes trtc's "no int8 kernel" hint says to keep in float. A Resize comes with
+    the nodes reading its output, as the hint says (TensorRT moves a Q after it in front
+    of it), and so does every Resize of the same mode (ppocr_det's six nearest-neighbour
+    Resizes: one failed build per Resize otherwise); the Resize itself stays in the list,
+    so that it reads the float tensor, not a DequantizeLinear it shares with a quantized
+    reader (TensorRT moves that DQ after it: ppocr_det's p2o.Resize.0 and p2o.Conv.49)."""
     import onnx
 
     found = _HINTED.search(hint)
@@ -925,6 +927,7 @@ def hinted_exclusions(hint: str, onnx_path: Path) -> list[str]:
         if node is not None and node.op_type == "Resize":
             alike = [r for r in graph.node if r.op_type == "Resize" and attrs(r) == attrs(node)]
             outputs = {t for r in alike for t in r.output}
+            out += [r.name for r in alike]
             out += [n.name for n in graph.node if set(n.input) & outputs]
         elif node is not None:
             out.append(name)

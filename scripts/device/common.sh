@@ -3,6 +3,9 @@
 # setup.sh runs once per machine (about 60 s); every later call only sources env.sh.
 T0=${T0:-$(date +%s)}
 el() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
+if [ ! -f /opt/trtkit/setup.sh ] && [ ! -f /opt/trt86/env.sh ]; then
+  el "no TensorRT kit on this machine (it went back?): copy .trtkit/p00..p09 first"; exit 3
+fi
 if [ ! -f /opt/trt86/env.sh ]; then
   el "kit setup"; bash /opt/trtkit/setup.sh > "$OUT/setup.log" 2>&1; el "kit setup rc=$?"
   tail -3 "$OUT/setup.log"

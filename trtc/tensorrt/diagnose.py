@@ -154,7 +154,7 @@ def _no_tactic_fix(texts: Sequence[str], node_names: Collection[str] | None) -> 
                      if node_names is None or n in node_names]
             if names:
                 return (f": keep {', '.join(names)} out of int8 (trtc quantize "
-                        f"--exclude-nodes {','.join(names)}; for a Resize, the nodes reading "
+                        f"--exclude-nodes {','.join(names)}; for a Resize, also the nodes reading "
                         "it), or set build.builder_optimization_level higher")
     return ": keep that layer out of int8 (trtc quantize --exclude-nodes), or set " \
         "build.builder_optimization_level higher"

@@ -224,6 +224,17 @@ def test_gates_pruned_or_quantized_model_is_judged_by_the_metric() -> None:
     assert gates(VerifySpec(metric="top1"), ["prune", "quantize"]) == (False, "top1")
 
 
+def test_gates_reduced_precision_build_is_judged_by_the_metric_it_names() -> None:
+    assert gates(VerifySpec(metric="cosine"), None, "fp16") == (False, "cosine")
+    assert gates(VerifySpec(metric="top1"), [], "best") == (False, "top1")
+    # No metric named: the precision's tolerances gate; fp32 / tf32 always gate.
+    assert gates(VerifySpec(), None, "fp16") == (True, "none")
+    assert gates(VerifySpec(metric="cosine"), None, "fp32") == (True, "cosine")
+    assert gates(VerifySpec(metric="cosine"), None, "tf32") == (True, "cosine")
+    assert gates(VerifySpec(metric="cosine", elementwise="on"), None, "fp16") == \
+        (True, "cosine")
+
+
 def test_gates_explicit_elementwise_wins() -> None:
     assert gates(VerifySpec(elementwise="on"), ["quantize"]) == (True, "none")
     assert gates(VerifySpec(elementwise="off"), None) == (False, "none")
