@@ -15,8 +15,10 @@ for m in ${MODELS//,/ }; do
 done
 wait
 el "budget done"
-python3 scripts/budget_engine.py --report-only --out docs/budget-engine --merge /tmp/be/*.json
-(cd /tmp/be && tar cJf "$OUT/budget-parts.tar.xz" ./*.json)
+if ls /tmp/be/*.json >/dev/null 2>&1; then
+  python3 scripts/budget_engine.py --report-only --out docs/budget-engine --merge /tmp/be/*.json
+  (cd /tmp/be && tar cJf "$OUT/budget-parts.tar.xz" ./*.json)
+fi
 cp docs/budget-engine.json docs/budget-engine.md "$OUT/" 2>/dev/null
 for m in ${MODELS//,/ }; do tail -4 "$OUT/be-$m.log"; done
 cat docs/budget-engine.md

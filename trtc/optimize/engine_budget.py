@@ -125,9 +125,13 @@ class BackendEvaluator:
         from trtc.graph.io import read_model_io
 
         first = self.reference.feeds[0]
-        batches = {_batch(first), self.engine.time_batch or _batch(first)}
-        hint = ProfileHint(batches=tuple(sorted(batches)),
-                           shapes=({k: tuple(v.shape) for k, v in first.items()},))
+        batches = sorted({_batch(first), self.engine.time_batch or _batch(first)})
+        # The evaluation sample's shape at every batch: given shapes win over batches in
+        # the default profile, so the sample alone fixed ppocr_cls's (batch, 3, h, w) at
+        # batch 1 and the engine refused the time batch 32.
+        hint = ProfileHint(batches=tuple(batches),
+                           shapes=tuple({k: _repeated_shape(v, b) for k, v in first.items()}
+                                        for b in batches))
         request = BuildRequest(onnx_path, artifact, build, read_model_io(onnx_path),
                                why="quantize.budget_on engine", hint=hint,
                                timing_cache_dir=self.engine.timing_cache_dir
@@ -167,6 +171,14 @@ def _repeat(value: Any, batch: int) -> Any:
     if array.ndim == 0 or array.shape[0] == batch:
         return array
     return np.repeat(array[:1], batch, axis=0)
+
+
+def _repeated_shape(value: Any, batch: int) -> tuple[int, ...]:
+    """The shape :func:`_repeat` gives ``value`` at ``batch``."""
+    import numpy as np
+
+    shape = tuple(int(d) for d in np.shape(value))
+    return (batch, *shape[1:]) if shape else shape
 
 
 def _batch(feed: Mapping[str, Any]) -> int:

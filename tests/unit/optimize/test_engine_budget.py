@@ -196,3 +196,41 @@ def test_ort_evaluator_times_only_when_asked(tmp_path: Path) -> None:
     assert evaluation.latency_ms is not None and evaluation.latency_ms > 0
     assert evaluation.drop == pytest.approx(0.0, abs=1e-6)
     assert OrtEvaluator(feeds, reference, None).baseline(model, []) is None
+
+
+def test_candidates_profile_covers_the_time_batch_with_the_samples_other_dims(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ppocr_cls (x: batch x 3 x h x w): the sample's shape alone made a batch-1 profile,
+    # and TensorRT refused the time batch 32 ("Static dimension mismatch").
+    import numpy as np
+
+    from trtc.backends.onnxruntime import OnnxRuntimeBackend
+    from trtc.recipe import BenchSpec
+    from trtc.tensorrt.profiles import default_profile
+
+    hints: list[object] = []
+    original = OnnxRuntimeBackend.prepare_build
+
+    def spy(self: OnnxRuntimeBackend, request: object) -> object:
+        hints.append(request.hint)  # type: ignore[attr-defined]
+        return original(self, request)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(OnnxRuntimeBackend, "prepare_build", spy)
+    src = make_hostile_model(tmp_path / "hostile.onnx")
+    bench = BenchSpec(batch=(4,), duration_s=0.05, warmup_ms=1.0, min_iterations=2)
+    quantize_model(src, tmp_path / "q.onnx", QuantizeSpec(**SPEC, budget_on="engine"),
+                   cache_dir=tmp_path / "cache",
+                   engine=EngineBudget(backend="onnxruntime", bench=bench))
+    assert hints
+    hint = hints[0]
+    shapes = hint.shapes  # type: ignore[attr-defined]
+    assert [next(iter(s.values()))[0] for s in shapes] == [1, 4]
+    assert len({next(iter(s.values()))[1:] for s in shapes}) == 1
+    # Fed to the default profile of a (batch, 3, h, w) input, that is batch 1..4 at the
+    # sample's h and w.
+    feed = {"x": np.zeros((1, 3, 48, 192), np.float32)}
+    from trtc.optimize.engine_budget import _repeated_shape
+
+    profile = default_profile({"x": ("float32", ("batch", 3, "h", "w"))},
+                              shapes=[{"x": _repeated_shape(feed["x"], b)} for b in (1, 32)])
+    assert profile["x"] == ((1, 3, 48, 192), (32, 3, 48, 192), (32, 3, 48, 192))
