@@ -11,6 +11,7 @@ layer and by runner type (CaskConvolution, CaskDepthwiseConvolution, PointWiseV2
     python scripts/build_profile.py run MODEL.onnx -o /tmp/m.engine --log /tmp/m.log \
         --timeout-s 300 -- --precision fp16 --profile x:1x3x48x192,32x3x48x192,32x3x48x192
     python scripts/build_profile.py summarize /tmp/m.log [--json] [--top 15]
+    python scripts/build_profile.py run recipe.yaml --log /tmp/r.log -- --workspace W --force
 
 Everything after ``--`` goes to `trtc build` unchanged (with ``--tool polygraphy``, to
 `polygraphy convert`: the same build without trtc, for a side-by-side).
@@ -174,7 +175,9 @@ def build_command(tool: str, onnx: Path, output: Path, extra: list[str],
         return [sys.executable, "-c", "import sys; from polygraphy.tools import main; "
                 "sys.argv[0] = 'polygraphy'; sys.exit(main())", "convert", str(onnx), "-o",
                 str(output), "-vv", *extra]
-    cmd = [sys.executable, "-m", "trtc", "build", str(onnx), "-o", str(output),
+    # A recipe builds into its workspace (--workspace among the extra flags): no -o.
+    out = [] if str(onnx).endswith((".yaml", ".yml")) else ["-o", str(output)]
+    cmd = [sys.executable, "-m", "trtc", "build", str(onnx), *out,
            "--backend", "tensorrt", "-v", *extra]
     return cmd + (["--timeout-s", str(timeout_s)] if timeout_s else [])
 
@@ -235,8 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="build with the verbose log on, stamped")
-    r.add_argument("onnx", type=Path)
-    r.add_argument("-o", "--output", type=Path, required=True)
+    r.add_argument("onnx", type=Path, help="the ONNX model, or a recipe (built into the "
+                   "--workspace given after --)")
+    r.add_argument("-o", "--output", type=Path, default=Path("model.engine"),
+                   help="the engine (an ONNX source only)")
     r.add_argument("--log", type=Path, required=True)
     r.add_argument("--timeout-s", type=float, default=None)
     r.add_argument("--json", type=Path, default=None, help="also write the profile as JSON")

@@ -78,3 +78,23 @@ def test_polygraphy_side_gets_trts_verbose_level_and_no_trtc_flags() -> None:
     trtc = build_command("trtc", Path("m.onnx"), Path("m.engine"), ["--precision", "fp16"], 300.0)
     assert trtc[1:4] == ["-m", "trtc", "build"] and trtc[-2:] == ["--timeout-s", "300.0"]
     assert "--backend" in trtc and "-v" in trtc
+
+
+def test_a_recipe_builds_into_its_workspace_without_an_output_path() -> None:
+    build_command = runpy.run_path(str(SCRIPT))["build_command"]
+    cmd = build_command("trtc", Path("r.yaml"), Path("model.engine"),
+                        ["--workspace", "ws", "--force"], None)
+    assert cmd[4] == "r.yaml" and "-o" not in cmd and cmd[-3:] == ["--workspace", "ws", "--force"]
+
+
+def test_the_sweep_report_says_where_the_warm_build_spent_its_time() -> None:
+    bench = runpy.run_path(str(SCRIPT.parent / "bench_trt.py"))
+    mod = _mod()
+    prof = mod["profile"](mod["stamped"]([
+        "0.0 [V] start", "2.0 [X] =============== Computing costs for conv",
+        "2.5 [V] Formats and tactics selection completed in 0.5 seconds.",
+        "9.0 [V] Engine generation completed in 6.5 seconds."]))
+    said = bench["_warm_phases"]({"warm_build_profile": prof})
+    assert "2.0 s before tactic selection, 0.5 s in it and 6.5 s after it" in said
+    assert "Engine generation completed in 6.5 seconds" in said
+    assert bench["_warm_phases"]({}) == ""
