@@ -902,38 +902,12 @@ def _tmp_leftovers(directory: Path) -> list[str]:
 _HINTED = re.compile(r"--exclude-nodes (\S+?)[;)]")
 
 
-#: Ops TensorRT's Q/DQ optimizer moves a QuantizeLinear backward across (it splits a Q
-#: after a Concat over the Concat's inputs): a float Resize read by one of them stays
-#: float only if the Q beyond it goes too.
-_Q_CROSSES = ("Concat", "Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Slice",
-              "MaxPool", "Resize")
-
-
-def _float_readers(graph: Any, tensors: set[str]) -> list[str]:
-    """The nodes reading ``tensors``, and through every reader TensorRT moves a Q backward
-    across, that reader's readers (transitively)."""
-    out: list[str] = []
-    seen: set[str] = set()
-    while tensors:
-        readers = [n for n in graph.node if set(n.input) & tensors and n.name not in seen]
-        seen.update(n.name for n in readers)
-        out += [n.name for n in readers]
-        tensors = {t for n in readers if n.op_type in _Q_CROSSES for t in n.output}
-    return out
-
-
 def hinted_exclusions(hint: str, onnx_path: Path) -> list[str]:
-    """The nodes trtc's "no int8 kernel" hint says to keep in float. A Resize comes with
-    the nodes reading its output, as the hint says (TensorRT moves a Q after it in front
-    of it), and so does every Resize of the same mode (ppocr_det's six nearest-neighbour
-    Resizes: one failed build per Resize otherwise); the Resize itself stays in the list,
-    so that it reads the float tensor, not a DequantizeLinear it shares with a quantized
-    reader (TensorRT moves that DQ after it: ppocr_det's p2o.Resize.0 and p2o.Conv.49).
-    A reader that TensorRT moves a Q backward across (a Concat, a reshaping op) brings its
-    own readers too: ppocr_det's Concat.0 of three Resizes fed a quantized Conv, and
-    TensorRT split that Conv's input Q over the Concat and swapped it in front of each
-    Resize ("Swapping p2o.Resize.3 with p2o.Concat.1_QuantizeLinear_clone_0"), which
-    failed the build ("the node being incorrectly marked as an int8 node", G14)."""
+    """The nodes trtc's "no int8 kernel" hint says to keep in float; a Resize comes with
+    every Resize of the same mode (ppocr_det's six nearest-neighbour Resizes: one failed
+    build per Resize otherwise). `trtc quantize` keeps an excluded Resize's readers in
+    float with it (``trt_float_readers``: TensorRT moves Q/DQ across a Resize and a Q
+    across a Concat, G14)."""
     import onnx
 
     found = _HINTED.search(hint)
@@ -952,7 +926,6 @@ def hinted_exclusions(hint: str, onnx_path: Path) -> list[str]:
         if node is not None and node.op_type == "Resize":
             alike = [r for r in graph.node if r.op_type == "Resize" and attrs(r) == attrs(node)]
             out += [r.name for r in alike]
-            out += _float_readers(graph, {t for r in alike for t in r.output})
         elif node is not None:
             out.append(name)
     return list(dict.fromkeys(out))

@@ -154,8 +154,8 @@ def _no_tactic_fix(texts: Sequence[str], node_names: Collection[str] | None) -> 
                      if node_names is None or n in node_names]
             if names:
                 return (f": keep {', '.join(names)} out of int8 (trtc quantize "
-                        f"--exclude-nodes {','.join(names)}; for a Resize, also the nodes reading "
-                        "it), or set build.builder_optimization_level higher")
+                        f"--exclude-nodes {','.join(names)}; an excluded Resize keeps the nodes "
+                        "reading it in float too), or set build.builder_optimization_level higher")
     return ": keep that layer out of int8 (trtc quantize --exclude-nodes), or set " \
         "build.builder_optimization_level higher"
 

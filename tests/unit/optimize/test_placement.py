@@ -59,3 +59,63 @@ def test_remove_dead_nodes_keeps_the_model_fields(tmp_path: Path) -> None:
     assert "dead" not in {n.name for n in model.graph.node}
     assert {p.key: p.value for p in model.metadata_props} == {"trtc.keep": "yes"}
     assert model.opset_import[0].version == 17
+
+
+def _fpn_model(path: Path) -> Path:
+    """ppocr_det's neck in small: conv0 feeds a quantized conv1 and Resize up (sharing
+    one Q/DQ); add reads up and conv2; up2 and conv3 go into a Concat read by conv4."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = [numpy_helper.from_array(rng.standard_normal((4, c, 1, 1)).astype(np.float32), f"w{i}")
+         for i, c in enumerate((3, 4, 4, 4, 8))]
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["c0"], name="conv0"),
+             helper.make_node("Conv", ["c0", "w1"], ["c1"], name="conv1"),
+             helper.make_node("Resize", ["c0", "", "scales"], ["u"], name="up", mode="nearest"),
+             helper.make_node("Conv", ["x_up", "w2"], ["c2"], name="conv2"),
+             helper.make_node("Add", ["u", "c2"], ["a"], name="add"),
+             helper.make_node("Resize", ["c1", "", "scales"], ["u2"], name="up2",
+                              mode="nearest"),
+             helper.make_node("Conv", ["a", "w3"], ["c3"], name="conv3"),
+             helper.make_node("Concat", ["u2", "c3"], ["cat"], name="cat", axis=1),
+             helper.make_node("Conv", ["cat", "w4"], ["y"], name="conv4")]
+    graph = helper.make_graph(
+        nodes, "fpn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4]),
+                       helper.make_tensor_value_info("x_up", TensorProto.FLOAT, [1, 4, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])], [*w, scales])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_an_excluded_resize_keeps_its_readers_and_those_past_a_concat_in_float(
+        tmp_path: Path) -> None:
+    # TensorRT moves Q/DQ across a Resize, and a Concat reader's Q across the Concat: ppocr_det
+    # failed "no implementation for p2o.Resize.0", then "incorrectly marked as an int8 node".
+    from trtc.optimize.quantize import quantize_model
+    from trtc.recipe import QuantizeSpec
+
+    src = _fpn_model(tmp_path / "fpn.onnx")
+    model = onnx.load(str(src))
+    placement = plan_placement(model, "tensorrt", ["up", "up2"])
+    assert placement.implied == ("add", "cat", "conv4")
+    assert "conv4" not in placement.nodes and "conv1" in placement.nodes
+    assert plan_placement(model, "onnxruntime-cpu", ["up"]).implied == ()
+    report = quantize_model(src, tmp_path / "q.onnx", QuantizeSpec(
+        enabled=True, precision="int8", target="tensorrt", calib_data="random",
+        calib_samples=4, exclude_nodes=("up", "up2")))
+    assert any("add, cat, conv4 kept in float" in w for w in report.warnings)
+    q = onnx.load(str(tmp_path / "q.onnx")).graph
+    producer = {o: n.op_type for n in q.node for o in n.output}
+    readers: dict[str, list[str]] = {}
+    for n in q.node:
+        for i in n.input:
+            readers.setdefault(i, []).append(n.op_type)
+    by_name = {n.name: n for n in q.node}
+    for name in ("up", "up2", "add", "cat"):
+        # float in (no DequantizeLinear: conv0's Q/DQ shared with conv1 is bypassed)
+        assert all(producer.get(i) != "DequantizeLinear" for i in by_name[name].input if i)
+    for name in ("up", "up2", "cat"):  # no Q to move back across them (add's may stay)
+        assert "QuantizeLinear" not in readers.get(by_name[name].output[0], []), name
+    assert any(producer.get(i) == "DequantizeLinear" for i in by_name["conv1"].input)

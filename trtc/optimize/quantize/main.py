@@ -116,6 +116,12 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
         report.warnings += warned
         check_exclusions(model, spec.exclude_nodes, spec.exclude_ops)
         candidates = _Candidates(spec, model)
+        implied = candidates.placement.implied if candidates.placement else ()
+        if implied:
+            report.warnings.append(
+                f"quantize: {', '.join(implied)} kept in float with the excluded Resize(s): "
+                "TensorRT moves a Q/DQ pair across a Resize (and a Q across a Concat), "
+                "which would make it int8 again")
         if calib is not None:
             with _progress(progress, "calibrating", len(calib.feeds)) as update:
                 report.calibration = candidates.calibrate(pre_path, calib, cache_dir, update)

@@ -30,6 +30,11 @@ _CONV_TAIL_OPS = ("BatchNormalization", "Relu", "Clip", "LeakyRelu", "Sigmoid", 
                   "Dropout", "Identity")
 #: Ops whose outputs are shapes: whatever is computed only from them is a shape computation.
 SHAPE_SOURCE_OPS = ("Shape", "Size")
+#: Ops TensorRT's Q/DQ optimizer moves a QuantizeLinear backward across (a Q after a
+#: Concat is split over the Concat's inputs): a Resize kept in float stays float only if
+#: no Q beyond them reads it.
+TRT_Q_CROSSES = ("Concat", "Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze",
+                 "Slice", "MaxPool", "Resize")
 #: Ops whose inputs after the first are parameters (sizes, pads, indices), never quantized.
 PARAMETER_INPUT_OPS = ("Resize", "Upsample", "Pad", "Slice", "Reshape", "Expand", "Tile",
                        "Split", "Gather", "GatherElements", "GatherND", "Unsqueeze", "Squeeze")
@@ -45,6 +50,8 @@ class Placement:
     float_add_inputs: dict[str, int] = field(default_factory=dict)
     #: Nodes the user (or a budget search) keeps in float.
     excluded: tuple[str, ...] = ()
+    #: Nodes kept in float because an excluded Resize needs it (:func:`trt_float_readers`).
+    implied: tuple[str, ...] = ()
 
     def without(self, names: Iterable[str]) -> Placement:
         """This placement with ``names`` left in float too (no new graph walk)."""
@@ -85,7 +92,9 @@ def plan_placement(model: Any, target: str, exclude_nodes: Iterable[str] = (),
     Raises:
         ModelError: no node of the model can be quantized for this target.
     """
-    skip_nodes, skip_ops = set(exclude_nodes), set(exclude_ops)
+    exclude_nodes = tuple(exclude_nodes)
+    implied = trt_float_readers(model, exclude_nodes) if target == "tensorrt" else ()
+    skip_nodes, skip_ops = {*exclude_nodes, *implied}, set(exclude_ops)
     skip_nodes |= shape_nodes(model)
     if target == "tensorrt":
         placement = _trt_placement(model, skip_nodes, skip_ops)
@@ -94,9 +103,36 @@ def plan_placement(model: Any, target: str, exclude_nodes: Iterable[str] = (),
         nodes = tuple(n.name for n in model.graph.node
                       if n.op_type in ops and n.name not in skip_nodes)
         placement = Placement(nodes, ops)
-    placement = dataclasses.replace(placement, excluded=tuple(exclude_nodes))
+    placement = dataclasses.replace(placement, excluded=(*exclude_nodes, *implied),
+                                    implied=implied)
     check_quantizable(model, placement, target, bool(skip_ops or set(exclude_nodes)))
     return placement
+
+
+def trt_float_readers(model: Any, exclude_nodes: Iterable[str]) -> tuple[str, ...]:
+    """The nodes an excluded Resize needs in float too, for TensorRT.
+
+    TensorRT moves a Q/DQ pair across a Resize: a Q after it (its reader's input) goes in
+    front of it, a DQ before it after it, and either makes it int8 again, where 8.6 has no
+    kernel for some shapes (ppocr_det: "Could not find any implementation for node
+    p2o.Resize.0"). So its readers stay in float, and through a reader TensorRT moves a Q
+    backward across (a Concat, a reshaping op: :data:`TRT_Q_CROSSES`), that reader's
+    readers ("Swapping p2o.Resize.3 with p2o.Concat.1_QuantizeLinear_clone_0": the Q of
+    the Conv after a Concat of three Resizes). The Resize's own inputs are made float by
+    the exclusion itself. Returns the added names in graph order, without the excluded.
+    """
+    excluded = set(exclude_nodes)
+    nodes = list(model.graph.node)
+    tensors = {t for n in nodes if n.name in excluded and n.op_type == "Resize"
+               for t in n.output}
+    seen = set(excluded)
+    out: list[str] = []
+    while tensors:
+        readers = [n for n in nodes if n.name not in seen and set(n.input) & tensors]
+        seen.update(n.name for n in readers)
+        out += [n.name for n in readers]
+        tensors = {t for n in readers if n.op_type in TRT_Q_CROSSES for t in n.output}
+    return tuple(out)
 
 
 def check_quantizable(model: Any, placement: Placement, target: str,
