@@ -140,8 +140,9 @@ def exported_model(args: argparse.Namespace) -> Path:
     return path
 
 
-def qdq_model(args: argparse.Namespace, exported: Path) -> tuple[Path | None, str | None]:
-    out = args.work / "resnet50-qdq.onnx"
+def qdq_model(args: argparse.Namespace, exported: Path, name: str = "resnet50-qdq.onnx"
+              ) -> tuple[Path | None, str | None]:
+    out = args.work / name
     if out.is_file() and not args.force:
         return out, None
     proc = trtc("quantize", exported, "-o", out, "--precision", "int8", "--target", "tensorrt",
@@ -257,24 +258,29 @@ def throughput_row(args: argparse.Namespace, exported: Path, qdq: Path | None
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
-def sweep_row(args: argparse.Namespace, qdq: Path | None) -> dict[str, Any]:
+def sweep_row(args: argparse.Namespace, qdq: Path | None, sparse: bool = False
+              ) -> dict[str, Any]:
     """Issue 13 in one part: the Q/DQ int8 engine over a batch x streams sweep, batch 1 on
     a profile of its own (build.batch_profiles), and a second build on the warm timing
-    cache (time and ratio). The default profile is built once per swept stream."""
+    cache (time and ratio). The default profile is built once per swept stream.
+    ``sparse``: ``qdq`` was pruned 2:4 first and the build allows sparse kernels (a
+    changed model, reported apart from the dense sweep)."""
     if qdq is None:
         raise SystemExit("no Q/DQ model for the sweep row")
     batches = [int(b) for b in args.sweep_batches.split(",")]
     streams = [int(s) for s in args.sweep_streams.split(",")]
     recipe = recipe_for(args, "int8-qdq", max(batches), qdq)
     data = yaml.safe_load(recipe.read_text())
-    data["name"] = "resnet50-trt-sweep"
+    data["name"] = "resnet50-trt-sweep" + ("-sparse" if sparse else "")
     data["build"].pop("profiles", None)  # the default: batches 1..max, one per stream
     data["build"]["batch_profiles"] = [1]
     # The record wants TensorRT's full tactic search; trtc's own default on 8.6 + Hopper is
     # level 0 (fast builds of small models, docs/zoo-findings.md G2). ResNet-50 builds in
     # under a minute at 3.
     data["build"].setdefault("builder_optimization_level", 3)
-    data["build"]["timing_cache"] = str(args.workspace / "sweep-timing.cache")
+    data["build"]["timing_cache"] = str(args.workspace / f"{data['name']}-timing.cache")
+    if sparse:
+        data["build"]["sparsity"] = True
     if args.sweep_input_format:
         data["build"]["input_formats"] = [args.sweep_input_format]
     data["bench"].update(baseline="none", batch=[1],
@@ -304,7 +310,8 @@ def sweep_row(args: argparse.Namespace, qdq: Path | None) -> dict[str, Any]:
     warm = second["metrics"].get("build_time_s")
     b1 = next((p for p in bench["sweep"]["points"] if p["batch"] == 1 and p["streams"] == 1),
               None)
-    return {"variant": "int8-qdq", "sweep": bench["sweep"], "batch1_streams1": b1,
+    return {"variant": "int8-qdq", "sparse_2of4": sparse, "sweep": bench["sweep"],
+            "batch1_streams1": b1,
             "input_format": args.sweep_input_format or "fp32:chw (the ONNX's)",
             "profiles": first["metrics"].get("settings", {}).get("profiles"),
             "build_time_s": cold, "build_time_warm_cache_s": warm,
@@ -350,7 +357,11 @@ def sweep_markdown(row: dict[str, Any]) -> list[str]:
     profiles = row.get("profiles") or []
     opts = ", ".join(f"{p['input']['min'][0]}-{p['input']['max'][0]} (opt {p['input']['opt'][0]})"
                      for p in profiles if "input" in p)
-    lines = ["", "## Sweep: int8 (Q/DQ), one engine, batch 1 on a profile of its own", "",
+    title = "int8 (Q/DQ), one engine, batch 1 on a profile of its own"
+    if row.get("sparse_2of4"):
+        title += (", 2:4 sparse weights (`trtc prune --method 2:4`, `build.sparsity: true`:"
+                  " a changed model, not the dense record)")
+    lines = ["", f"## Sweep: {title}", "",
              f"GPU: {device.get('name', 'unknown')}, measured {row.get('measured_at', '?')} "
              f"(the table above may come from another run and GPU: see its header). "
              f"Profiles in the engine (batch): {opts or 'unknown'}. Input format: "
@@ -399,7 +410,7 @@ def markdown(result: dict[str, Any]) -> str:
         "vs PyTorch fp16 | max abs err | cosine | top-1 agree |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for key in sorted((k for k in rows if k != "sweep"),
+    for key in sorted((k for k in rows if not k.startswith("sweep")),
                       key=lambda k: (VARIANTS.index(rows[k]["variant"])
                                            if rows[k]["variant"] in VARIANTS else 9,
                                            rows[k]["batch"])):
@@ -437,8 +448,9 @@ def markdown(result: dict[str, Any]) -> str:
                   f"{r['streams']} streams with CUDA graphs: **{r['throughput_samples_s']:.0f} "
                   f"img/s** (GPU compute median {_ms(r['graph'])} ms per batch; build "
                   f"{r['build_time_s']:.0f} s)."]
-    if rows.get("sweep"):
-        lines += sweep_markdown(rows["sweep"])
+    for key in ("sweep", "sweep-sparse"):
+        if rows.get(key):
+            lines += sweep_markdown(rows[key])
     checks = [(k, r["cross_check"]) for k, r in rows.items() if r.get("cross_check")]
     if checks:
         lines += ["", "Harness vs torch.cuda events on the same engine (no graph, no copies): " +
@@ -475,6 +487,9 @@ def main() -> None:
                         "e.g. int8:chw4: a third of a 3-channel fp32 image's H2D copy; "
                         "int8:chw32 pads 3 channels to 32, more than fp32); the host "
                         "converts once outside the timed loop")
+    parser.add_argument("--sweep-sparse", action="store_true",
+                        help="sweep: prune 2:4 first and build with sparse kernels allowed "
+                        "(row 'sweep-sparse', reported apart from the dense sweep)")
     parser.add_argument("--max-latency-ms", type=float, default=None,
                         help="sweep: the best point's latency bound")
     parser.add_argument("--throughput-variant", choices=("int8-calib", "int8-qdq"),
@@ -551,12 +566,21 @@ def main() -> None:
                 result["rows"][key] = throughput_row(args, exported, qdq)
             except (SystemExit, subprocess.TimeoutExpired) as exc:
                 result["notes"].append(f"{key} failed: {str(exc).strip().splitlines()[-1]}")
-    if "sweep" in parts and ("sweep" not in result["rows"] or args.force):
-        log("sweep: measuring")
+    key = "sweep-sparse" if args.sweep_sparse else "sweep"
+    if "sweep" in parts and (key not in result["rows"] or args.force):
+        log(f"{key}: measuring")
         try:
-            result["rows"]["sweep"] = sweep_row(args, qdq)
+            model = qdq
+            if args.sweep_sparse:
+                pruned = args.work / "resnet50-2of4.onnx"
+                if not pruned.is_file() or args.force:
+                    trtc("prune", exported, "-o", pruned, "--method", "2:4", "--quiet")
+                model, why = qdq_model(args, pruned, "resnet50-2of4-qdq.onnx")
+                if why:
+                    raise SystemExit(why)
+            result["rows"][key] = sweep_row(args, model, sparse=args.sweep_sparse)
         except (SystemExit, subprocess.TimeoutExpired) as exc:
-            result["notes"].append(f"sweep failed: {str(exc).strip().splitlines()[-1]}")
+            result["notes"].append(f"{key} failed: {str(exc).strip().splitlines()[-1]}")
     save()
     log(f"wrote {out_json} and {args.out.with_suffix('.md')}")
 

@@ -98,3 +98,17 @@ def test_the_sweep_report_says_where_the_warm_build_spent_its_time() -> None:
     assert "2.0 s before tactic selection, 0.5 s in it and 6.5 s after it" in said
     assert "Engine generation completed in 6.5 seconds" in said
     assert bench["_warm_phases"]({}) == ""
+
+
+def test_a_sparse_sweep_is_reported_apart_from_the_dense_one() -> None:
+    bench = runpy.run_path(str(SCRIPT.parent / "bench_trt.py"))
+    point = {"batch": 8, "streams": 1, "median_ms": 0.5, "latency_ms": 0.6,
+             "samples_per_s": 13000.0}
+    row = {"sweep": {"points": [point], "fastest": point}, "build_time_s": 90.0,
+           "build_time_warm_cache_s": 30.0, "timing_cache_speedup": 3.0}
+    settings = {"iterations": 300, "duration": 1.0, "eval_samples": 16}
+    dense = bench["markdown"]({"command": "c", "settings": settings, "rows": {"sweep": row}})
+    both = bench["markdown"]({"command": "c", "settings": settings, "rows": {
+        "sweep": row, "sweep-sparse": {**row, "sparse_2of4": True}}})
+    assert "2:4 sparse" not in dense and dense.count("## Sweep") == 1
+    assert both.count("## Sweep") == 2 and "2:4 sparse weights" in both
