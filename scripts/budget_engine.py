@@ -110,7 +110,8 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     source = onnx.load(str(onnx_path))
     reference = OrtEvaluator(feeds, run_outputs(source, feeds), None)
     evaluator = BackendEvaluator(get_backend(args.backend), engine, reference,
-                                 [o.name for o in source.graph.output], work)
+                                 [o.name for o in source.graph.output], work,
+                                 memo=work / "cache" / "engine-evaluations.json")
     as_engine = evaluator(onnx.load(str(work / "ort.onnx")))
     row["onnxruntime"] = {"wall_s": round(time.perf_counter() - started, 1),
                           "float_nodes": len(on_ort["float_nodes"]),

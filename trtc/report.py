@@ -466,9 +466,11 @@ def budget_search_line(budget: dict[str, Any]) -> str:
                        if n)
     latency = [c["latency_ms"] for c in budget.get("candidates", []) if "latency_ms" in c]
     timed = f"; latency {min(latency):.3f}-{max(latency):.3f} ms" if latency else ""
+    reused = sum(1 for c in budget.get("candidates", []) if c.get("reused"))
+    again = f", {reused} read back from an earlier run" if reused else ""
     return (f"budget search on {budget.get('evaluator', 'onnxruntime')}: "
             f"{budget['evaluations']} models measured in {budget['seconds']:.1f} s"
-            f"{f' (ranked: {ranked})' if ranked else ''}{timed}")
+            f"{f' (ranked: {ranked})' if ranked else ''}{again}{timed}")
 
 
 def budget_tradeoff_line(budget: dict[str, Any]) -> str:

@@ -4,11 +4,16 @@
 # one process per model side by side (builds are one CPU thread each), merged at the end.
 # Carry build/zoo/models (the PyPI ONNX files and wheels) on a fresh machine.
 #   MODELS=mobilenet_v3_large,ppocr_cls LIMIT=540 bash scripts/device/budget.sh
+# A later call (same or fresh machine) resumes the searches: copy the last call's
+# budget-memo.tar.xz to build/ and carry it.
 set -u; . scripts/device/common.sh
 MODELS=${MODELS:-mobilenet_v3_large,efficientnet_b0,ppocr_rec,ppocr_cls}
 el "budget $MODELS"
 python3 scripts/zoo.py fetch --models "$MODELS" > "$OUT/fetch.log" 2>&1  # exports what is missing
-mkdir -p /tmp/be
+mkdir -p /tmp/be /tmp/trtc-budget
+# What an earlier call measured (budget-memo.tar.xz from its $OUT, carried as build/): a
+# search cut by the call's limit goes on where it stopped.
+[ -f build/budget-memo.tar.xz ] && tar xJf build/budget-memo.tar.xz -C /tmp/trtc-budget
 for m in ${MODELS//,/ }; do
   timeout "${LIMIT:-540}" python3 scripts/budget_engine.py --models "$m" --out "/tmp/be/$m" \
     --max-drop "${MAX_DROP:-0.01}" > "$OUT/be-$m.log" 2>&1 &   # streamed: a cut run still tells
@@ -19,6 +24,8 @@ if ls /tmp/be/*.json >/dev/null 2>&1; then
   python3 scripts/budget_engine.py --report-only --out docs/budget-engine --merge /tmp/be/*.json
   (cd /tmp/be && tar cJf "$OUT/budget-parts.tar.xz" ./*.json)
 fi
+(cd /tmp/trtc-budget && tar cJf "$OUT/budget-memo.tar.xz" ./*/cache/engine-evaluations.json \
+  2>/dev/null)
 cp docs/budget-engine.json docs/budget-engine.md "$OUT/" 2>/dev/null
 for m in ${MODELS//,/ }; do tail -4 "$OUT/be-$m.log"; done
 cat docs/budget-engine.md

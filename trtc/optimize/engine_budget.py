@@ -10,11 +10,17 @@ time, CUDA graph) at the recipe's largest bench batch.
 
 Without TensorRT (or a GPU) the search runs on ONNX Runtime as with
 ``budget_on: onnxruntime`` and a warning says so.
+
+Each measured candidate is recorded beside the calibration cache (``memo``), keyed by the
+candidate ONNX, the build and bench sections and the evaluation data: a search cut short
+(a device call's time limit) measures only what it had not measured when run again.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import statistics
 import time
 from collections.abc import Mapping, Sequence
@@ -65,16 +71,46 @@ class BackendEvaluator:
     name = "engine"
 
     def __init__(self, backend: Backend, engine: EngineBudget, reference: OrtEvaluator,
-                 output_names: Sequence[str], work_dir: Path) -> None:
+                 output_names: Sequence[str], work_dir: Path, memo: Path | None = None
+                 ) -> None:
         self.backend, self.engine, self.reference = backend, engine, reference
-        self.output_names, self.work_dir = list(output_names), work_dir
+        self.output_names, self.work_dir, self.memo = list(output_names), work_dir, memo
+        self._data_key = _data_key(reference)
 
     def __call__(self, model: Any, /) -> Evaluation:
         return dataclasses.replace(self._measure(model, self.engine.build),
                                    onnxruntime=self._on_onnxruntime(model))
 
     def _measure(self, model: Any, build: BuildSpec) -> Evaluation:
-        """Build ``model`` with ``build``, run it on the evaluation data, score and time it."""
+        """Build ``model`` with ``build``, run it on the evaluation data, score and time it
+        (or read what an earlier run measured of the same candidate from ``memo``)."""
+        key = self._memo_key(model, build)
+        known = self._recorded().get(key)
+        if known is not None:
+            return Evaluation(**{**known, "reused": True})
+        evaluation = self._build_and_run(model, build)
+        if self.memo is not None:
+            from trtc.workspace import write_json
+
+            write_json(self.memo, {**self._recorded(), key: dataclasses.asdict(evaluation)})
+        return evaluation
+
+    def _memo_key(self, model: Any, build: BuildSpec) -> str:
+        digest = hashlib.sha256(model.SerializeToString())
+        digest.update(repr((self.backend.name, build, self.engine.bench,
+                            self._data_key)).encode())
+        return digest.hexdigest()
+
+    def _recorded(self) -> dict[str, Any]:
+        if self.memo is None or not self.memo.is_file():
+            return {}
+        try:
+            data = json.loads(self.memo.read_text())
+        except (OSError, ValueError):
+            return {}  # a record cut mid-write is measured again
+        return data if isinstance(data, dict) else {}
+
+    def _build_and_run(self, model: Any, build: BuildSpec) -> Evaluation:
         from trtc.graph.cleanup import save_onnx
 
         onnx_path = self.work_dir / "candidate.onnx"
@@ -173,6 +209,21 @@ def _repeat(value: Any, batch: int) -> Any:
     return np.repeat(array[:1], batch, axis=0)
 
 
+def _data_key(reference: OrtEvaluator) -> str:
+    """A digest of the evaluation data and its reference outputs (what a score depends on)."""
+    import numpy as np
+
+    digest = hashlib.sha256()
+    arrays = [v for feed in reference.feeds for _, v in sorted(feed.items())]
+    arrays += [o for outs in reference.reference for o in outs]
+    arrays += list(reference.labels or [])
+    for array in arrays:
+        a = np.ascontiguousarray(array)
+        digest.update(f"{a.dtype}{a.shape}".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
 def _repeated_shape(value: Any, batch: int) -> tuple[int, ...]:
     """The shape :func:`_repeat` gives ``value`` at ``batch``."""
     import numpy as np
@@ -195,7 +246,7 @@ def _in_order(outputs: Any, names: Sequence[str]) -> list[Any]:
 
 def budget_evaluator(spec: QuantizeSpec, engine: EngineBudget | None,
                      reference: OrtEvaluator, output_names: Sequence[str], work_dir: Path,
-                     warnings: list[str]) -> Evaluator:
+                     warnings: list[str], memo: Path | None = None) -> Evaluator:
     """The evaluator ``quantize.budget_on`` asks for, or ONNX Runtime's with a warning.
 
     ``budget_on: engine`` without a usable TensorRT (or GPU) falls back to ONNX Runtime
@@ -221,5 +272,5 @@ def budget_evaluator(spec: QuantizeSpec, engine: EngineBudget | None,
                          f"is quantized for {spec.target}",
                          "set quantize.target: tensorrt (--target tensorrt), or "
                          "budget_on: onnxruntime")
-    return BackendEvaluator(backend, engine, reference, output_names, work_dir)
+    return BackendEvaluator(backend, engine, reference, output_names, work_dir, memo)
 

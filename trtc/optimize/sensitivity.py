@@ -73,6 +73,8 @@ class Evaluation:
     onnxruntime: dict[str, float] | None = None
     #: The batch ``latency_ms`` was timed at (None: not recorded).
     latency_batch: int | None = None
+    #: Read back from an earlier run's record of the same candidate (not measured again).
+    reused: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"metric": self.metric, "value": round(self.value, 6),
@@ -86,6 +88,8 @@ class Evaluation:
             out["build_s"] = round(self.build_s, 3)
         if self.onnxruntime is not None:
             out["onnxruntime"] = {k: round(v, 6) for k, v in self.onnxruntime.items()}
+        if self.reused:
+            out["reused"] = True
         return out
 
 

@@ -234,3 +234,41 @@ def test_candidates_profile_covers_the_time_batch_with_the_samples_other_dims(
     profile = default_profile({"x": ("float32", ("batch", 3, "h", "w"))},
                               shapes=[{"x": _repeated_shape(feed["x"], b)} for b in (1, 32)])
     assert profile["x"] == ((1, 3, 48, 192), (32, 3, 48, 192), (32, 3, 48, 192))
+
+
+def test_a_search_run_again_reads_back_what_it_measured_and_builds_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A device call's time limit cuts a search of minutes-long builds: run again, it
+    # measures only what it had not (the record sits beside the calibration cache).
+    from trtc.backends.onnxruntime import OnnxRuntimeBackend
+
+    builds: list[Path] = []
+    original = OnnxRuntimeBackend.build
+
+    def spy(self: OnnxRuntimeBackend, onnx_path: Path, *args: object, **kwargs: object) -> object:
+        builds.append(onnx_path)
+        return original(self, onnx_path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(OnnxRuntimeBackend, "build", spy)
+    src = make_hostile_model(tmp_path / "hostile.onnx")
+
+    def search(cache: Path) -> dict:
+        spec = QuantizeSpec(**SPEC, budget_on="engine")
+        return quantize_model(src, tmp_path / "q.onnx", spec, cache_dir=cache,
+                              engine=EngineBudget(backend="onnxruntime")).to_dict()["budget"]
+
+    first = search(tmp_path / "cache")
+    made = len(builds)
+    assert made >= 2 and (tmp_path / "cache" / "engine-evaluations.json").is_file()
+    again = search(tmp_path / "cache")
+    assert len(builds) == made  # nothing built the second time
+    assert all(c.get("reused") for c in again["candidates"])
+    assert [c["drop"] for c in again["candidates"]] == [c["drop"] for c in first["candidates"]]
+    assert again["float_nodes"] == first["float_nodes"]
+    from trtc.report import budget_search_line
+
+    assert f"{len(again['candidates'])} read back from an earlier run" in \
+        budget_search_line(again)
+    assert "read back" not in budget_search_line(first)
+    search(tmp_path / "other-cache")  # no record there: measured again
+    assert len(builds) > made

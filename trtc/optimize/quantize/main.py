@@ -140,9 +140,10 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
             measure = OrtEvaluator(feeds, run_outputs(model, feeds), labels,
                                    timed=spec.target == "onnxruntime-cpu")
             if spec.max_drop is not None:
+                memo = cache_dir / "engine-evaluations.json" if cache_dir else None
                 out_model, report.budget = _search_budget(
                     spec, candidates, plain, model, measure, engine, Path(tmp), report.warnings,
-                    progress)
+                    progress, memo)
                 report.accuracy = report.budget.final
                 final_extra = tuple(report.budget.excluded)
             else:
@@ -167,7 +168,7 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
 
 def _search_budget(spec: QuantizeSpec, candidates: _Candidates, plain: Any, model: Any,
                    measure: OrtEvaluator, engine: EngineBudget | None, work_dir: Path,
-                   warnings: list[str], progress: Progress | None
+                   warnings: list[str], progress: Progress | None, memo: Path | None = None
                    ) -> tuple[Any, BudgetResult]:
     """Run the budget search (trtc.optimize.sensitivity) on the evaluator budget_on names.
 
@@ -181,7 +182,7 @@ def _search_budget(spec: QuantizeSpec, candidates: _Candidates, plain: Any, mode
 
     assert spec.max_drop is not None
     evaluate = budget_evaluator(spec, engine, measure, [o.name for o in model.graph.output],
-                                work_dir, warnings)
+                                work_dir, warnings, memo)
     rank: Ranker | None = None
     if candidates.placement is not None:
         def rank(quantized: Any) -> dict[str, float]:
