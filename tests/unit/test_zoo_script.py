@@ -108,3 +108,18 @@ def test_a_worker_gets_every_flag_that_changes_what_it_measures() -> None:
     assert pairs["--int8-budget-on"] == "engine" and pairs["--calib-samples"] == "64"
     assert pairs["--models"] == "ppocr_cls" and pairs["--budget-s"] == "300"
     assert "--retry-failed" in cmd and "--force" not in cmd
+
+
+def test_the_summary_counts_verify_and_reports_element_wise_only_where_recorded() -> None:
+    zoo = _zoo()
+
+    def row(name: str, **fp16: Any) -> dict[str, Any]:
+        return {"name": name, "family": "f", "fetch": {"done": True}, "cpu": {},
+                "gpu": {"fp16": {"built": True, "build_s": 10.0, **fp16}}}
+
+    doc = {"models": [row("a", verify_pass=True, cosine_pass=True, elementwise_pass=False),
+                      row("b", verify_pass=True, cosine_pass=True, elementwise_pass=True),
+                      row("c", verify_pass=False, cosine_pass=False, elementwise_pass=None)]}
+    fp16 = next(line for line in zoo._summary(doc) if line.startswith("- GPU fp16"))
+    assert "`trtc verify` passed 2/3" in fp16 and "criterion" in fp16
+    assert "1 of the 2 rows that record it" in fp16
