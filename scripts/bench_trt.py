@@ -277,7 +277,7 @@ def sweep_row(args: argparse.Namespace, qdq: Path | None, sparse: bool = False
     # The record wants TensorRT's full tactic search; trtc's own default on 8.6 + Hopper is
     # level 0 (fast builds of small models, docs/zoo-findings.md G2). ResNet-50 builds in
     # under a minute at 3.
-    data["build"].setdefault("builder_optimization_level", 3)
+    data["build"].setdefault("builder_optimization_level", args.sweep_opt_level)
     data["build"]["timing_cache"] = str(args.workspace / f"{data['name']}-timing.cache")
     if sparse:
         data["build"]["sparsity"] = True
@@ -313,6 +313,7 @@ def sweep_row(args: argparse.Namespace, qdq: Path | None, sparse: bool = False
     return {"variant": "int8-qdq", "sparse_2of4": sparse, "sweep": bench["sweep"],
             "batch1_streams1": b1,
             "input_format": args.sweep_input_format or "fp32:chw (the ONNX's)",
+            "builder_optimization_level": data["build"]["builder_optimization_level"],
             "profiles": first["metrics"].get("settings", {}).get("profiles"),
             "build_time_s": cold, "build_time_warm_cache_s": warm,
             "timing_cache_speedup": round(cold / warm, 2) if cold and warm else None,
@@ -365,7 +366,8 @@ def sweep_markdown(row: dict[str, Any]) -> list[str]:
              f"GPU: {device.get('name', 'unknown')}, measured {row.get('measured_at', '?')} "
              f"(the table above may come from another run and GPU: see its header). "
              f"Profiles in the engine (batch): {opts or 'unknown'}. Input format: "
-             f"{row.get('input_format', 'fp32:chw')}.", "",
+             f"{row.get('input_format', 'fp32:chw')}. Builder optimization level: "
+             f"{row.get('builder_optimization_level', 3)}.", "",
              f"Build {row['build_time_s']:.0f} s with a cold timing cache, "
              f"{row['build_time_warm_cache_s']:.0f} s again with it warm "
              f"({row['timing_cache_speedup']}x){_warm_phases(row)}. Latency = host "
@@ -487,6 +489,9 @@ def main() -> None:
                         "e.g. int8:chw4: a third of a 3-channel fp32 image's H2D copy; "
                         "int8:chw32 pads 3 channels to 32, more than fp32); the host "
                         "converts once outside the timed loop")
+    parser.add_argument("--sweep-opt-level", type=int, default=3, choices=range(6),
+                        help="sweep: build.builder_optimization_level (5: the widest tactic "
+                        "search, for the batch-1 record; longer builds on 8.6 + Hopper)")
     parser.add_argument("--sweep-sparse", action="store_true",
                         help="sweep: prune 2:4 first and build with sparse kernels allowed "
                         "(row 'sweep-sparse', reported apart from the dense sweep)")
