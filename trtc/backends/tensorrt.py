@@ -241,6 +241,7 @@ def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSetti
 
     from trtc.backends.isolated import phase
     from trtc.graph.dims import for_tensorrt, pinned_dims
+    from trtc.tensorrt.diagnose import timing_cache_refusal
     from trtc.tensorrt.int8_io import int8_io_for_tensorrt
     from trtc.tensorrt.versions import features
 
@@ -268,6 +269,13 @@ def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSetti
             except PolygraphyException as exc:
                 raise _explained(source, model, settings, log, exc) from None
             elapsed = time.perf_counter() - start
+            refused = timing_cache_refusal(log.read_text(errors="replace")) \
+                if cache_before and log.is_file() else None
+    if refused:
+        more = [*more, f"TensorRT {settings.version} refused the timing cache {cache} "
+                f"({refused}): this build timed every tactic again. Delete the file to "
+                "start a fresh one; if every build says so, this TensorRT cannot read back "
+                "what it saved for this model"]
     phase("writing the engine")
     data = bytes(engine_bytes)
     Path(out_path).write_bytes(data)
@@ -275,7 +283,8 @@ def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSetti
     return {"engine_build_s": round(elapsed, 3), "engine_bytes": len(data),
             "engine_sha256": hashlib.sha256(data).hexdigest(), "notes": notes + more,
             "timing_cache": {"path": str(cache) if cache else None,
-                             "loaded": cache_before > 0, "bytes_before": cache_before,
+                             "loaded": cache_before > 0 and not refused,
+                             "refused": refused, "bytes_before": cache_before,
                              "bytes_after": cache_after}}
 
 

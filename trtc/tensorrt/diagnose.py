@@ -160,6 +160,26 @@ def _no_tactic_fix(texts: Sequence[str], node_names: Collection[str] | None) -> 
         "build.builder_optimization_level higher"
 
 
+_CACHE_REFUSED = re.compile(r"timing cache will not be used", re.I)
+
+
+def timing_cache_refusal(log: str) -> str | None:
+    """Why TensorRT refused to load the timing cache, from a build's log; None: it did not.
+
+    TensorRT 8.6 logs "The timing cache will not be used!" after an error reading it back
+    (for models with Myelin regions: "myelinCache.h::deserializeFromBuffer ... Myelin error
+    from unknown graph", every candidate of an engine budget search on the H200): the
+    build then times every tactic, as a cold one. Returns the error line before it.
+    """
+    lines = [line.strip() for line in log.splitlines()]
+    for i, line in enumerate(lines):
+        if _CACHE_REFUSED.search(line):
+            before = [x for x in lines[max(0, i - 3):i] if _LOG_ERROR.search(x)]
+            reason = before[-1] if before else line
+            return re.sub(r"^\s*\[[^\]]*\]\s*(\[[^\]]*\]\s*)*", "", reason).strip()
+    return None
+
+
 _LOG_ERROR = re.compile(r"\[(?:E|ERROR)\]|\bERROR\b|\berror\b:")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trtc.tensorrt.diagnose import ParserIssue, diagnose, error_lines
+from trtc.tensorrt.diagnose import ParserIssue, diagnose, error_lines, timing_cache_refusal
 
 RESHAPE = ("reshape wildcard -1 has no integer solution. Reshaping [1,1,1,1] to [-1,2048].")
 
@@ -76,3 +76,19 @@ def test_fused_layer_names_open_pointwise_groups_and_drop_weights_and_qdq() -> N
         ["/m/conv/Conv", "/m/act/Sigmoid", "/m/act/Mul"]
     assert fused_node_names("w.weight + w.weight_QuantizeLinear + /c/Conv") == ["/c/Conv"]
     assert fused_node_names("{ForeignNode[/a/Slice.../b/Reshape]}") == []
+
+
+def test_a_refused_timing_cache_is_found_in_the_build_log() -> None:
+    # Every engine-budget candidate of mobilenet_v3_large on the H200 (TensorRT 8.6):
+    # the cache the previous candidate saved was read back and thrown away.
+    log = "\n".join([
+        "[W] trtc-bench | Was activated but never deactivated.",
+        "[E] 1: [myelinCache.h::deserializeFromBuffer::52] Error Code 1: Myelin (Myelin error "
+        "from unknown graph)",
+        "[E] 4: The timing cache will not be used!",
+        "[I] Building engine"])
+    assert timing_cache_refusal(log) == ("1: [myelinCache.h::deserializeFromBuffer::52] Error "
+                                         "Code 1: Myelin (Myelin error from unknown graph)")
+    assert timing_cache_refusal("[E] 4: The timing cache will not be used!") == \
+        "4: The timing cache will not be used!"
+    assert timing_cache_refusal("[I] Loaded timing cache (3 MiB)\n[I] Building engine") is None
