@@ -77,13 +77,15 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
                           bench=bench)
     # The CPU smoke test (--backend onnxruntime) builds ONNX Runtime's own placement.
     trt = args.backend == "tensorrt"
-    floats = "fp16" if trt else "fp32"
+    # fp16 regions written as Casts (TensorRT 11's way); on 8.6 / 10 `--float-precision
+    # fp32` leaves the float part to the builder's fp16 flag, with no Casts in the graph.
+    floats = args.float_precision or ("fp16" if trt else "fp32")
     common = dict(enabled=True, precision="int8", target="tensorrt" if trt else "onnxruntime-cpu",
                   float_precision=floats, calib_data=str(calib),
                   calib_samples=args.calib_samples, calib_method="percentile",
                   max_drop=args.max_drop, budget_step=args.budget_step)
     row: dict[str, Any] = {"model": name, "family": m.family, "max_drop": args.max_drop,
-                           "time_batch": args.time_batch}
+                           "time_batch": args.time_batch, "float_precision": floats}
 
     log(f"{name}: budget on the engine ({floats} float regions, timed at batch "
         f"{args.time_batch})")
@@ -197,6 +199,9 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "trtc-budget")
     parser.add_argument("--backend", default="tensorrt",
                         help="tensorrt; onnxruntime only as a smoke test of this script on CPU")
+    parser.add_argument("--float-precision", choices=("fp16", "fp32"), default=None,
+                        help="quantize.float_precision of the candidates (default: fp16 on "
+                        "TensorRT, fp32 on ONNX Runtime)")
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--merge", type=Path, nargs="*", default=[],

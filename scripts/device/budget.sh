@@ -16,7 +16,8 @@ mkdir -p /tmp/be /tmp/trtc-budget
 [ -f build/budget-memo.tar.xz ] && tar xJf build/budget-memo.tar.xz -C /tmp/trtc-budget
 for m in ${MODELS//,/ }; do
   timeout "${LIMIT:-540}" python3 scripts/budget_engine.py --models "$m" --out "/tmp/be/$m" \
-    --max-drop "${MAX_DROP:-0.01}" > "$OUT/be-$m.log" 2>&1 &   # streamed: a cut run still tells
+    --max-drop "${MAX_DROP:-0.01}" ${FLOATS:+--float-precision "$FLOATS"} \
+    > "$OUT/be-$m.log" 2>&1 &   # streamed: a cut run still tells
 done
 wait
 el "budget done"
