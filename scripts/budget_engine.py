@@ -208,6 +208,8 @@ def main() -> int:
                         help="with --report-only: add the rows of these JSON files (one "
                              "process per model, run side by side with --out apart)")
     args = parser.parse_args()
+    if args.merge and not args.report_only:
+        parser.error("--merge adds rows to a report: use it with --report-only")
     out_json = args.out.with_suffix(".json")
     doc: dict[str, Any] = (json.loads(out_json.read_text()) if out_json.is_file()
                            else {"rows": {}})
