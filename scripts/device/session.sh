@@ -1,0 +1,38 @@
+#!/bin/bash
+# The next device session's calls, one PART per call (docs/device/README.md, "Ready for the
+# next session"); after the kit, from the repo root. Everything a part writes under $OUT is
+# packed into one $OUT/PART.tar.xz at the end (only 8 files come back from a call) and the
+# lines that matter are printed.
+#   PART=A bash scripts/device/session.sh   # builder probe; ppocr_det int8 beside ppocr_cls int8 (engine budget)
+#   PART=B bash scripts/device/session.sh   # the chw4 sweep (dense)
+#   PART=C bash scripts/device/session.sh   # the chw4 sweep, 2:4 sparse
+#   PART=D bash scripts/device/session.sh   # budget.sh on mobilenet_v3_large and ppocr_cls
+# Carry for A on a fresh machine: build/zoo/models build/zoo/results build/zoo/ws/ppocr_det
+# build/zoo/gpu/ppocr_det/int8.onnx build/zoo/gpu/ppocr_det/int8.stamp.json
+# build/zoo/gpu/ppocr_det/calibration-cache (remove ppocr_det's and ppocr_cls's int8 rows
+# from build/zoo/results first, or they are skipped as done).
+set -u; . scripts/device/common.sh
+case "${PART:?PART=A|B|C|D}" in
+  A)
+    el "builder probe"
+    { python3 scripts/probe_builder_init.py --builders 3; python3 scripts/probe_builder_init.py; } \
+      > "$OUT/probe-builder.txt" 2>&1
+    cat "$OUT/probe-builder.txt"
+    MODELS=ppocr_det PREC=int8 BUDGET=${BUDGET:-380} \
+      EXTRA='--gpus 0 --build-timeout 300 --retry-failed' \
+      bash scripts/device/zoo_part.sh > "$OUT/det.out" 2>&1 &
+    TAG=cls MODELS=ppocr_cls PREC=int8 BUDGET=${BUDGET:-380} \
+      EXTRA='--gpus 0 --build-timeout 240 --int8-budget-on engine --retry-failed' \
+      bash scripts/device/zoo_part.sh > "$OUT/cls.out" 2>&1 &
+    wait
+    tail -15 "$OUT/det.out" "$OUT/cls.out"
+    (cd build/zoo && tar cJf "$OUT/zoo-logs.tar.xz" logs) ;;
+  B) FORCE=1 INPUT_FORMAT=int8:chw4 STREAMS=1,2 LIMIT=${LIMIT:-540} bash scripts/device/sweep.sh ;;
+  C) SPARSE=1 INPUT_FORMAT=int8:chw4 STREAMS=1,2 LIMIT=${LIMIT:-540} bash scripts/device/sweep.sh ;;
+  D) MODELS=${MODELS:-mobilenet_v3_large,ppocr_cls} LIMIT=${LIMIT:-520} bash scripts/device/budget.sh ;;
+  *) echo "PART=$PART: A, B, C or D"; exit 2 ;;
+esac
+el "packing $OUT"
+(cd "$OUT" && files=$(ls -A | grep -v "^$PART.tar.xz$") && [ -n "$files" ] && \
+  tar cJf "$PART.tar.xz" $files && rm -f $files)
+ls -la "$OUT"
