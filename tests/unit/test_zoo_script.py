@@ -4,6 +4,7 @@ hint says (tests/unit/tensorrt/test_diagnose.py writes the hint)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,13 @@ def test_a_prequantized_model_is_reused_only_with_the_same_key(tmp_path: Path) -
                     argparse.Namespace(calib_samples=16, int8_budget_on="onnxruntime",
                                        force=True)):
         assert zoo.reused_quantize(m, source, q, changed) is None
+    # A stamp from before the budget's held-out set grew (16 -> 64 samples, G9).
+    stamp = q.with_suffix(".stamp.json")
+    old = json.loads(stamp.read_text())
+    stamp.write_text(json.dumps({k: v for k, v in old.items() if k != "eval_samples"}))
+    assert zoo.reused_quantize(m, source, q, args) is None
+    stamp.write_text(json.dumps(old))
+    assert zoo.reused_quantize(m, source, q, args) is not None
     source.write_bytes(source.read_bytes() + b" ")                   # another source model
     assert zoo.reused_quantize(m, source, q, args) is None
 
