@@ -3,31 +3,32 @@
 # next session"); after the kit, from the repo root. Everything a part writes under $OUT is
 # packed into one $OUT/PART.tar.xz at the end (only 8 files come back from a call) and the
 # lines that matter are printed.
-#   PART=A bash scripts/device/session.sh   # builder probe; ppocr_det, ppocr_rec and ppocr_cls int8 side by side
+#   PART=0 bash scripts/device/session.sh   # kit setup and the builder probe (~100 s)
+#   PART=A bash scripts/device/session.sh   # ppocr_det, ppocr_rec and ppocr_cls int8 side by side
 #   PART=B bash scripts/device/session.sh   # the chw4 sweep (dense)
 #   PART=C bash scripts/device/session.sh   # the chw4 sweep, 2:4 sparse
 #   PART=D bash scripts/device/session.sh   # budget.sh on mobilenet_v3_large and ppocr_cls
-# Carry for A (64 MiB a call: in two calls, the first with the kit's last part):
-#   build/zoo/ws/ppocr_rec build/zoo/gpu/ppocr_rec/int8.onnx build/zoo/gpu/ppocr_rec/int8.stamp.json
-#   build/zoo/models build/zoo/results build/zoo/ws/ppocr_det build/zoo/gpu/ppocr_det/int8.onnx
-#   build/zoo/gpu/ppocr_det/int8.stamp.json        (the A call itself)
+# Carry (64 MiB a call), for 0: build/zoo/ws/ppocr_rec build/zoo/gpu/ppocr_rec/int8.onnx
+#   build/zoo/gpu/ppocr_rec/int8.stamp.json; for A: build/zoo/models build/zoo/results
+#   build/zoo/ws/ppocr_det build/zoo/gpu/ppocr_det/int8.onnx build/zoo/gpu/ppocr_det/int8.stamp.json
 # The Q/DQ models come from `python scripts/zoo.py prequantize --models ppocr_det,ppocr_rec`
 # here; the stamps match only with the exported ONNX carried beside them. --retry-failed
 # redoes the three int8 rows that are there (all failed).
 set -u; . scripts/device/common.sh
-case "${PART:?PART=A|B|C|D}" in
-  A)
+case "${PART:?PART=0|A|B|C|D}" in
+  0)
     el "builder probe"
     { python3 scripts/probe_builder_init.py --builders 3; python3 scripts/probe_builder_init.py; } \
       > "$OUT/probe-builder.txt" 2>&1
-    cat "$OUT/probe-builder.txt"
-    MODELS=ppocr_det PREC=int8 BUDGET=${BUDGET:-380} \
+    cat "$OUT/probe-builder.txt" ;;
+  A)
+    MODELS=ppocr_det PREC=int8 BUDGET=${BUDGET:-480} \
       EXTRA='--gpus 0 --build-timeout 300 --retry-failed' \
       bash scripts/device/zoo_part.sh > "$OUT/det.out" 2>&1 &
-    TAG=rec MODELS=ppocr_rec PREC=int8 BUDGET=${BUDGET:-380} \
+    TAG=rec MODELS=ppocr_rec PREC=int8 BUDGET=${BUDGET:-480} \
       EXTRA='--gpus 0 --build-timeout 300 --retry-failed' \
       bash scripts/device/zoo_part.sh > "$OUT/rec.out" 2>&1 &
-    TAG=cls MODELS=ppocr_cls PREC=int8 BUDGET=${BUDGET:-380} \
+    TAG=cls MODELS=ppocr_cls PREC=int8 BUDGET=${BUDGET:-480} \
       EXTRA='--gpus 0 --build-timeout 240 --int8-budget-on engine --retry-failed' \
       bash scripts/device/zoo_part.sh > "$OUT/cls.out" 2>&1 &
     wait
@@ -36,7 +37,7 @@ case "${PART:?PART=A|B|C|D}" in
   B) FORCE=1 INPUT_FORMAT=int8:chw4 STREAMS=1,2 LIMIT=${LIMIT:-540} bash scripts/device/sweep.sh ;;
   C) SPARSE=1 INPUT_FORMAT=int8:chw4 STREAMS=1,2 LIMIT=${LIMIT:-540} bash scripts/device/sweep.sh ;;
   D) MODELS=${MODELS:-mobilenet_v3_large,ppocr_cls} LIMIT=${LIMIT:-520} bash scripts/device/budget.sh ;;
-  *) echo "PART=$PART: A, B, C or D"; exit 2 ;;
+  *) echo "PART=$PART: 0, A, B, C or D"; exit 2 ;;
 esac
 el "packing $OUT"
 (cd "$OUT" && files=$(ls -A | grep -v "^$PART.tar.xz$") && [ -n "$files" ] && \
