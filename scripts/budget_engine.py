@@ -52,7 +52,7 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     """Both searches on one zoo model; the row of the table."""
     from trtc.backends import get_backend
     from trtc.metrics import within_budget
-    from trtc.optimize.engine_budget import BackendEvaluator, EngineBudget
+    from trtc.optimize.engine_budget import MEMO_FILE, BackendEvaluator, EngineBudget
     from trtc.optimize.quantize import quantize_model
     from trtc.optimize.sensitivity import OrtEvaluator, run_outputs
     from trtc.recipe import BenchSpec, BuildSpec, QuantizeSpec
@@ -113,7 +113,7 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     reference = OrtEvaluator(feeds, run_outputs(source, feeds), None)
     evaluator = BackendEvaluator(get_backend(args.backend), engine, reference,
                                  [o.name for o in source.graph.output], work,
-                                 memo=work / "cache" / "engine-evaluations.json")
+                                 memo=work / "cache" / MEMO_FILE)
     as_engine = evaluator(onnx.load(str(work / "ort.onnx")))
     row["onnxruntime"] = {"wall_s": round(time.perf_counter() - started, 1),
                           "float_nodes": len(on_ort["float_nodes"]),

@@ -32,6 +32,9 @@ from trtc.errors import DependencyError, UsageError
 from trtc.optimize.sensitivity import Evaluation, Evaluator, OrtEvaluator, score
 from trtc.recipe import BenchSpec, BuildSpec, QuantizeSpec
 
+#: The record of measured candidates, in the folder of the calibration cache.
+MEMO_FILE = "engine-evaluations.json"
+
 if TYPE_CHECKING:
     from trtc.backends.base import Backend
 
@@ -75,7 +78,9 @@ class BackendEvaluator:
                  ) -> None:
         self.backend, self.engine, self.reference = backend, engine, reference
         self.output_names, self.work_dir, self.memo = list(output_names), work_dir, memo
-        self._data_key = _data_key(reference)
+        # Read once: one search writes the record, this evaluator is its only writer.
+        self._known = _read_memo(memo) if memo is not None else {}
+        self._data_key = _data_key(reference) if memo is not None else ""
 
     def __call__(self, model: Any, /) -> Evaluation:
         return dataclasses.replace(self._measure(model, self.engine.build),
@@ -84,15 +89,17 @@ class BackendEvaluator:
     def _measure(self, model: Any, build: BuildSpec) -> Evaluation:
         """Build ``model`` with ``build``, run it on the evaluation data, score and time it
         (or read what an earlier run measured of the same candidate from ``memo``)."""
+        if self.memo is None:
+            return self._build_and_run(model, build)
         key = self._memo_key(model, build)
-        known = self._recorded().get(key)
+        known = self._known.get(key)
         if known is not None:
             return Evaluation(**{**known, "reused": True})
         evaluation = self._build_and_run(model, build)
-        if self.memo is not None:
-            from trtc.workspace import write_json
+        from trtc.workspace import write_json
 
-            write_json(self.memo, {**self._recorded(), key: dataclasses.asdict(evaluation)})
+        self._known[key] = dataclasses.asdict(evaluation)
+        write_json(self.memo, self._known)
         return evaluation
 
     def _memo_key(self, model: Any, build: BuildSpec) -> str:
@@ -100,15 +107,6 @@ class BackendEvaluator:
         digest.update(repr((self.backend.name, build, self.engine.bench,
                             self._data_key)).encode())
         return digest.hexdigest()
-
-    def _recorded(self) -> dict[str, Any]:
-        if self.memo is None or not self.memo.is_file():
-            return {}
-        try:
-            data = json.loads(self.memo.read_text())
-        except (OSError, ValueError):
-            return {}  # a record cut mid-write is measured again
-        return data if isinstance(data, dict) else {}
 
     def _build_and_run(self, model: Any, build: BuildSpec) -> Evaluation:
         from trtc.graph.cleanup import save_onnx
@@ -207,6 +205,16 @@ def _repeat(value: Any, batch: int) -> Any:
     if array.ndim == 0 or array.shape[0] == batch:
         return array
     return np.repeat(array[:1], batch, axis=0)
+
+
+def _read_memo(path: Path) -> dict[str, Any]:
+    """The measured candidates recorded at ``path`` ({} where there is no readable record:
+    one cut mid-write is measured again)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _data_key(reference: OrtEvaluator) -> str:

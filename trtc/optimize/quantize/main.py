@@ -140,7 +140,9 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
             measure = OrtEvaluator(feeds, run_outputs(model, feeds), labels,
                                    timed=spec.target == "onnxruntime-cpu")
             if spec.max_drop is not None:
-                memo = cache_dir / "engine-evaluations.json" if cache_dir else None
+                from trtc.optimize.engine_budget import MEMO_FILE
+
+                memo = cache_dir / MEMO_FILE if cache_dir else None
                 out_model, report.budget = _search_budget(
                     spec, candidates, plain, model, measure, engine, Path(tmp), report.warnings,
                     progress, memo)
