@@ -171,12 +171,11 @@ def timing_cache_refusal(log: str) -> str | None:
     from unknown graph", every candidate of an engine budget search on the H200): the
     build then times every tactic, as a cold one. Returns the error line before it.
     """
-    lines = [line.strip() for line in log.splitlines()]
+    lines = log.splitlines()
     for i, line in enumerate(lines):
         if _CACHE_REFUSED.search(line):
-            before = [x for x in lines[max(0, i - 3):i] if _LOG_ERROR.search(x)]
-            reason = before[-1] if before else line
-            return re.sub(r"^\s*\[[^\]]*\]\s*(\[[^\]]*\]\s*)*", "", reason).strip()
+            before = error_lines("\n".join(lines[max(0, i - 3):i]))
+            return before[-1] if before else _without_prefix(line)
     return None
 
 
@@ -188,10 +187,15 @@ def error_lines(log: str) -> list[str]:
     out = []
     for line in log.splitlines():
         if _LOG_ERROR.search(line):
-            text = re.sub(r"^\s*\[[^\]]*\]\s*(\[[^\]]*\]\s*)*", "", line).strip()
+            text = _without_prefix(line)
             if text:
                 out.append(text)
     return out
+
+
+def _without_prefix(line: str) -> str:
+    """A log line without the logger's ``[time] [TRT] [E]`` prefix."""
+    return re.sub(r"^\s*\[[^\]]*\]\s*(\[[^\]]*\]\s*)*", "", line).strip()
 
 
 def explain(issues: Sequence[ParserIssue], log_text: str, fallback: str, *, where: str,
