@@ -989,14 +989,23 @@ def do_prequantize(m: Model, args: argparse.Namespace, deadline: Deadline) -> No
         return
     work = ZOO / "gpu" / m.name
     work.mkdir(parents=True, exist_ok=True)
-    q = work / "int8.onnx"
-    if reused_quantize(m, onnx_path, q, args) is not None:
-        return
-    qres = quantize(m, onnx_path, q, "tensorrt", args, deadline, f"{m.name}.prequantize",
-                    args.quantize_timeout)
-    if qres["ok"]:
-        write_quantize_stamp(m, onnx_path, q, args, qres)
-    log(f"{m.name}: prequantize {'ok' if qres['ok'] else 'FAILED'} ({qres['calib']})")
+    qres = stamped_quantize(m, onnx_path, work / "int8.onnx", args, deadline,
+                            f"{m.name}.prequantize")
+    if not qres.get("reused"):
+        log(f"{m.name}: prequantize {'ok' if qres['ok'] else 'FAILED'} ({qres['calib']})")
+
+
+def stamped_quantize(m: Model, onnx_path: Path, q: Path, args: argparse.Namespace,
+                     deadline: Deadline, label: str) -> dict[str, Any]:
+    """The gpu phase's int8 quantize (target tensorrt) into ``q``: the one made earlier
+    with the same key (``reused_quantize``), else made now and stamped."""
+    qres = reused_quantize(m, onnx_path, q, args)
+    if qres is None:
+        qres = quantize(m, onnx_path, q, "tensorrt", args, deadline, label,
+                        args.quantize_timeout)
+        if qres["ok"]:
+            write_quantize_stamp(m, onnx_path, q, args, qres)
+    return qres
 
 
 def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadline
@@ -1039,12 +1048,7 @@ def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadl
         bench_target: list[Any] = [recipe, "--workspace", WS, "--force"]
     else:
         q = work / "int8.onnx"
-        qres = reused_quantize(m, onnx_path, q, args)
-        if qres is None:
-            qres = quantize(m, onnx_path, q, "tensorrt", args, deadline,
-                            f"{m.name}.gpu.quantize", args.quantize_timeout)
-            if qres["ok"]:
-                write_quantize_stamp(m, onnx_path, q, args, qres)
+        qres = stamped_quantize(m, onnx_path, q, args, deadline, f"{m.name}.gpu.quantize")
         out.update(quantized=qres["ok"], calib=qres["calib"], quantize=qres["attempts"])
         if qres.get("reused"):
             out["quantize_reused"] = qres["reused"]
