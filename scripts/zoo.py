@@ -935,7 +935,8 @@ def hinted_exclusions(hint: str, onnx_path: Path) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _quantize_key(m: Model, onnx_path: Path, args: argparse.Namespace) -> dict[str, Any]:
+def _quantize_key(m: Model, onnx_path: Path, args: argparse.Namespace,
+                  exclude: Sequence[str] = ()) -> dict[str, Any]:
     """What the gpu phase's int8 quantize depends on: a stamp with the same key means the
     Q/DQ model beside it is the one this run would make."""
     from trtc.workspace import sha256_file
@@ -943,19 +944,20 @@ def _quantize_key(m: Model, onnx_path: Path, args: argparse.Namespace) -> dict[s
     return {"model": m.name, "source_sha256": sha256_file(onnx_path),
             "calib_samples": args.calib_samples, "data": m.data, "int8_budget": m.int8_budget,
             "eval_samples": DATA_EVAL_SAMPLES if m.int8_budget else None,
-            "int8_budget_on": getattr(args, "int8_budget_on", "onnxruntime")}
+            "int8_budget_on": getattr(args, "int8_budget_on", "onnxruntime"),
+            "exclude_nodes": sorted(exclude) or None}
 
 
 def write_quantize_stamp(m: Model, onnx_path: Path, q: Path, args: argparse.Namespace,
-                         qres: dict[str, Any]) -> None:
+                         qres: dict[str, Any], exclude: Sequence[str] = ()) -> None:
     """Record how ``q`` was made (``reused_quantize`` reads it)."""
-    stamp = {**_quantize_key(m, onnx_path, args), "calib": qres["calib"],
+    stamp = {**_quantize_key(m, onnx_path, args, exclude), "calib": qres["calib"],
              "attempts": qres["attempts"], "made_on": platform_line()}
     q.with_suffix(".stamp.json").write_text(json.dumps(stamp, indent=2, default=str) + "\n")
 
 
-def reused_quantize(m: Model, onnx_path: Path, q: Path, args: argparse.Namespace
-                    ) -> dict[str, Any] | None:
+def reused_quantize(m: Model, onnx_path: Path, q: Path, args: argparse.Namespace,
+                    exclude: Sequence[str] = ()) -> dict[str, Any] | None:
     """``quantize``'s result for a Q/DQ model made earlier with the same key (``zoo.py
     prequantize`` on the CPU machine: ppocr_det's budget search took 314 s of GPU-machine
     time); None: quantize now."""
@@ -963,7 +965,7 @@ def reused_quantize(m: Model, onnx_path: Path, q: Path, args: argparse.Namespace
     if args.force or not q.is_file() or not stamp_path.is_file():
         return None
     stamp = json.loads(stamp_path.read_text())
-    key = _quantize_key(m, onnx_path, args)
+    key = _quantize_key(m, onnx_path, args, exclude)
     if {k: stamp.get(k) for k in key} != key:
         return None
     log(f"  {m.name}: int8 Q/DQ model reused ({stamp.get('made_on')})")
@@ -989,22 +991,37 @@ def do_prequantize(m: Model, args: argparse.Namespace, deadline: Deadline) -> No
         return
     work = ZOO / "gpu" / m.name
     work.mkdir(parents=True, exist_ok=True)
+    exclude = earlier_retry(m).get("exclude_nodes") or ()
+    if exclude:
+        log(f"{m.name}: the GPU's int8 build needed {list(exclude)} in float (earlier run)")
     qres = stamped_quantize(m, onnx_path, work / "int8.onnx", args, deadline,
-                            f"{m.name}.prequantize")
+                            f"{m.name}.prequantize", exclude)
     if not qres.get("reused"):
         log(f"{m.name}: prequantize {'ok' if qres['ok'] else 'FAILED'} ({qres['calib']})")
 
 
+def earlier_retry(m: Model) -> dict[str, Any]:
+    """The int8 retry an earlier gpu run of ``m`` needed and recorded (the nodes TensorRT
+    had no int8 kernel for, kept in float), {} if none: a rerun quantizes with them at
+    once instead of repeating the build that failed (70-100 s for ppocr_det)."""
+    row = load_result(m, "gpu").get("gpu", {}).get("int8", {})
+    retry = row.get("retry") or {}
+    return retry if retry.get("exclude_nodes") else {}
+
+
 def stamped_quantize(m: Model, onnx_path: Path, q: Path, args: argparse.Namespace,
-                     deadline: Deadline, label: str) -> dict[str, Any]:
-    """The gpu phase's int8 quantize (target tensorrt) into ``q``: the one made earlier
-    with the same key (``reused_quantize``), else made now and stamped."""
-    qres = reused_quantize(m, onnx_path, q, args)
+                     deadline: Deadline, label: str, exclude: Sequence[str] = ()
+                     ) -> dict[str, Any]:
+    """The gpu phase's int8 quantize (target tensorrt, ``exclude`` kept in float) into
+    ``q``: the one made earlier with the same key (``reused_quantize``), else made now and
+    stamped."""
+    qres = reused_quantize(m, onnx_path, q, args, exclude)
     if qres is None:
+        q.with_suffix(".stamp.json").unlink(missing_ok=True)  # q is about to change
         qres = quantize(m, onnx_path, q, "tensorrt", args, deadline, label,
-                        args.quantize_timeout)
+                        args.quantize_timeout, exclude)
         if qres["ok"]:
-            write_quantize_stamp(m, onnx_path, q, args, qres)
+            write_quantize_stamp(m, onnx_path, q, args, qres, exclude)
     return qres
 
 
@@ -1048,7 +1065,14 @@ def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadl
         bench_target: list[Any] = [recipe, "--workspace", WS, "--force"]
     else:
         q = work / "int8.onnx"
-        qres = stamped_quantize(m, onnx_path, q, args, deadline, f"{m.name}.gpu.quantize")
+        earlier = earlier_retry(m)
+        if earlier:
+            log(f"  {m.name}: quantizing with {earlier['exclude_nodes']} in float at once "
+                "(an earlier run's int8 build needed it)")
+            out["retry"] = {"exclude_nodes": earlier["exclude_nodes"],
+                            "first_error": earlier.get("first_error"), "earlier_run": True}
+        qres = stamped_quantize(m, onnx_path, q, args, deadline, f"{m.name}.gpu.quantize",
+                                earlier.get("exclude_nodes") or ())
         out.update(quantized=qres["ok"], calib=qres["calib"], quantize=qres["attempts"])
         if qres.get("reused"):
             out["quantize_reused"] = qres["reused"]
@@ -1089,9 +1113,8 @@ def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadl
             log(f"  {m.name}: int8 build failed; re-quantizing with {exclude} in float "
                 "(trtc's hint)")
             out["retry"] = {"exclude_nodes": exclude, "first_error": r.get("error")}
-            q.with_suffix(".stamp.json").unlink(missing_ok=True)  # q is no longer that model
-            qres = quantize(m, onnx_path, q, "tensorrt", args, deadline,
-                            f"{m.name}.gpu.quantize-retry", args.quantize_timeout, exclude)
+            qres = stamped_quantize(m, onnx_path, q, args, deadline,
+                                    f"{m.name}.gpu.quantize-retry", exclude)
             out["retry"]["quantize"] = qres["attempts"]
             if qres["ok"]:
                 r = trtc(build_args, f"{m.name}.gpu.build-{prec}-retry", args.build_timeout,

@@ -32,7 +32,7 @@ case "${PART:?PART=0|A|B|C|D}" in
       EXTRA='--gpus 0 --build-timeout 240 --int8-budget-on engine --retry-failed' \
       bash scripts/device/zoo_part.sh > "$OUT/cls.out" 2>&1 &
     wait
-    tail -15 "$OUT/det.out" "$OUT/rec.out" "$OUT/cls.out"
+    tail -n 15 "$OUT/det.out" "$OUT/rec.out" "$OUT/cls.out"
     (cd build/zoo && tar cJf "$OUT/zoo-logs.tar.xz" logs) ;;
   B) FORCE=1 INPUT_FORMAT=int8:chw4 STREAMS=1,2 LIMIT=${LIMIT:-540} bash scripts/device/sweep.sh ;;
   C) SPARSE=1 INPUT_FORMAT=int8:chw4 STREAMS=1,2 LIMIT=${LIMIT:-540} bash scripts/device/sweep.sh ;;

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import onnx
+import pytest
 from onnx import TensorProto, helper
 
 from trtc.tensorrt.diagnose import diagnose
@@ -100,6 +101,34 @@ def test_a_prequantized_model_is_reused_only_with_the_same_key(tmp_path: Path) -
     assert zoo.reused_quantize(m, source, q, args) is not None
     source.write_bytes(source.read_bytes() + b" ")                   # another source model
     assert zoo.reused_quantize(m, source, q, args) is None
+
+
+def test_a_rerun_quantizes_with_the_earlier_runs_retry_exclusions(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ppocr_det's int8 build fails until its Resizes are float (G14): the row records the
+    retry; prequantize and a rerun quantize with those nodes at once, and the stamp keys
+    them, so the first (failing) model is never taken for the retry's."""
+    import argparse
+
+    zoo = _zoo()
+    monkeypatch.setattr(zoo, "RESULTS", tmp_path)
+    m = zoo.BY_NAME["ppocr_det"]
+    assert zoo.earlier_retry(m) == {}
+    row = {"gpu": {"int8": {"built": False, "done": True,
+                            "retry": {"exclude_nodes": ["up", "up2"], "first_error": "e"}}}}
+    (tmp_path / "ppocr_det.gpu.json").write_text(json.dumps(row))
+    assert zoo.earlier_retry(m)["exclude_nodes"] == ["up", "up2"]
+    source = _resize_model(tmp_path / "m.onnx")
+    q = tmp_path / "int8.onnx"
+    q.write_bytes(b"qdq")
+    args = argparse.Namespace(calib_samples=16, int8_budget_on="onnxruntime", force=False)
+    zoo.write_quantize_stamp(m, source, q, args, {"calib": "c", "attempts": []}, ["up2", "up"])
+    assert zoo.reused_quantize(m, source, q, args) is None           # the all-int8 model
+    assert zoo.reused_quantize(m, source, q, args, ["up"]) is None
+    assert zoo.reused_quantize(m, source, q, args, ["up", "up2"]) is not None
+    zoo.write_quantize_stamp(m, source, q, args, {"calib": "c", "attempts": []})
+    assert zoo.reused_quantize(m, source, q, args) is not None
+    assert zoo.reused_quantize(m, source, q, args, ["up", "up2"]) is None
 
 
 def test_a_worker_gets_every_flag_that_changes_what_it_measures() -> None:

@@ -137,7 +137,8 @@ class Backend(Protocol):
 
     def infer_fn(self, artifact: Path, threads: int | None) -> Callable[[Feed], Any]:
         """Return a function running one inference on a feed dict; its outputs belong to
-        the caller (a later call must not overwrite them)."""
+        the caller (a later call must not overwrite them). One with a ``close`` method holds
+        device resources: the caller calls it when done (:func:`close_infer`)."""
 
     def timer(self, artifact: Path, spec: BenchSpec) -> Timer:
         """Return the timer bench measures the artifact with."""
@@ -224,3 +225,11 @@ def polygraphy_log_file(path: Path) -> Iterator[None]:
         yield
     finally:
         G_LOGGER.log_file = None
+
+
+def close_infer(infer: Callable[[Feed], Any]) -> None:
+    """Release what an :meth:`Backend.infer_fn` callable holds (a TensorRT runner's engine,
+    context and buffers); a plain function holds nothing."""
+    close = getattr(infer, "close", None)
+    if callable(close):
+        close()

@@ -601,17 +601,7 @@ class TensorRTBackend:
         """One synchronous inference per call through an activated TrtRunner; the outputs
         are copies the caller keeps (Polygraphy's runners reuse their output buffers: the
         engine budget's 16 held-out samples all read as the last one, G11)."""
-        import numpy as np
-
-        runner = self.runner(artifact, "trtc-bench")
-        runner.activate()
-
-        def infer(feed: Feed) -> Any:
-            return {name: np.array(value, copy=True)
-                    for name, value in runner.infer(dict(feed)).items()}
-
-        infer.runner = runner  # type: ignore[attr-defined]  # keeps it alive
-        return infer
+        return _ActiveRunner(self.runner(artifact, "trtc-bench"))
 
     def io_specs(self, artifact: Path) -> IoSpecs:
         """From the sidecar when there is one (no GPU needed), else from the engine."""
@@ -644,6 +634,26 @@ class TensorRTBackend:
         engine = deserialize(Path(artifact))
         return cross_check(self.make_slots(engine, feed, 1, sidecar_io_scales(artifact)),
                            feed_batch(feed), config)
+
+
+class _ActiveRunner:
+    """``infer_fn``'s callable: an activated runner's copied outputs; ``close`` deactivates
+    it (its engine, context and device buffers go; the engine budget builds one an
+    evaluation, and Polygraphy warned of each left active)."""
+
+    def __init__(self, runner: BaseRunner) -> None:
+        self.runner = runner
+        runner.activate()
+
+    def __call__(self, feed: Feed) -> Any:
+        import numpy as np
+
+        return {name: np.array(value, copy=True)
+                for name, value in self.runner.infer(dict(feed)).items()}
+
+    def close(self) -> None:
+        if self.runner.is_active:
+            self.runner.deactivate()
 
 
 def formatted_model_dtypes(settings: TrtBuildSettings,

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trtc.backends.base import close_infer
 from trtc.errors import DependencyError, UsageError
 from trtc.optimize.sensitivity import Evaluation, Evaluator, OrtEvaluator, score
 from trtc.recipe import BenchSpec, BuildSpec, QuantizeSpec
@@ -178,13 +179,16 @@ class BackendEvaluator:
     def _run(self, artifact: Path, build: BuildSpec) -> tuple[list[list[Any]], float]:
         infer = self.backend.infer_fn(artifact, build.threads)
         feeds = self.reference.feeds
-        infer(feeds[0])  # warm-up: lazy allocation and the first kernel launches
         outputs, seconds = [], []
-        for feed in feeds:
-            started = time.perf_counter()
-            got = infer(feed)
-            seconds.append(time.perf_counter() - started)
-            outputs.append(_in_order(got, self.output_names))
+        try:
+            infer(feeds[0])  # warm-up: lazy allocation and the first kernel launches
+            for feed in feeds:
+                started = time.perf_counter()
+                got = infer(feed)
+                seconds.append(time.perf_counter() - started)
+                outputs.append(_in_order(got, self.output_names))
+        finally:
+            close_infer(infer)
         return outputs, statistics.median(seconds) * 1000.0
 
     def _time(self, artifact: Path, bench: BenchSpec) -> float:

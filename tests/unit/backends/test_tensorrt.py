@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from trtc.backends.base import close_infer
 from trtc.backends.tensorrt import TensorRTBackend, engine_summary, tensorrt_version
 from trtc.errors import DependencyError, ModelError
 from trtc.tensorrt.engine_file import layers_path, sidecar_path
@@ -146,9 +147,13 @@ def test_infer_fn_outputs_survive_the_next_inference(tmp_path: Path,
     class ReusingRunner:
         def __init__(self) -> None:
             self.buffer = np.zeros(3, np.float32)
+            self.is_active = False
 
         def activate(self) -> None:
-            pass
+            self.is_active = True
+
+        def deactivate(self) -> None:
+            self.is_active = False
 
         def infer(self, feed: dict) -> dict:
             self.buffer[:] = feed["x"]
@@ -159,3 +164,10 @@ def test_infer_fn_outputs_survive_the_next_inference(tmp_path: Path,
     first = infer({"x": np.ones(3, np.float32)})
     second = infer({"x": np.full(3, 2.0, np.float32)})
     assert first["y"].tolist() == [1.0] * 3 and second["y"].tolist() == [2.0] * 3
+    # The caller's close deactivates the runner (the engine budget builds one a candidate;
+    # each left active held its engine and buffers, and Polygraphy warned).
+    runner = infer.runner  # type: ignore[attr-defined]
+    assert runner.is_active
+    close_infer(infer)
+    assert not runner.is_active
+    close_infer(infer)  # twice is harmless

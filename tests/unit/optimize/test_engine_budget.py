@@ -114,6 +114,38 @@ def test_a_backend_evaluator_builds_times_and_scores_every_candidate(tmp_path: P
                for line in quantize_lines(report.to_dict()))
 
 
+def test_every_candidates_runner_is_closed_after_it_is_measured(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A TensorRT candidate's activated runner holds its engine and device buffers: the
+    search closes each one it measured (ppocr_cls's search left every one active)."""
+    from trtc.backends.onnxruntime import OnnxRuntimeBackend
+
+    opened: list[object] = []
+    closed: list[object] = []
+    plain = OnnxRuntimeBackend.infer_fn
+
+    class Holding:
+        def __init__(self, backend: OnnxRuntimeBackend, artifact: Path, threads: int | None):
+            self.infer = plain(backend, artifact, threads)
+            opened.append(self)
+
+        def __call__(self, feed: dict) -> object:
+            assert self not in closed
+            return self.infer(feed)
+
+        def close(self) -> None:
+            closed.append(self)
+
+    monkeypatch.setattr(OnnxRuntimeBackend, "infer_fn",
+                        lambda self, artifact, threads: Holding(self, artifact, threads))
+    src = make_hostile_model(tmp_path / "hostile.onnx")
+    report = quantize_model(src, tmp_path / "q.onnx", QuantizeSpec(**SPEC, budget_on="engine"),
+                            cache_dir=tmp_path / "cache",
+                            engine=EngineBudget(backend="onnxruntime"))
+    assert report.to_dict()["budget"]["met"]
+    assert len(opened) >= 2 and closed == opened
+
+
 def test_with_a_bench_section_candidates_are_timed_by_the_bench_timer_at_its_batch(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # GPU latency the way trtc bench measures it (TensorRT: GPU compute, CUDA graph), at
