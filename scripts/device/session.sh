@@ -8,6 +8,7 @@
 #   PART=B bash scripts/device/session.sh   # the chw4 sweep (dense)
 #   PART=C bash scripts/device/session.sh   # the chw4 sweep, 2:4 sparse
 #   PART=D bash scripts/device/session.sh   # budget.sh on mobilenet_v3_large and ppocr_cls
+#   PART=E bash scripts/device/session.sh   # the sparse sweep, then ppocr_det int8 (carry as for A)
 # Carry (64 MiB a call), for 0: build/zoo/ws/ppocr_rec build/zoo/gpu/ppocr_rec/int8.onnx
 #   build/zoo/gpu/ppocr_rec/int8.stamp.json; for A: build/zoo/models build/zoo/results
 #   build/zoo/ws/ppocr_det build/zoo/gpu/ppocr_det/int8.onnx build/zoo/gpu/ppocr_det/int8.stamp.json
@@ -15,7 +16,7 @@
 # here; the stamps match only with the exported ONNX carried beside them. --retry-failed
 # redoes the three int8 rows that are there (all failed).
 set -u; . scripts/device/common.sh
-case "${PART:?PART=0|A|B|C|D}" in
+case "${PART:?PART=0|A|B|C|D|E}" in
   0)
     el "builder probe"
     { python3 scripts/probe_builder_init.py --builders 3; python3 scripts/probe_builder_init.py; } \
@@ -36,8 +37,17 @@ case "${PART:?PART=0|A|B|C|D}" in
     (cd build/zoo && tar cJf "$OUT/zoo-logs.tar.xz" logs) ;;
   B) FORCE=1 INPUT_FORMAT=int8:chw4 STREAMS=1,2 LIMIT=${LIMIT:-540} bash scripts/device/sweep.sh ;;
   C) SPARSE=1 INPUT_FORMAT=int8:chw4 STREAMS=1,2 LIMIT=${LIMIT:-540} bash scripts/device/sweep.sh ;;
+  E)  # the 2:4 sparse sweep alone on the GPU, then ppocr_det's int8 from its prequantized
+      # retry model (Resizes and their readers in float, G14), in what is left of LIMIT
+    SPARSE=1 INPUT_FORMAT=int8:chw4 STREAMS=${STREAMS:-1,2,4} BATCHES=${BATCHES:-1,32,256,512} \
+      LIMIT=${SWEEP_LIMIT:-300} bash scripts/device/sweep.sh
+    MODELS=ppocr_det PREC=int8 BUDGET=$(( ${LIMIT:-450} - $(date +%s) + T0 )) \
+      EXTRA='--gpus 0 --build-timeout 240 --retry-failed' \
+      bash scripts/device/zoo_part.sh > "$OUT/det.out" 2>&1
+    tail -n 12 "$OUT/det.out"
+    (cd build/zoo && tar cJf "$OUT/zoo-logs.tar.xz" logs) ;;
   D) MODELS=${MODELS:-mobilenet_v3_large,ppocr_cls} LIMIT=${LIMIT:-520} bash scripts/device/budget.sh ;;
-  *) echo "PART=$PART: 0, A, B, C or D"; exit 2 ;;
+  *) echo "PART=$PART: 0, A, B, C, D or E"; exit 2 ;;
 esac
 el "packing $OUT"
 (cd "$OUT" && files=$(ls -A | grep -v "^$PART.tar.xz$") && [ -n "$files" ] && \
