@@ -19,7 +19,7 @@ set -u; . scripts/device/common.sh
 case "${PART:?PART=0|A|B|C|D|E}" in
   0)
     el "builder probe"
-    { python3 scripts/probe_builder_init.py --builders 3; python3 scripts/probe_builder_init.py; } \
+    { python3 scripts/probe_builder_init.py --builders 3 --keep; python3 scripts/probe_builder_init.py; } \
       > "$OUT/probe-builder.txt" 2>&1
     cat "$OUT/probe-builder.txt" ;;
   A)
