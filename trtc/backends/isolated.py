@@ -11,6 +11,13 @@ The child is a fresh ``python -c`` (not multiprocessing): it never re-runs the
 caller's main script, never inherits a CUDA context, and imports only what the
 called function needs. Arguments and results travel pickled between the two
 processes of one trtc run (never from a file a user gave).
+
+Inside :func:`reuse_worker` the calls go to one long-lived child instead, one after
+another: what a call keeps alive in it (:func:`keep`) the next finds. TensorRT 8.6 loads
+its builder kernel library with the first live builder and unloads it with the last,
+6-10 s each time on the H200 (``scripts/probe_builder_init.py``); the engine budget's
+candidate builds share one worker that holds a builder. A worker killed at a deadline,
+or one that died, is replaced by a fresh one at the next call.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +44,15 @@ from trtc.errors import ModelError, TimeoutExpired, TrtcError
 #: The pipe to the parent, in the child process (None elsewhere).
 _OUT: int | None = None
 
+#: The worker of the innermost :func:`reuse_worker` (``[]`` before its first call), None
+#: outside one.
+_POOL: list[_Child] | None = None
+#: What calls in this child keep for the next (:func:`keep`).
+_KEPT: dict[str, Any] = {}
+
 _BOOT = ("import json, sys; head = json.loads(sys.stdin.buffer.readline()); "
          "sys.path[:] = head['path']; from trtc.backends.isolated import _child_main; "
-         "_child_main(head['fd'])")
+         "_child_main(head['fd'], head['worker'])")
 
 
 def _send(message: Any) -> None:
@@ -54,13 +67,31 @@ def phase(name: str) -> None:
         _send(("phase", name))
 
 
-def _child_main(fd: int) -> None:
-    """The child's side: read the call from stdin, run it, send what happened."""
+def keep(key: str, make: Callable[[], Any]) -> Any:
+    """``make()``'s result, made once in this process and kept alive for later calls (a
+    worker's next call finds it; a one-call child lets it go at exit)."""
+    if key not in _KEPT:
+        _KEPT[key] = make()
+    return _KEPT[key]
+
+
+def _child_main(fd: int, worker: bool = False) -> None:
+    """The child's side: read the call from stdin (a worker: one call after another,
+    each length-prefixed, until stdin closes), run it, send what happened."""
     global _OUT
     _OUT = fd
     os.dup2(2, 1)  # the child's prints (Polygraphy logs to stdout) must not corrupt --json
+    stdin = sys.stdin.buffer
+    if not worker:
+        _answer(stdin.read())
+        return
+    while len(size := stdin.read(8)) == 8:
+        _answer(stdin.read(struct.unpack("<Q", size)[0]))
+
+
+def _answer(call: bytes) -> None:
     try:
-        target, args = pickle.loads(sys.stdin.buffer.read())
+        target, args = pickle.loads(call)
         module, _, name = target.partition(":")
         _send(("ok", getattr(importlib.import_module(module), name)(*args)))
     except TrtcError as exc:
@@ -115,19 +146,85 @@ def _remove(paths: Sequence[Path]) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _start(target: str, args: tuple[Any, ...]) -> tuple[subprocess.Popen[bytes], int]:
-    read_fd, write_fd = os.pipe()
+class _Child:
+    """One child process and the pipe it answers on (a worker takes one call after
+    another)."""
+
+    def __init__(self, worker: bool) -> None:
+        read_fd, write_fd = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=2,
+                pass_fds=(write_fd,), start_new_session=True)  # its own group: killpg
+        finally:
+            os.close(write_fd)
+        self.worker, self.read_fd, self.reader = worker, read_fd, _Reader(read_fd)
+        head = json.dumps({"path": [p for p in sys.path if p], "fd": write_fd,
+                           "worker": worker})
+        assert self.process.stdin is not None
+        self.process.stdin.write(head.encode() + b"\n")
+
+    def send(self, target: str, args: tuple[Any, ...]) -> None:
+        call = pickle.dumps((target, args))
+        stdin = self.process.stdin
+        assert stdin is not None
+        if self.worker:
+            stdin.write(struct.pack("<Q", len(call)) + call)
+            stdin.flush()
+        else:
+            stdin.write(call)
+            stdin.close()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None and not self.reader.eof
+
+    def close(self) -> None:
+        """End a worker (its stdin closes: it returns), else kill it."""
+        stdin = self.process.stdin
+        if stdin is not None and not stdin.closed:
+            with contextlib.suppress(OSError):
+                stdin.close()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            _kill(self.process)
+        self.kill()
+
+    def kill(self) -> None:
+        _kill(self.process)
+        with contextlib.suppress(OSError):
+            os.close(self.read_fd)
+
+
+@contextlib.contextmanager
+def reuse_worker() -> Iterator[None]:
+    """Run the :func:`run_isolated` calls made inside in one long-lived child (started
+    at the first call, ended on leaving)."""
+    global _POOL
+    outer, _POOL = _POOL, []
     try:
-        process = subprocess.Popen(
-            [sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=2,
-            pass_fds=(write_fd,), start_new_session=True)  # its own group: killpg reaches all
+        yield
     finally:
-        os.close(write_fd)
-    assert process.stdin is not None
-    head = json.dumps({"path": [p for p in sys.path if p], "fd": write_fd})
-    process.stdin.write(head.encode() + b"\n" + pickle.dumps((target, args)))
-    process.stdin.close()
-    return process, read_fd
+        for child in _POOL:
+            child.close()
+        _POOL = outer
+
+
+def _child_for_call() -> _Child:
+    if _POOL is None:
+        return _Child(worker=False)
+    if _POOL and not _POOL[0].alive():
+        _POOL.pop().kill()
+    if not _POOL:
+        _POOL.append(_Child(worker=True))
+    return _POOL[0]
+
+
+def _drop(child: _Child) -> None:
+    """Kill ``child``; a pool's worker is replaced at the next call."""
+    child.kill()
+    if _POOL is not None and child in _POOL:
+        _POOL.remove(child)
 
 
 def run_isolated(target: str, args: tuple[Any, ...], *, what: str,
@@ -155,15 +252,16 @@ def run_isolated(target: str, args: tuple[Any, ...], *, what: str,
         KeyboardInterrupt: Ctrl-C while waiting (the child was killed).
     """
     start = time.monotonic()
-    process, read_fd = _start(target, args)
-    reader = _Reader(read_fd)
+    child = _child_for_call()
+    reader = child.reader
     message: Any = None
     next_tick = tick_s
     try:
+        child.send(target, args)
         while message is None and not reader.eof:
             elapsed = time.monotonic() - start
             if timeout_s is not None and elapsed >= timeout_s:
-                _kill(process)
+                _drop(child)
                 _remove(cleanup)
                 raise TimeoutExpired(f"{what} did not finish in {timeout_s:g} s (killed)",
                                      timeout_hint or "raise the timeout, or make the job "
@@ -180,12 +278,12 @@ def run_isolated(target: str, args: tuple[Any, ...], *, what: str,
                 else:
                     message = item
     except BaseException:
-        _kill(process)
+        _drop(child)
         _remove(cleanup)
         raise
-    finally:
-        os.close(read_fd)
-    code = process.wait()
+    if message is None or not child.worker:
+        code = child.process.wait()
+        _drop(child)
     if message is None:
         _remove(cleanup)
         how = (f"killed by signal {signal.Signals(-code).name}" if code < 0

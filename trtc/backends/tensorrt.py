@@ -246,6 +246,7 @@ def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSetti
     from trtc.tensorrt.versions import features
 
     source, cache = Path(onnx_path), Path(timing_cache) if timing_cache else None
+    keep_builder_alive()
     cache_before = cache.stat().st_size if cache and cache.is_file() else 0
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -286,6 +287,23 @@ def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSetti
                              "loaded": cache_before > 0 and not refused,
                              "refused": refused, "bytes_before": cache_before,
                              "bytes_after": cache_after}}
+
+
+def keep_builder_alive() -> None:
+    """Hold one TensorRT builder for the rest of this process: TensorRT 8.6 loads its
+    builder kernel library with the first live builder and unloads it with the last
+    (6-10 s a load on the H200, and Polygraphy makes a builder a build), so the builds a
+    worker runs one after another (:func:`trtc.backends.isolated.reuse_worker`) load it
+    once."""
+    from trtc.backends.isolated import keep
+
+    trt = _trt()
+
+    def make() -> tuple[Any, Any]:
+        logger = trt.Logger(trt.Logger.ERROR)
+        return logger, trt.Builder(logger)  # the logger must outlive the builder
+
+    keep("tensorrt.builder", make)
 
 
 def _explained(source: Path, model: Path, settings: TrtBuildSettings, log: Path,

@@ -82,3 +82,50 @@ def test_a_caller_script_without_a_main_guard_is_not_rerun(tmp_path: Path) -> No
                           timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["ran 42"]
+
+
+def test_calls_in_reuse_worker_share_one_child_and_what_it_keeps(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine budget's candidate builds run in one worker, so a TensorRT builder kept
+    alive there spares each later build 8.6's kernel-library start (6-10 s)."""
+    from trtc.backends.isolated import reuse_worker
+
+    (tmp_path / "kept.py").write_text(
+        "import os\nfrom trtc.backends.isolated import keep\n"
+        "made = []\n"
+        "def work(n):\n"
+        "    keep('thing', lambda: made.append(1) or object())\n"
+        "    return os.getpid(), len(made), n\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    alone = [run_isolated("kept:work", (i,), what="x") for i in range(2)]
+    assert alone[0][0] != alone[1][0] and [a[1] for a in alone] == [1, 1]
+    with reuse_worker():
+        shared = [run_isolated("kept:work", (i,), what="x") for i in range(3)]
+        with pytest.raises(DataError):  # a user error comes back; the worker stays
+            run_isolated("trtc.data:load_arrays", (str(tmp_path / "no.npz"),), what="x")
+        after = run_isolated("kept:work", (3,), what="x")
+    assert len({pid for pid, _, _ in shared + [after]}) == 1
+    assert [n for _, n, _ in shared + [after]] == [1, 1, 1, 1]  # made once, kept
+    assert [i for _, _, i in shared + [after]] == [0, 1, 2, 3]
+    assert run_isolated("kept:work", (4,), what="x")[0] != after[0]  # one-call children again
+
+
+def test_a_worker_killed_at_its_deadline_or_dead_is_replaced(tmp_path: Path) -> None:
+    import os
+
+    from trtc.backends.isolated import reuse_worker
+
+    with reuse_worker():
+        first = run_isolated("os:getpid", (), what="x")
+        with pytest.raises(TimeoutExpired):
+            run_isolated("time:sleep", (60.0,), what="x", timeout_s=1)
+        second = run_isolated("os:getpid", (), what="x")
+        with pytest.raises(ModelError, match="crashed"):
+            run_isolated("os:_exit", (3,), what="the build")
+        third = run_isolated("os:getpid", (), what="x")
+    assert len({first, second, third}) == 3
+    for pid in (first, second, third):  # none left running
+        with pytest.raises(ProcessLookupError):
+            for _ in range(50):
+                os.kill(pid, 0)
+                time.sleep(0.1)

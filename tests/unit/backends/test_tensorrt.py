@@ -171,3 +171,32 @@ def test_infer_fn_outputs_survive_the_next_inference(tmp_path: Path,
     close_infer(infer)
     assert not runner.is_active
     close_infer(infer)  # twice is harmless
+
+
+def test_a_build_keeps_one_builder_alive_in_its_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TensorRT 8.6 unloads its builder kernel library with the last live builder (6-10 s
+    to load again): a worker's builds keep one builder for the process."""
+    import types
+
+    from trtc.backends import isolated, tensorrt
+
+    made: list[object] = []
+
+    class Logger:
+        ERROR = 1
+
+        def __init__(self, severity: int) -> None:
+            pass
+
+    def builder(logger: object) -> object:
+        made.append(logger)
+        return object()
+
+    fake = types.SimpleNamespace(Logger=Logger, Builder=builder)
+    monkeypatch.setattr(tensorrt, "_trt", lambda: fake)
+    monkeypatch.setattr(isolated, "_KEPT", {})
+    tensorrt.keep_builder_alive()
+    tensorrt.keep_builder_alive()
+    assert len(made) == 1
+    logger, kept = isolated._KEPT["tensorrt.builder"]
+    assert isinstance(logger, Logger) and kept is not None

@@ -146,6 +146,30 @@ def test_every_candidates_runner_is_closed_after_it_is_measured(
     assert len(opened) >= 2 and closed == opened
 
 
+def test_the_searchs_builds_share_one_worker_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each TensorRT build runs in a child process; the search's run in one long-lived
+    worker (which keeps the builder's kernel library loaded, 6-10 s a load on 8.6)."""
+    from trtc.backends.isolated import run_isolated
+    from trtc.backends.onnxruntime import OnnxRuntimeBackend
+
+    pids: list[int] = []
+    plain = OnnxRuntimeBackend.build
+
+    def build(self: OnnxRuntimeBackend, *args: object, **kwargs: object) -> object:
+        pids.append(run_isolated("os:getpid", (), what="a candidate's build"))
+        return plain(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(OnnxRuntimeBackend, "build", build)
+    src = make_hostile_model(tmp_path / "hostile.onnx")
+    quantize_model(src, tmp_path / "q.onnx", QuantizeSpec(**SPEC, budget_on="engine"),
+                   cache_dir=tmp_path / "cache", engine=EngineBudget(backend="onnxruntime"))
+    assert len(pids) >= 2 and len(set(pids)) == 1
+    quantize_model(src, tmp_path / "q2.onnx", QuantizeSpec(**SPEC, budget_on="engine"),
+                   cache_dir=tmp_path / "cache2", engine=EngineBudget(backend="onnxruntime"))
+    assert len(set(pids)) == 2  # the worker ended with its search; the next has its own
+
+
 def test_with_a_bench_section_candidates_are_timed_by_the_bench_timer_at_its_batch(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # GPU latency the way trtc bench measures it (TensorRT: GPU compute, CUDA graph), at

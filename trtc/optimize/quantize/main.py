@@ -178,6 +178,9 @@ def _search_budget(spec: QuantizeSpec, candidates: _Candidates, plain: Any, mode
     (trtc.optimize.layer_error); fp16 / bf16 ones, which have no Q/DQ to copy,
     group-wise only.
     """
+    import contextlib
+
+    from trtc.backends.isolated import reuse_worker
     from trtc.optimize.engine_budget import budget_evaluator
     from trtc.optimize.layer_error import layer_errors
     from trtc.optimize.sensitivity import Ranker, meet_budget, search_bound
@@ -204,13 +207,16 @@ def _search_budget(spec: QuantizeSpec, candidates: _Candidates, plain: Any, mode
     # orders nodes) runs on ONNX Runtime with the Q/DQ model (ppocr_rec: 29 evaluations).
     rank_on = None if evaluate is measure else (quantized, measure)
     bound = search_bound(len(candidates.names), spec.budget_step, rank_on is not None)
-    with _LazyProgress(progress, "budget search", bound) as update:
-        model_out, result = meet_budget(make, evaluate, candidates.names, spec.max_drop,
-                                        spec.budget_step, progress=update, rank=rank,
-                                        rank_on=rank_on)
-    baseline = getattr(evaluate, "baseline", None)
-    if baseline is not None:
-        result.baseline = baseline(model, warnings)
+    # Every engine of the search is built in one worker process, which keeps TensorRT's
+    # builder (its kernel library: 6-10 s to load on 8.6) alive from one build to the next.
+    with reuse_worker() if evaluate is not measure else contextlib.nullcontext():
+        with _LazyProgress(progress, "budget search", bound) as update:
+            model_out, result = meet_budget(make, evaluate, candidates.names, spec.max_drop,
+                                            spec.budget_step, progress=update, rank=rank,
+                                            rank_on=rank_on)
+        baseline = getattr(evaluate, "baseline", None)
+        if baseline is not None:
+            result.baseline = baseline(model, warnings)
     if shipped:  # the search returns the shipped form; the caller converts the Q/DQ model
         model_out = quantized(tuple(result.excluded))
     return model_out, result
