@@ -68,6 +68,7 @@ def set_zoo_dir(zoo: Path) -> None:
     RECIPES, WS, RESULTS, LOGS = zoo / "recipes", zoo / "ws", zoo / "results", zoo / "logs"
 
 B = "B"  # the batch placeholder in a shape template
+S = "S"  # the sequence-length placeholder (a model with ``seq`` = (min, opt, max))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,22 +98,36 @@ class Model:
     #: calls: ppocr_rec's 330 nodes took ~100 s on 2 cores, where one call per node ran
     #: past the 900 s quantize timeout).
     int8_budget: bool = False
+    #: (min, opt, max) of the ``S`` dims: the GPU profile spans them (min at batch 1, opt
+    #: and max at the largest batch); everything else is measured at opt.
+    seq: tuple[int, int, int] | None = None
+    #: Also quantize to fp16 on the CPU with calibration data: which nodes the measured
+    #: ranges keep fp32 and the peaks nearest fp16's max (a transformer's LayerNorm and
+    #: Softmax inputs), measured, not guessed.
+    fp16_ranges: bool = False
 
     @property
     def is_pypi(self) -> bool:
         return self.source.startswith("pypi:")
 
-    def shape_at(self, name: str, batch: int) -> list[int]:
-        return [batch if d == B else int(d) for d in self.shapes[name]]
+    def shape_at(self, name: str, batch: int, seq: int | None = None) -> list[int]:
+        length = seq if seq is not None else (self.seq[1] if self.seq else None)
+        return [batch if d == B else length if d == S else int(d) for d in self.shapes[name]]
 
     def shapes_flag(self, batch: int) -> str:
         return ",".join(f"{n}:{'x'.join(map(str, self.shape_at(n, batch)))}"
                         for n in self.shapes)
 
-    def profile_flag(self) -> str:
+    def profile_shapes(self, name: str) -> list[list[int]]:
+        """The GPU profile's min, opt and max shape of input ``name``."""
         top = max(self.batches)
-        return ";".join(f"{n}:" + ",".join("x".join(map(str, self.shape_at(n, b)))
-                                           for b in (1, top, top)) for n in self.shapes)
+        lo, opt, hi = self.seq or (None, None, None)
+        return [self.shape_at(name, b, q) for b, q in ((1, lo), (top, opt), (top, hi))]
+
+    def profile_flag(self) -> str:
+        return ";".join(f"{n}:" + ",".join("x".join(map(str, shape))
+                                           for shape in self.profile_shapes(n))
+                        for n in self.shapes)
 
 
 def _image(name: str, hw: int = 224) -> tuple[dict[str, Any], ...]:
@@ -145,10 +160,12 @@ ZOO_MODELS: tuple[Model, ...] = (
     Model("timm_regnety_004", "cnn-classifier (timm)", "python:timm_model",
           {"input": (B, 3, 224, 224)}, _image("input"), factory_args={"name": "regnety_004"}),
     Model("distilbert", "nlp-transformer", "python:distilbert",
-          {"input_ids": (B, 128), "attention_mask": (B, 128)},
+          {"input_ids": (B, S), "attention_mask": (B, S)},
           ({"name": "input_ids", "shape": ["batch", "seq"], "dtype": "int64"},
            {"name": "attention_mask", "shape": ["batch", "seq"], "dtype": "int64"}),
-          note="DistilBERT-base config, random init, dynamic batch x seq; seq 128 measured"),
+          seq=(16, 128, 256), fp16_ranges=True,
+          note="DistilBERT-base config, random init, dynamic batch x seq; GPU profile seq "
+               "16-256, seq 128 measured"),
     Model("lstm", "recurrent", "python:lstm_classifier", {"x": (B, 100, 64)},
           ({"name": "x", "shape": ["batch", "seq", 64], "dtype": "float32"},),
           note="2-layer LSTM(64->256) + Linear; seq 100 measured"),
@@ -751,15 +768,22 @@ def quantize(m: Model, onnx_path: Path, out: Path, target: str, args: argparse.N
 
 def do_cpu(m: Model, args: argparse.Namespace, deadline: Deadline) -> None:
     res = load_result(m)
-    if res.get("cpu", {}).get("done") and not args.force:
+    onnx_path = model_file(m)
+    work = ZOO / "cpu" / m.name
+    done = res.get("cpu", {}).get("done") and not args.force
+    if done and m.fp16_ranges and "fp16_ranges" not in res["cpu"] and onnx_path is not None:
+        log(f"{m.name}: cpu done but for the fp16 ranges")  # a step added after the row
+        work.mkdir(parents=True, exist_ok=True)
+        res["cpu"]["fp16_ranges"] = fp16_ranges(m, onnx_path, work, args, deadline)
+        save_result(m, res)
+        return
+    if done:
         log(f"{m.name}: cpu done, skipped")
         return
-    onnx_path = model_file(m)
     if onnx_path is None:
         log(f"{m.name}: no ONNX (run fetch first), skipped")
         return
     log(f"{m.name}: cpu ({_rel(onnx_path)})")
-    work = ZOO / "cpu" / m.name
     work.mkdir(parents=True, exist_ok=True)
     s1 = m.shapes_flag(1)
     cpu: dict[str, Any] = {"onnx": _rel(onnx_path), "shapes": s1}
@@ -808,6 +832,8 @@ def do_cpu(m: Model, args: argparse.Namespace, deadline: Deadline) -> None:
             if r["rc"] != 0:
                 int8["verify"] = failure(r)
     cpu["int8"] = int8
+    if m.fp16_ranges:
+        cpu["fp16_ranges"] = fp16_ranges(m, onnx_path, work, args, deadline)
     # Latency in interleaved rounds (fp32, int8, fp32, ...): this machine is shared, so a
     # single pair of runs can differ by 3x; medians of the rounds, speedup per round.
     arts = [(part, path) for part, path in ((fp32, ort), (int8, work / "int8.ort.onnx"))
@@ -833,17 +859,40 @@ def do_cpu(m: Model, args: argparse.Namespace, deadline: Deadline) -> None:
     save_result(m, res)
 
 
+def fp16_ranges(m: Model, onnx_path: Path, work: Path, args: argparse.Namespace,
+                deadline: Deadline) -> dict[str, Any]:
+    """`trtc quantize --precision fp16` calibrated at the measured shapes: the nodes the
+    measured ranges (and op support) keep fp32, and the peaks nearest fp16's max (for a
+    transformer: LayerNorm's Pow / ReduceMean, the Softmax inputs), with ONNX Runtime's
+    cosine of the fp16 model against fp32."""
+    out = work / "fp16.onnx"
+    data = calib_npz(m, work / "calib-fp16.npz", args.calib_samples)
+    r = trtc(["quantize", onnx_path, "-o", out, "--precision", "fp16", "--calib-data", data,
+              "--calib-samples", args.calib_samples, "--shapes", m.shapes_flag(1)],
+             f"{m.name}.cpu.quantize-fp16", args.quantize_timeout, deadline)
+    row: dict[str, Any] = {"ok": r["rc"] == 0, "calib": f"{args.calib_samples} samples at "
+                           f"{m.shapes_flag(1)} (calib_npz)"}
+    data_doc = r["data"] if isinstance(r["data"], dict) else {}
+    metrics = data_doc.get("metrics") or {}
+    if r["rc"] != 0:
+        row.update(failure(r))
+        return row
+    row["kept_fp32"] = metrics.get("kept_fp32", [])
+    row["peaks"] = metrics.get("fp16_peaks")
+    row["cosine"] = (metrics.get("accuracy") or {}).get("value")
+    return row
+
+
 # ---------------------------------------------------------------- plan --------------------
 
 def dim_name_conflicts(m: Model, model_inputs: dict[str, Any]) -> list[str]:
     """Dim names TensorRT 8.6 would take for one dimension while the profile gives them
     different sizes (e.g. Paddle's '?' for both height and width)."""
     seen: dict[str, list[tuple[str, int, int]]] = {}
-    top = max(m.batches)
     for name, dims in model_inputs.items():
         if name not in m.shapes:
             continue
-        sizes = m.shape_at(name, top)
+        sizes = m.profile_shapes(name)[2]
         for axis, (dim, size) in enumerate(zip(dims, sizes)):
             if isinstance(dim, str):
                 seen.setdefault(dim, []).append((name, axis, size))
@@ -1209,12 +1258,11 @@ def polygraphy_compare(m: Model, args: argparse.Namespace, deadline: Deadline,
     work.mkdir(parents=True, exist_ok=True)
     tag = "same" if same_flags else "default"
     engine = work / f"polygraphy.fp16.{tag}.engine"
-    top = max(m.batches)
     shape_args: list[str] = []
-    for flag, b in (("--trt-min-shapes", 1), ("--trt-opt-shapes", top),
-                    ("--trt-max-shapes", top)):
+    for i, flag in enumerate(("--trt-min-shapes", "--trt-opt-shapes", "--trt-max-shapes")):
         shape_args.append(flag)
-        shape_args += [f"{n}:[{','.join(map(str, m.shape_at(n, b)))}]" for n in m.shapes]
+        shape_args += [f"{n}:[{','.join(map(str, m.profile_shapes(n)[i]))}]"
+                       for n in m.shapes]
     if same_flags:
         shape_args += _trtc_flags_for_polygraphy()
     exe = Path(sys.executable).parent / "polygraphy"
@@ -1357,6 +1405,21 @@ def _err(part: dict[str, Any]) -> str:
     return text if len(text) <= 220 else f"{text[:100]} ... {text[-110:]}"
 
 
+def built_profile(g: dict[str, Any]) -> str | None:
+    """The --profile a GPU row's build command gave (None: not recorded)."""
+    build = (g.get("details") or {}).get("build") or g.get("build") or {}
+    found = re.search(r"--profile (?:'([^']+)'|(\S+))", str(build.get("cmd") or ""))
+    return (found.group(1) or found.group(2)) if found else None
+
+
+def _stale(g: dict[str, Any], row: dict[str, Any]) -> str:
+    """A note when the row was built with another profile than the model's now."""
+    was = built_profile(g)
+    if not was or was == row.get("gpu_profile"):
+        return ""
+    return f" built with profile `{was}`, not the current one: not rerun yet"
+
+
 def do_report(args: argparse.Namespace) -> None:
     rows = []
     for m in ZOO_MODELS:
@@ -1473,6 +1536,30 @@ def _verify_cell(g: dict[str, Any]) -> str:
     return "cosine only" if _cosine_ok(g) else _fmt(g.get("verify_pass"))
 
 
+def _fp16_range_lines(doc: dict[str, Any]) -> list[str]:
+    """The fp16 overflow check's measurement, for the models that ran it (the transformer)."""
+    rows = [r for r in doc["models"] if (r.get("cpu") or {}).get("fp16_ranges")]
+    if not rows:
+        return []
+    lines = ["", "### fp16: what the measured ranges keep in fp32 (`trtc quantize "
+             "--precision fp16 --calib-data NPZ --shapes ...`)", "",
+             "| model | calibration | tensors measured | largest peaks (tensor, op: peak, "
+             "headroom under 65504) | kept fp32 | cosine (ONNX Runtime) | error |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        f = r["cpu"]["fp16_ranges"]
+        peaks = f.get("peaks") or {}
+        top = "; ".join(f"{p['tensor']} ({p['op_type']}): {p['peak']:.4g}, {p['headroom']:g}x"
+                        for p in peaks.get("top", [])[:3])
+        kept = "; ".join(f"{k.get('name')} ({k.get('op_type')}): {k.get('reason')}"
+                         for k in f.get("kept_fp32", []))
+        lines.append(f"| {r['name']} | {_fmt(f.get('calib'))} | "
+                     f"{_fmt(peaks.get('tensors_measured'))} | {top.replace('|', '/')} | "
+                     f"{kept.replace('|', '/') or 'none'} | {_fmt(f.get('cosine'), 4)} | "
+                     f"{_err(f)} |")
+    return lines
+
+
 def _summary(doc: dict[str, Any]) -> list[str]:
     """The issue's goals, counted from the rows."""
     rows = doc["models"]
@@ -1552,6 +1639,7 @@ def _markdown(doc: dict[str, Any]) -> str:
                      f"{_fmt(q.get('cosine'), 4)} | {_fmt(q.get('median_ms_b1'))} | "
                      f"{_fmt(q.get('speedup'), 2)} | {_findings(' '.join(errs))} | "
                      f"{'; '.join(errs).replace('|', '/')} |")
+    lines += _fp16_range_lines(doc)
     planned = [r for r in doc["models"] if r.get("plan")]
     if planned:
         lines += ["", f"## TensorRT {planned[0]['plan'].get('trt_version')} plan (`trtc build "
@@ -1600,7 +1688,7 @@ def _markdown(doc: dict[str, Any]) -> str:
                          f"{_fmt(g.get('cosine'), 4)} | {_fmt(g.get('max_abs'), 4)} | "
                          f"{_fmt(g.get('median_ms_b1'))} | {_fmt(g.get('best_batch'))} | "
                          f"{_fmt(g.get('median_ms_best'))} | {eager} | "
-                         f"{_findings(str(g.get('error') or ''))} | {_err(g)} |")
+                         f"{_findings(str(g.get('error') or ''))}{_stale(g, r)} | {_err(g)} |")
         lines.append("")
     poly = [r for r in doc["models"] if r.get("polygraphy")]
     if poly:

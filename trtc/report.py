@@ -417,6 +417,14 @@ def quantize_lines(metrics: dict[str, Any]) -> list[str]:
         lines.append(f"kept in fp32: {escape(str(kept.get('name')))} "
                      f"({escape(str(kept.get('op_type', '')))}): "
                      f"{escape(str(kept.get('reason', '')))}")
+    peaks = metrics.get("fp16_peaks")
+    if peaks and peaks.get("top"):
+        top = peaks["top"][0]
+        lines.append(f"fp16 ranges: {peaks['tensors_measured']} tensors calibrated; the "
+                     f"largest, {escape(str(top['tensor']))} ({escape(str(top['op_type']))}), "
+                     f"peaks at {top['peak']:.4g}, "
+                     + (f"{top['headroom']:g}x under fp16's max" if top["headroom"] >= 1
+                        else "beyond fp16's max (its node is kept fp32)"))
     return lines
 
 

@@ -160,3 +160,43 @@ def test_the_summary_counts_verify_and_reports_element_wise_only_where_recorded(
     fp16 = next(line for line in zoo._summary(doc) if line.startswith("- GPU fp16"))
     assert "`trtc verify` passed 2/3" in fp16 and "criterion" in fp16
     assert "1 of the 2 rows that record it" in fp16
+
+
+def test_the_transformer_row_has_a_dynamic_sequence_profile_and_is_measured_at_opt() -> None:
+    zoo = _zoo()
+    m = zoo.BY_NAME["distilbert"]
+    assert m.shapes_flag(1) == "input_ids:1x128,attention_mask:1x128"
+    assert m.profile_flag() == ("input_ids:1x16,32x128,32x256;"
+                                "attention_mask:1x16,32x128,32x256")
+    assert zoo.BY_NAME["resnet18"].profile_flag() == \
+        "input:1x3x224x224,32x3x224x224,32x3x224x224"
+
+
+def test_a_gpu_row_built_with_another_profile_says_so() -> None:
+    zoo = _zoo()
+    row = {"gpu_profile": "x:1x16,32x128,32x256"}
+    old = {"details": {"build": {"cmd": "python -m trtc build r.yaml --profile "
+                                        "'x:1x128,32x128,32x128' --force"}}}
+    assert zoo.built_profile(old) == "x:1x128,32x128,32x128"
+    assert "not the current one" in zoo._stale(old, row)
+    same = {"build": {"cmd": "trtc build q.onnx --profile x:1x16,32x128,32x256 --force"}}
+    assert zoo.built_profile(same) == row["gpu_profile"] and zoo._stale(same, row) == ""
+    assert zoo._stale({}, row) == ""
+
+
+def test_the_fp16_range_table_shows_the_measured_peaks_and_kept_nodes() -> None:
+    zoo = _zoo()
+    fp16 = {"ok": True, "calib": "4 samples", "cosine": 0.9999,
+            "kept_fp32": [{"name": "where", "op_type": "Where",
+                           "reason": "constant 'c' holds 3.4e+38, beyond fp16 max 65504"}],
+            "peaks": {"tensors_measured": 120,
+                      "top": [{"tensor": "pow_out", "node": "pow", "op_type": "Pow",
+                               "peak": 812.5, "headroom": 80.62}]}}
+    lines = zoo._fp16_range_lines({"models": [{"name": "distilbert",
+                                               "cpu": {"fp16_ranges": fp16}},
+                                              {"name": "resnet18", "cpu": {}}]})
+    (row,) = [line for line in lines if line.startswith("| distilbert")]
+    assert "pow_out (Pow): 812.5, 80.62x" in row and "where (Where): constant" in row
+    assert "| 120 |" in row and "0.9999" in row
+    assert not any(line.startswith("| resnet18") for line in lines)
+    assert zoo._fp16_range_lines({"models": [{"name": "r", "cpu": {}}]}) == []

@@ -187,6 +187,42 @@ def overflow_reasons(node: onnx.NodeProto, ranges: Mapping[str, tuple[float, flo
     return reasons
 
 
+@dataclass(frozen=True)
+class Peak:
+    """The largest calibrated |value| a node wrote, against fp16's range."""
+
+    tensor: str
+    node: str
+    op_type: str
+    peak: float
+
+    @property
+    def headroom(self) -> float:
+        """How many times the peak fits under fp16's max (< 1: it overflows)."""
+        return FP16_MAX / self.peak if self.peak > 0 else float("inf")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tensor": self.tensor, "node": self.node, "op_type": self.op_type,
+                "peak": self.peak, "headroom": round(self.headroom, 2)}
+
+
+def measured_peaks(model: onnx.ModelProto, ranges: Mapping[str, tuple[float, float]],
+                   top: int = 5) -> tuple[int, list[Peak]]:
+    """(tensors measured, the ``top`` node outputs nearest fp16's max by their calibrated
+    ranges): what the overflow rule decided on, so a report can show the measurement
+    (a transformer's LayerNorm Pow / ReduceMean, the Softmax inputs) and not a guess."""
+    found = []
+    for graph in graphs(model.graph):
+        for node in graph.node:
+            for tensor in node.output:
+                if tensor in ranges:
+                    peak = max(abs(float(v)) for v in ranges[tensor])
+                    if np.isfinite(peak):
+                        found.append(Peak(tensor, node.name, node.op_type, peak))
+    found.sort(key=lambda p: -p.peak)
+    return len(found), found[:top]
+
+
 def constant_peaks(graph: onnx.GraphProto) -> dict[str, float]:
     """Largest finite |value| of every float initializer and Constant output, by tensor name."""
     from onnx import TensorProto, numpy_helper

@@ -155,6 +155,19 @@ def test_calibrated_overflow_keeps_nodes_fp32_and_says_why() -> None:
         np.testing.assert_allclose(got, _run(model, x=x)[0], rtol=1e-3)
 
 
+def test_measured_peaks_are_the_node_outputs_nearest_fp16s_max() -> None:
+    """What the overflow rule decided on, for the report (measured, not guessed)."""
+    from trtc.optimize.fp16 import measured_peaks
+
+    ranges = {"x": (0.0, 10.0), "m": (-3e5, 1.0), "s": (0.0, 30.0), "y": (1.0, float("inf"))}
+    measured, top = measured_peaks(_scale_model(3e4), ranges, top=2)
+    assert measured == 2  # m and s; x is no node's output, y's range is not finite
+    assert [(p.tensor, p.node, p.op_type, p.peak) for p in top] == \
+        [("m", "big", "Mul", 3e5), ("s", "small", "Mul", 30.0)]
+    assert top[0].headroom < 1 < top[1].headroom == pytest.approx(65504 / 30)
+    assert top[1].to_dict()["headroom"] == round(65504 / 30, 2)
+
+
 def test_overflowing_graph_input_is_read_directly_not_through_fp16() -> None:
     model = _scale_model(1.0, k2=1e-2)
     x = np.array([[7e4, 1e5, -2e5, 1.0]], np.float32)

@@ -77,6 +77,25 @@ def test_opset_13_and_fp16_are_left_as_they_are(tmp_path: Path) -> None:
     assert not any("converted to opset" in w for w in report.warnings)
 
 
+def test_fp16_with_calibration_data_reports_the_measured_peaks(tmp_path: Path) -> None:
+    """fp16 calibrates only to find what would overflow; the report shows what it measured
+    (the transformer row's LayerNorm / Softmax peaks), and says when there was nothing."""
+    from trtc.report import quantize_lines
+
+    src = make_conv_model(tmp_path / "m.onnx", 13)
+    report = quantize_model(src, tmp_path / "h.onnx", _spec(precision="fp16"))
+    peaks = report.to_dict()["fp16_peaks"]
+    assert peaks["tensors_measured"] >= 1 and peaks["top"]
+    top = peaks["top"][0]
+    assert top["peak"] > 0 and top["headroom"] == round(65504 / top["peak"], 2)
+    assert [p["peak"] for p in peaks["top"]] == sorted((p["peak"] for p in peaks["top"]),
+                                                       reverse=True)
+    line = next(x for x in quantize_lines(report.to_dict()) if x.startswith("fp16 ranges"))
+    assert top["tensor"] in line and "under fp16's max" in line
+    bare = quantize_model(src, tmp_path / "b.onnx", _spec(precision="fp16", calib_data=None))
+    assert "fp16_peaks" not in bare.to_dict()
+
+
 def test_an_invalid_quantized_model_is_a_model_error_and_no_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Without the opset conversion ONNX Runtime writes DequantizeLinear(axis) at opset 11.

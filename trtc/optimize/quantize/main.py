@@ -162,6 +162,10 @@ def quantize_model(model_path: Path, out_path: Path, spec: QuantizeSpec, *,
                         "ops); verify the built engine (trtc verify) for the fp16 part's error")
         else:
             report.kept_fp32 = candidates.kept.get(final_extra, [])
+            if candidates.peaks is not None:
+                measured, peaks = candidates.peaks
+                report.fp16_peaks = {"tensors_measured": measured,
+                                     "top": [p.to_dict() for p in peaks]}
         with atomic_path(out_path) as staged:
             onnx.save(out_model, str(staged))
             check_output(staged, spec.precision)
@@ -295,6 +299,8 @@ class _Candidates:
         self.spec, self.model = spec, model
         self.book: Any = None
         self.kept: dict[tuple[str, ...], list[Any]] = {}
+        #: fp16 with calibration data: (tensors measured, the peaks nearest fp16's max).
+        self.peaks: tuple[int, list[Any]] | None = None
         self.placement = None
         if spec.precision in ("int8", "fp8"):
             self.placement = plan_placement(model, spec.target, spec.exclude_nodes,
@@ -347,6 +353,10 @@ class _Candidates:
         from trtc.optimize.quantize.ranges import plain_ranges
 
         ranges = plain_ranges(self.book("minmax")) if self.book is not None else None
+        if ranges and spec.precision == "fp16" and self.peaks is None:
+            from trtc.optimize.fp16 import measured_peaks
+
+            self.peaks = measured_peaks(self.model, ranges)
         converted, kept_nodes = convert_float(
             self.model, "bf16" if spec.precision == "bf16" else "fp16",
             keep_io_types=spec.keep_io_types, block_ops=spec.exclude_ops,

@@ -57,6 +57,9 @@ class QuantizeReport:
     budget: BudgetResult | None = None
     qdq: QdqSummary | None = None
     kept_fp32: list[Any] | None = None
+    #: fp16 with calibration data: {"tensors_measured", "top": the calibrated peaks nearest
+    #: fp16's max, each with its node, op and headroom} (trtc.optimize.fp16.measured_peaks).
+    fp16_peaks: dict[str, Any] | None = None
     ranges: dict[str, Any] | None = None
     #: ``float_precision: fp16``: {"precision", "fp16_nodes", "casts", "kept_fp32"}.
     float_regions: dict[str, Any] | None = None
@@ -78,6 +81,8 @@ class QuantizeReport:
             out["qdq"] = self.qdq.to_dict()
         if self.kept_fp32 is not None:
             out["kept_fp32"] = [kept_dict(k) for k in self.kept_fp32]
+        if self.fp16_peaks is not None:
+            out["fp16_peaks"] = self.fp16_peaks
         if self.float_regions is not None:
             out["float_regions"] = self.float_regions
         return out
