@@ -1114,7 +1114,7 @@ def gpu_precision(m: Model, prec: str, args: argparse.Namespace, deadline: Deadl
         bench_target: list[Any] = [recipe, "--workspace", WS, "--force"]
     else:
         q = work / "int8.onnx"
-        earlier = earlier_retry(m)
+        earlier = {} if args.force else earlier_retry(m)  # --force: from the start
         if earlier:
             log(f"  {m.name}: quantizing with {earlier['exclude_nodes']} in float at once "
                 "(an earlier run's int8 build needed it)")

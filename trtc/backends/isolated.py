@@ -191,7 +191,8 @@ class _Child:
         self.kill()
 
     def kill(self) -> None:
-        _kill(self.process)
+        if self.process.poll() is None:  # a reaped pid may be another process's by now
+            _kill(self.process)
         with contextlib.suppress(OSError):
             os.close(self.read_fd)
 

@@ -246,7 +246,6 @@ def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSetti
     from trtc.tensorrt.versions import features
 
     source, cache = Path(onnx_path), Path(timing_cache) if timing_cache else None
-    keep_builder_alive()
     cache_before = cache.stat().st_size if cache and cache.is_file() else 0
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -261,6 +260,7 @@ def engine_file_from_onnx(onnx_path: str, out_path: str, settings: TrtBuildSetti
         with polygraphy_severity(polygraphy_build_severity(verbose)), \
                 polygraphy_echo(verbose), polygraphy_log_file(log):
             phase(f"parsing {source.name} (TensorRT {settings.version})")
+            keep_builder_alive()  # in the log: its kernel-library start is the build's
             network, config, more = polygraphy_loaders(model, settings, cache)
             build = EngineBytesFromNetwork(network, config=config,
                                            save_timing_cache=str(cache) if cache else None)
@@ -295,12 +295,16 @@ def keep_builder_alive() -> None:
     (6-10 s a load on the H200, and Polygraphy makes a builder a build), so the builds a
     worker runs one after another (:func:`trtc.backends.isolated.reuse_worker`) load it
     once."""
+    from polygraphy.backend.trt import util as trt_util
+
     from trtc.backends.isolated import keep
 
     trt = _trt()
 
     def make() -> tuple[Any, Any]:
-        logger = trt.Logger(trt.Logger.ERROR)
+        # Polygraphy's own logger: TensorRT may keep the first builder's logger for all,
+        # and the build's log (diagnose, the refused-cache check) reads Polygraphy's.
+        logger = trt_util.get_trt_logger()
         return logger, trt.Builder(logger)  # the logger must outlive the builder
 
     keep("tensorrt.builder", make)
