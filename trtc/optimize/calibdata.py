@@ -40,9 +40,10 @@ from trtc.errors import DataError, UsageError
 from trtc.optimize.calibimages import ImagePreprocess, image_arrays, image_files
 from trtc.shapes import format_shape
 
-RANDOM_WARNING = ("calibrating on seeded random data: the INT8 scales will fit N(0, 1) noise, "
-                  "not your real inputs, and accuracy will likely drop; calibrate on a few "
-                  "hundred real samples (.npz, an image folder or python:module:function)")
+RANDOM_WARNING = ("calibrating on seeded random data: the ranges will fit N(0, 1) noise, not "
+                  "your real inputs (int8 / fp8 accuracy will likely drop; fp16's overflow "
+                  "check measures nothing real); calibrate on a few hundred real samples "
+                  "(.npz, an image folder or python:module:function)")
 
 
 @dataclass
