@@ -9,6 +9,9 @@
 #   PART=C bash scripts/device/session.sh   # the chw4 sweep, 2:4 sparse
 #   PART=D bash scripts/device/session.sh   # budget.sh on mobilenet_v3_large and ppocr_cls
 #   PART=E bash scripts/device/session.sh   # the sparse sweep, then ppocr_det int8 (carry as for A)
+#   PART=F bash scripts/device/session.sh   # ppocr_det int8, DistilBERT's seq profile and budget.sh
+#                                           # side by side (carry as for A)
+#   PART=G bash scripts/device/session.sh   # the sparse sweep, then the dense one on 2-4 streams
 # Carry (64 MiB a call), for 0: build/zoo/ws/ppocr_rec build/zoo/gpu/ppocr_rec/int8.onnx
 #   build/zoo/gpu/ppocr_rec/int8.stamp.json; for A: build/zoo/models build/zoo/results
 #   build/zoo/ws/ppocr_det build/zoo/gpu/ppocr_det/int8.onnx build/zoo/gpu/ppocr_det/int8.stamp.json
@@ -16,7 +19,7 @@
 # here; the stamps match only with the exported ONNX carried beside them. --retry-failed
 # redoes the three int8 rows that are there (all failed).
 set -u; . scripts/device/common.sh
-case "${PART:?PART=0|A|B|C|D|E}" in
+case "${PART:?PART=0|A|B|C|D|E|F|G}" in
   0)
     el "builder probe"
     { python3 scripts/probe_builder_init.py --builders 3 --keep; python3 scripts/probe_builder_init.py; } \
@@ -47,7 +50,29 @@ case "${PART:?PART=0|A|B|C|D|E}" in
     tail -n 12 "$OUT/det.out"
     (cd build/zoo && tar cJf "$OUT/zoo-logs.tar.xz" logs) ;;
   D) MODELS=${MODELS:-mobilenet_v3_large,ppocr_cls} LIMIT=${LIMIT:-520} bash scripts/device/budget.sh ;;
-  *) echo "PART=$PART: 0, A, B, C, D or E"; exit 2 ;;
+  F)  # issue 10's last two rows beside issue 14's table: ppocr_det int8 from its retry model,
+      # DistilBERT fp16 and int8 rebuilt with the seq 16-256 profile, and budget.sh
+    L=${LIMIT:-540}
+    MODELS=ppocr_det PREC=int8 BUDGET=$((L - 60)) \
+      EXTRA='--gpus 0 --build-timeout 280 --retry-failed' \
+      bash scripts/device/zoo_part.sh > "$OUT/det.out" 2>&1 &
+    TAG=bert MODELS=distilbert PREC=fp16,int8 BUDGET=$((L - 60)) \
+      EXTRA='--gpus 0 --build-timeout 280 --force' \
+      bash scripts/device/zoo_part.sh > "$OUT/bert.out" 2>&1 &
+    MODELS=${BUDGET_MODELS:-mobilenet_v3_large,ppocr_cls} LIMIT=$((L - 20)) \
+      bash scripts/device/budget.sh > "$OUT/budget.out" 2>&1 &
+    wait
+    tail -n 12 "$OUT/det.out" "$OUT/bert.out"; tail -n 30 "$OUT/budget.out"
+    (cd build/zoo && tar cJf "$OUT/zoo-logs.tar.xz" logs) ;;
+  G)  # issue 13 alone on the GPU: the 2:4-sparse chw4 sweep, then the dense chw4 engine on
+      # 2-4 streams (the copies hidden behind more streams)
+    SPARSE=1 INPUT_FORMAT=int8:chw4 STREAMS=${STREAMS:-1,2,4} BATCHES=${BATCHES:-1,32,256,512} \
+      LIMIT=${SWEEP_LIMIT:-300} bash scripts/device/sweep.sh
+    mkdir -p "$OUT/sparse" && mv "$OUT/sweep.log" "$OUT/bench-trt.json" "$OUT/bench-trt.md" \
+      "$OUT/sparse/" 2>/dev/null
+    FORCE=1 INPUT_FORMAT=int8:chw4 STREAMS=2,3,4 BATCHES=1,256,512 \
+      LIMIT=$(( ${LIMIT:-560} - $(date +%s) + T0 )) bash scripts/device/sweep.sh ;;
+  *) echo "PART=$PART: 0, A, B, C, D, E, F or G"; exit 2 ;;
 esac
 el "packing $OUT"
 (cd "$OUT" && files=$(ls -A | grep -v "^$PART.tar.xz$") && [ -n "$files" ] && \
