@@ -14,10 +14,18 @@ mkdir -p /tmp/be /tmp/trtc-budget
 # What an earlier call measured (budget-memo.tar.xz from its $OUT, carried as build/): a
 # search cut by the call's limit goes on where it stopped.
 [ -f build/budget-memo.tar.xz ] && tar xJf build/budget-memo.tar.xz -C /tmp/trtc-budget
+# LIMIT counts from this script's start (the fetch included), so the packing below still
+# runs inside the device call's own limit; each model's record and memo are packed as soon
+# as its search ends (2026-12-04: a call cut at 600 s lost a finished search).
+left=$(( ${LIMIT:-540} - $(date +%s) + T0 ))
 for m in ${MODELS//,/ }; do
-  timeout "${LIMIT:-540}" python3 scripts/budget_engine.py --models "$m" --out "/tmp/be/$m" \
-    --max-drop "${MAX_DROP:-0.01}" ${FLOATS:+--float-precision "$FLOATS"} \
-    > "$OUT/be-$m.log" 2>&1 &   # streamed: a cut run still tells
+  { timeout "$left" python3 scripts/budget_engine.py --models "$m" --out "/tmp/be/$m" \
+      --max-drop "${MAX_DROP:-0.01}" ${FLOATS:+--float-precision "$FLOATS"} \
+      > "$OUT/be-$m.log" 2>&1   # streamed: a cut run still tells
+    el "budget $m rc=$?"
+    cp /tmp/be/"$m".json /tmp/be/"$m".md "$OUT/" 2>/dev/null && cat "$OUT/$m.md"
+    (cd /tmp/trtc-budget && tar cJf "$OUT/budget-memo-$m.tar.xz" ./*/cache/engine-evaluations.json \
+      2>/dev/null); } &
 done
 wait
 el "budget done"
@@ -26,7 +34,7 @@ if ls /tmp/be/*.json >/dev/null 2>&1; then
   (cd /tmp/be && tar cJf "$OUT/budget-parts.tar.xz" ./*.json)
 fi
 (cd /tmp/trtc-budget && tar cJf "$OUT/budget-memo.tar.xz" ./*/cache/engine-evaluations.json \
-  2>/dev/null)
+  2>/dev/null) && rm -f "$OUT"/budget-memo-*.tar.xz
 cp docs/budget-engine.json docs/budget-engine.md "$OUT/" 2>/dev/null
-for m in ${MODELS//,/ }; do tail -4 "$OUT/be-$m.log"; done
+for m in ${MODELS//,/ }; do grep -v '^\[E\]' "$OUT/be-$m.log" | tail -4; done
 cat docs/budget-engine.md

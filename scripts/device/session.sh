@@ -12,6 +12,8 @@
 #   PART=F bash scripts/device/session.sh   # ppocr_det int8, DistilBERT's seq profile and budget.sh
 #                                           # side by side (carry as for A)
 #   PART=G bash scripts/device/session.sh   # the sparse sweep, then the dense one on 2-4 streams
+#   PART=H bash scripts/device/session.sh   # the sparse sweep, then ppocr_det int8 beside budget.sh
+#                                           # (ppocr_cls; carry as for A)
 # Carry (64 MiB a call), for 0: build/zoo/ws/ppocr_rec build/zoo/gpu/ppocr_rec/int8.onnx
 #   build/zoo/gpu/ppocr_rec/int8.stamp.json; for A: build/zoo/models build/zoo/results
 #   build/zoo/ws/ppocr_det build/zoo/gpu/ppocr_det/int8.onnx build/zoo/gpu/ppocr_det/int8.stamp.json
@@ -19,7 +21,7 @@
 # here; the stamps match only with the exported ONNX carried beside them. --retry-failed
 # redoes the three int8 rows that are there (all failed).
 set -u; . scripts/device/common.sh
-case "${PART:?PART=0|A|B|C|D|E|F|G}" in
+case "${PART:?PART=0|A|B|C|D|E|F|G|H}" in
   0)
     el "builder probe"
     { python3 scripts/probe_builder_init.py --builders 3 --keep; python3 scripts/probe_builder_init.py; } \
@@ -72,7 +74,23 @@ case "${PART:?PART=0|A|B|C|D|E|F|G}" in
       "$OUT/sparse/" 2>/dev/null
     FORCE=1 INPUT_FORMAT=int8:chw4 STREAMS=2,3,4 BATCHES=1,256,512 \
       LIMIT=$(( ${LIMIT:-560} - $(date +%s) + T0 )) bash scripts/device/sweep.sh ;;
-  *) echo "PART=$PART: 0, A, B, C, D, E, F or G"; exit 2 ;;
+  H)  # the sparse sweep alone on the GPU, then ppocr_det's int8 beside issue 14's search
+      # (ppocr_cls) in what is left of LIMIT; the search's memo stays in /tmp/trtc-budget, so
+      # PART=D on the same machine goes on where it was cut
+    SPARSE=1 INPUT_FORMAT=int8:chw4 STREAMS=${STREAMS:-1,2,4} BATCHES=${BATCHES:-1,32,256,512} \
+      LIMIT=${SWEEP_LIMIT:-300} bash scripts/device/sweep.sh
+    mkdir -p "$OUT/sparse" && mv "$OUT/sweep.log" "$OUT/bench-trt.json" "$OUT/bench-trt.md" \
+      "$OUT/sparse/" 2>/dev/null
+    L=$(( ${LIMIT:-540} - $(date +%s) + T0 ))
+    MODELS=ppocr_det PREC=int8 BUDGET=$((L - 50)) \
+      EXTRA='--gpus 0 --build-timeout 240 --retry-failed' \
+      bash scripts/device/zoo_part.sh > "$OUT/det.out" 2>&1 &
+    MODELS=${BUDGET_MODELS:-ppocr_cls} LIMIT=$((L - 15)) \
+      bash scripts/device/budget.sh > "$OUT/budget.out" 2>&1 &
+    wait
+    tail -n 12 "$OUT/det.out"; tail -n 30 "$OUT/budget.out"
+    (cd build/zoo && tar cJf "$OUT/zoo-logs.tar.xz" logs) ;;
+  *) echo "PART=$PART: 0, A, B, C, D, E, F, G or H"; exit 2 ;;
 esac
 el "packing $OUT"
 (cd "$OUT" && files=$(ls -A | grep -v "^$PART.tar.xz$") && [ -n "$files" ] && \

@@ -102,6 +102,10 @@ def test_an_excluded_resize_keeps_its_readers_and_those_past_a_concat_in_float(
     assert placement.implied == ("add", "cat", "conv4")
     assert "conv4" not in placement.nodes and "conv1" in placement.nodes
     assert plan_placement(model, "onnxruntime-cpu", ["up"]).implied == ()
+    # A Concat excluded already (ppocr_det's retry) is still crossed to its Conv reader.
+    crossed = plan_placement(model, "tensorrt", ["up", "up2", "cat"])
+    assert crossed.implied == ("add", "conv4")
+    assert set(crossed.excluded) == {"up", "up2", "cat", "add", "conv4"}
     report = quantize_model(src, tmp_path / "q.onnx", QuantizeSpec(
         enabled=True, precision="int8", target="tensorrt", calib_data="random",
         calib_samples=4, exclude_nodes=("up", "up2")))

@@ -119,20 +119,24 @@ def trt_float_readers(model: Any, exclude_nodes: Iterable[str]) -> tuple[str, ..
     backward across (a Concat, a reshaping op: :data:`TRT_Q_CROSSES`), that reader's
     readers ("Swapping p2o.Resize.3 with p2o.Concat.1_QuantizeLinear_clone_0": the Q of
     the Conv after a Concat of three Resizes). The Resize's own inputs are made float by
-    the exclusion itself. Returns the added names in graph order, without the excluded.
+    the exclusion itself. A reader excluded already is crossed all the same (ppocr_det's
+    retry excluded the Concat, and its Conv reader's Q went on making the Resizes int8:
+    "Could not find any implementation for node p2o.Resize.5"). Returns the added names in
+    graph order, without the excluded.
     """
     excluded = set(exclude_nodes)
     nodes = list(model.graph.node)
     tensors = {t for n in nodes if n.name in excluded and n.op_type == "Resize"
                for t in n.output}
-    seen = set(excluded)
+    seen: set[str] = set()
     out: list[str] = []
     while tensors:
         readers = [n for n in nodes if n.name not in seen and set(n.input) & tensors]
         seen.update(n.name for n in readers)
-        out += [n.name for n in readers]
+        out += [n.name for n in readers if n.name not in excluded]
         tensors = {t for n in readers if n.op_type in TRT_Q_CROSSES for t in n.output}
-    return tuple(out)
+    order = {n.name: i for i, n in enumerate(nodes)}
+    return tuple(sorted(out, key=order.__getitem__))
 
 
 def check_quantizable(model: Any, placement: Placement, target: str,
