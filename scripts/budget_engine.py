@@ -66,8 +66,11 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
                          f"{name})")
     work = args.work / name
     work.mkdir(parents=True, exist_ok=True)
-    calib = z.data_npz(m, work / "calib.npz", args.calib_samples, 0)
-    held_out = z.data_npz(m, work / "eval.npz", args.eval_samples, 2)
+    # A model without realistic data (resnet18, DistilBERT: random weights, random inputs)
+    # gets random samples at its measured shapes, the held-out ones from another seed.
+    samples = z.data_npz if m.data else z.calib_npz
+    calib = samples(m, work / "calib.npz", args.calib_samples, 0)
+    held_out = samples(m, work / "eval.npz", args.eval_samples, 2)
     shapes = {n: m.shape_at(n, 1) for n in m.shapes}
     build = BuildSpec(backend=args.backend)
     # Timed as trtc bench times it (TensorRT: GPU compute, CUDA graph) at a serving batch:
@@ -229,7 +232,10 @@ def main() -> int:
                         if k in other})
             commands.append(other["command"])
         if commands:
-            doc["command"] = " & ".join(commands) + " (side by side on one GPU)"
+            # The parts may have run side by side (budget.sh) or in calls of their own: the
+            # merge cannot tell, so it says only how the table was put together.
+            doc["command"] = ("; ".join(commands)
+                              + " (one process per model, merged with --report-only --merge)")
         save()
         return 0
     if args.backend == "tensorrt":

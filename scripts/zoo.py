@@ -504,10 +504,23 @@ def do_fetch(m: Model, args: argparse.Namespace, deadline: Deadline) -> None:
     res = load_result(m)
     done = res.get("fetch", {}).get("done") and exported(m).is_file()
     if done and not args.force:
-        log(f"{m.name}: fetch done, skipped")
+        # The row says done, but only trtc knows whether the export is up to date on this
+        # machine: `export.opset: auto` follows the installed TensorRT, so an ONNX exported
+        # on the CPU machine (opset 18, dynamo) is stale on the GPU machine's 8.6
+        # (2026-12-04: carried, it failed to parse there). trtc export skips itself when
+        # it is up to date, and then the row keeps what the real export recorded.
+        r = trtc(["export", write_recipe(m), "--workspace", WS], f"{m.name}.export-check",
+                 args.export_timeout, deadline)
+        if r["rc"] == 0 and isinstance(r["data"], dict) and r["data"].get("status") == "skipped":
+            log(f"{m.name}: fetch done, export up to date, skipped")
+            return
+        log(f"{m.name}: the earlier export was not up to date here: exported again")
+        fetch: dict[str, Any] = dict(res.get("fetch", {}))
+        record_export(m, res, fetch, r, write_recipe(m), f"{m.name}.export-check", args,
+                      deadline)
         return
     log(f"{m.name}: fetch ({m.source})")
-    fetch: dict[str, Any] = {}
+    fetch = {}
     if m.is_pypi:
         try:
             fetch.update(fetch_pypi(m, deadline))
@@ -518,11 +531,19 @@ def do_fetch(m: Model, args: argparse.Namespace, deadline: Deadline) -> None:
             log(f"  {m.name}: fetch FAILED: {fetch['error']}")
             return
     recipe = write_recipe(m)
-    fetch["recipe"] = _rel(recipe)
     r = trtc(["export", recipe, "--workspace", WS] + (["--force"] if args.force else []),
              f"{m.name}.export", args.export_timeout, deadline)
+    record_export(m, res, fetch, r, recipe, f"{m.name}.export", args, deadline)
+
+
+def record_export(m: Model, res: dict[str, Any], fetch: dict[str, Any], r: dict[str, Any],
+                  recipe: Path, label: str, args: argparse.Namespace,
+                  deadline: Deadline) -> None:
+    """The export's outcome into the row (with the graphsurgeon fallback where onnxslim is
+    not installed)."""
+    fetch["recipe"] = _rel(recipe)
     fetch["export"] = failure(r)
-    if r["rc"] != 0 and "onnxslim" in str(r.get("error")) + _log_tail(f"{m.name}.export"):
+    if r["rc"] != 0 and "onnxslim" in str(r.get("error")) + _log_tail(label):
         # Not a setting of the model: trtc's default cleanup tool is not installed here.
         r = trtc(["export", recipe, "--workspace", WS, "--cleanup", "graphsurgeon"],
                  f"{m.name}.export-graphsurgeon", args.export_timeout, deadline)
@@ -605,12 +626,13 @@ def _max_abs(report: Any) -> float | None:
     return float(max(vals)) if vals else None
 
 
-def calib_npz(m: Model, path: Path, samples: int) -> Path:
-    """Calibration data at the measured shapes (for models whose inputs are dynamic)."""
+def calib_npz(m: Model, path: Path, samples: int, seed: int = 0) -> Path:
+    """Calibration data at the measured shapes (for models whose inputs are dynamic);
+    another ``seed`` gives held-out samples of the same kind."""
     import numpy as np
     import onnx
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     arrays: dict[str, Any] = {}
     model = onnx.load(str(model_file(m)), load_external_data=False)
     inits = {i.name for i in model.graph.initializer}

@@ -14,6 +14,9 @@
 #   PART=G bash scripts/device/session.sh   # the sparse sweep, then the dense one on 2-4 streams
 #   PART=H bash scripts/device/session.sh   # the sparse sweep, then ppocr_det int8 beside budget.sh
 #                                           # (ppocr_cls; carry as for A)
+#   PART=I bash scripts/device/session.sh   # the sparse sweep alone, in all of LIMIT
+#   PART=J bash scripts/device/session.sh   # ppocr_det int8 beside budget.sh (ppocr_cls; carry as for A)
+#   PART=K bash scripts/device/session.sh   # the dense chw4 sweep on 2-4 streams
 # Carry (64 MiB a call), for 0: build/zoo/ws/ppocr_rec build/zoo/gpu/ppocr_rec/int8.onnx
 #   build/zoo/gpu/ppocr_rec/int8.stamp.json; for A: build/zoo/models build/zoo/results
 #   build/zoo/ws/ppocr_det build/zoo/gpu/ppocr_det/int8.onnx build/zoo/gpu/ppocr_det/int8.stamp.json
@@ -21,7 +24,19 @@
 # here; the stamps match only with the exported ONNX carried beside them. --retry-failed
 # redoes the three int8 rows that are there (all failed).
 set -u; . scripts/device/common.sh
-case "${PART:?PART=0|A|B|C|D|E|F|G|H}" in
+# ppocr_det's int8 (zoo_part.sh) beside budget.sh (BUDGET_MODELS, default ppocr_cls), both
+# inside $1 seconds.
+det_beside_budget() {
+  MODELS=ppocr_det PREC=int8 BUDGET=$(($1 - 50)) \
+    EXTRA='--gpus 0 --build-timeout 240 --retry-failed' \
+    bash scripts/device/zoo_part.sh > "$OUT/det.out" 2>&1 &
+  MODELS=${BUDGET_MODELS:-ppocr_cls} LIMIT=$(($1 - 15)) \
+    bash scripts/device/budget.sh > "$OUT/budget.out" 2>&1 &
+  wait
+  tail -n 12 "$OUT/det.out"; tail -n 30 "$OUT/budget.out"
+  (cd build/zoo && tar cJf "$OUT/zoo-logs.tar.xz" logs)
+}
+case "${PART:?PART=0|A|B|C|D|E|F|G|H|I|J|K}" in
   0)
     el "builder probe"
     { python3 scripts/probe_builder_init.py --builders 3 --keep; python3 scripts/probe_builder_init.py; } \
@@ -81,18 +96,19 @@ case "${PART:?PART=0|A|B|C|D|E|F|G|H}" in
       LIMIT=${SWEEP_LIMIT:-300} bash scripts/device/sweep.sh
     mkdir -p "$OUT/sparse" && mv "$OUT/sweep.log" "$OUT/bench-trt.json" "$OUT/bench-trt.md" \
       "$OUT/sparse/" 2>/dev/null
-    L=$(( ${LIMIT:-540} - $(date +%s) + T0 ))
-    MODELS=ppocr_det PREC=int8 BUDGET=$((L - 50)) \
-      EXTRA='--gpus 0 --build-timeout 240 --retry-failed' \
-      bash scripts/device/zoo_part.sh > "$OUT/det.out" 2>&1 &
-    MODELS=${BUDGET_MODELS:-ppocr_cls} LIMIT=$((L - 15)) \
-      bash scripts/device/budget.sh > "$OUT/budget.out" 2>&1 &
-    wait
-    tail -n 12 "$OUT/det.out"; tail -n 30 "$OUT/budget.out"
-    (cd build/zoo && tar cJf "$OUT/zoo-logs.tar.xz" logs) ;;
-  *) echo "PART=$PART: 0, A, B, C, D, E, F, G or H"; exit 2 ;;
+    det_beside_budget $(( ${LIMIT:-540} - $(date +%s) + T0 )) ;;
+  I)  # issue 13's one chance at 85,000 img/s on 8.6: the 2:4-sparse chw4 engine, alone on the
+      # GPU (the cut of 2026-12-03f: 300 s was too short for prune, calibrate, two builds)
+    SPARSE=1 INPUT_FORMAT=int8:chw4 STREAMS=${STREAMS:-1,2} BATCHES=${BATCHES:-1,256,512} \
+      LIMIT=$(( ${LIMIT:-560} - $(date +%s) + T0 )) bash scripts/device/sweep.sh ;;
+  J)  # ppocr_det int8 from its retry model beside issue 14's engine-side search (ppocr_cls)
+    det_beside_budget $(( ${LIMIT:-560} - $(date +%s) + T0 )) ;;
+  K)  # the dense chw4 engine with the copies hidden behind more streams
+    FORCE=1 INPUT_FORMAT=int8:chw4 STREAMS=${STREAMS:-2,3,4} BATCHES=${BATCHES:-256,512} \
+      LIMIT=$(( ${LIMIT:-560} - $(date +%s) + T0 )) bash scripts/device/sweep.sh ;;
+  *) echo "PART=$PART: 0, A, B, C, D, E, F, G, H, I, J or K"; exit 2 ;;
 esac
 el "packing $OUT"
 (cd "$OUT" && files=$(ls -A | grep -v "^$PART.tar.xz$") && [ -n "$files" ] && \
-  tar cJf "$PART.tar.xz" $files && rm -f $files)
+  tar cJf "$PART.tar.xz" $files && rm -rf $files)
 ls -la "$OUT"

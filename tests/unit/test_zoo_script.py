@@ -200,3 +200,65 @@ def test_the_fp16_range_table_shows_the_measured_peaks_and_kept_nodes() -> None:
     assert "| 120 |" in row and "0.9999" in row
     assert not any(line.startswith("| resnet18") for line in lines)
     assert zoo._fp16_range_lines({"models": [{"name": "r", "cpu": {}}]}) == []
+
+
+def test_a_done_fetch_asks_trtc_whether_the_export_is_up_to_date_on_this_machine(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The row's `done` was written where the export ran; `export.opset: auto` follows the
+    installed TensorRT, so on another machine trtc decides (2026-12-04: a CPU-made opset-18
+    export, carried to the GPU machine, was taken as done and failed to parse on 8.6)."""
+    import argparse
+
+    zoo = _zoo()
+    monkeypatch.setattr(zoo, "RESULTS", tmp_path)
+    m = zoo.BY_NAME["mobilenet_v3_large"]
+    onnx_file = tmp_path / "model.onnx"
+    onnx_file.write_bytes(b"onnx")
+    monkeypatch.setattr(zoo, "exported", lambda _m: onnx_file)
+    monkeypatch.setattr(zoo, "write_recipe", lambda _m: tmp_path / "r.yaml")
+    earlier = {"fetch": {"done": True, "export": {"wall_s": 25.2},
+                         "export_summary": {"status": "ran"}}}
+    calls: list[list[Any]] = []
+    status = {"now": "skipped"}
+
+    def fake_trtc(args: Any, label: str, *_: Any) -> dict[str, Any]:
+        calls.append(list(args))
+        return {"cmd": "trtc export", "rc": 0,
+                "data": {"status": status["now"], "metrics": {"opset": 17}},
+                "error": None, "timed_out": False, "wall_s": 0.5 if status["now"] == "skipped"
+                else 11.0}
+
+    monkeypatch.setattr(zoo, "trtc", fake_trtc)
+    args = argparse.Namespace(force=False, export_timeout=60)
+    zoo.save_result(m, earlier)
+    zoo.do_fetch(m, args, zoo.Deadline(None))
+    assert len(calls) == 1 and "--force" not in calls[0]
+    assert zoo.load_result(m) == earlier                     # up to date: the row is kept
+    status["now"] = "ran"                                    # stale here: trtc re-exported
+    zoo.do_fetch(m, args, zoo.Deadline(None))
+    assert len(calls) == 2                                   # not exported a second time
+    row = zoo.load_result(m)["fetch"]
+    assert row["done"] is True and row["export"]["wall_s"] == 11.0
+    assert row["export_summary"]["status"] == "ran"
+
+
+def test_random_samples_at_the_measured_shapes_are_held_out_by_seed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """scripts/budget_engine.py on a model without realistic data (resnet18) calibrates on
+    seed 0 and measures the budget on seed 2: same shapes, other samples."""
+    import numpy as np
+
+    zoo = _zoo()
+    m = zoo.BY_NAME["resnet18"]
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["input"], ["y"])], "g",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["B", 3, 224, 224])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 3, 224, 224])])
+    model = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph), str(model))
+    monkeypatch.setattr(zoo, "model_file", lambda _m: model)
+    calib = np.load(zoo.calib_npz(m, tmp_path / "calib.npz", 3))["input"]
+    again = np.load(zoo.calib_npz(m, tmp_path / "again.npz", 3, 0))["input"]
+    held = np.load(zoo.calib_npz(m, tmp_path / "eval.npz", 3, 2))["input"]
+    assert calib.shape == held.shape == (3, 3, 224, 224)
+    assert np.array_equal(calib, again) and not np.allclose(calib, held)
