@@ -509,15 +509,15 @@ def do_fetch(m: Model, args: argparse.Namespace, deadline: Deadline) -> None:
         # on the CPU machine (opset 18, dynamo) is stale on the GPU machine's 8.6
         # (2026-12-04: carried, it failed to parse there). trtc export skips itself when
         # it is up to date, and then the row keeps what the real export recorded.
-        r = trtc(["export", write_recipe(m), "--workspace", WS], f"{m.name}.export-check",
+        recipe = write_recipe(m)
+        r = trtc(["export", recipe, "--workspace", WS], f"{m.name}.export-check",
                  args.export_timeout, deadline)
         if r["rc"] == 0 and isinstance(r["data"], dict) and r["data"].get("status") == "skipped":
             log(f"{m.name}: fetch done, export up to date, skipped")
             return
         log(f"{m.name}: the earlier export was not up to date here: exported again")
         fetch: dict[str, Any] = dict(res.get("fetch", {}))
-        record_export(m, res, fetch, r, write_recipe(m), f"{m.name}.export-check", args,
-                      deadline)
+        record_export(m, res, fetch, r, recipe, f"{m.name}.export-check", args, deadline)
         return
     log(f"{m.name}: fetch ({m.source})")
     fetch = {}
