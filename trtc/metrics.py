@@ -114,14 +114,37 @@ def top1_metric(cand_logits: list[np.ndarray], ref_logits: list[np.ndarray],
             "samples": int(truth.size), "passed": within_budget(drop, max_drop)}
 
 
-def cosine_metric(cand_out: list[np.ndarray], ref_out: list[np.ndarray],
-                  min_cosine: float) -> dict[str, Any]:
-    """Per-sample cosine similarity of candidate and reference outputs (first axis = batch).
+def sample_rows(out: np.ndarray, samples: int | None = None) -> np.ndarray:
+    """One output as one row per sample, in float64.
 
-    ``agreement``: how often their argmax agrees (top-1 agreement without labels).
+    The first axis is the batch unless ``samples`` (the feed's batch) says otherwise: a
+    time-major output (a CRNN's ``[seq, batch, classes]``, ddddocr's OCR) puts the batch
+    on another axis, moved to the front; with no axis of that size the whole output is
+    one sample. Without this, each time step of a batch-1 CRNN counted as a sample.
     """
-    a = np.concatenate([np.asarray(x, np.float64).reshape(len(x), -1) for x in cand_out])
-    b = np.concatenate([np.asarray(x, np.float64).reshape(len(x), -1) for x in ref_out])
+    x = np.asarray(out, np.float64)
+    if x.ndim == 0:
+        return x.reshape(1, 1)
+    if samples is not None and x.shape[0] != samples:
+        axis = next((i for i, d in enumerate(x.shape) if d == samples), None)
+        if axis is None:
+            return x.reshape(1, -1)
+        x = np.moveaxis(x, axis, 0)
+    return x.reshape(len(x), -1)
+
+
+def cosine_metric(cand_out: list[np.ndarray], ref_out: list[np.ndarray],
+                  min_cosine: float, per_feed: list[int] | None = None) -> dict[str, Any]:
+    """Per-sample cosine similarity of candidate and reference outputs.
+
+    ``per_feed``: the samples in each feed (the batch axis is the first, or the one of
+    that size: :func:`sample_rows`). ``agreement``: how often their argmax agrees (top-1
+    agreement without labels).
+    """
+    sizes: list[int | None] = list(per_feed) if per_feed and len(per_feed) == len(cand_out) \
+        else [None] * len(cand_out)
+    a = np.concatenate([sample_rows(x, n) for x, n in zip(cand_out, sizes)])
+    b = np.concatenate([sample_rows(x, n) for x, n in zip(ref_out, sizes)])
     norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     cos = np.where(norms > 0, (a * b).sum(1) / np.maximum(norms, np.finfo(np.float64).tiny),
                    np.all(a == b, axis=1).astype(np.float64))

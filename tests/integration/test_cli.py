@@ -284,3 +284,21 @@ def test_bench_sweep_typos_are_usage_errors(cli, conv_onnx: Path) -> None:
     assert result.exit_code == 2
     assert "bench.sweep: 'batches=1,8': unknown axis 'batches'" in result.stderr
     assert "AXIS one of batch, streams" in result.stderr and not result.stdout
+
+
+def test_verify_counts_the_feeds_of_a_time_major_output(cli, tmp_path: Path, ws: Path) -> None:
+    """A CRNN's output is [seq, batch, classes] (ddddocr's OCR model): the cosine metric
+    compares each image whole, so 3 feeds of batch 1 are 3 samples, not 3 x seq."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Transpose", ["x"], ["y"], perm=[1, 0, 2])], "crnn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 6, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [6, "batch", 4])])
+    model = tmp_path / "time_major.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(model))
+    report = ok_json(cli("verify", model, "--reference", model, "--iterations", "3",
+                         "--metric", "cosine", "--workspace", ws, "--json"))
+    assert report["metric"]["samples"] == 3 == report["samples"]
+    assert report["metric"]["mean"] == pytest.approx(1.0)

@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 
 from trtc import metrics
-from trtc.metrics import default_threads, latency_stats, measure, percentile
+from trtc.metrics import (
+    cosine_metric,
+    default_threads,
+    latency_stats,
+    measure,
+    percentile,
+    sample_rows,
+)
 
 # --------------------------------------------------------------------------- percentile
 
@@ -243,3 +250,24 @@ def test_cosine_metric_per_sample() -> None:
     assert m["mean"] == 0.5 and m["min"] == 0.0 and m["samples"] == 2
     assert m["agreement"] == 0.5 and m["passed"] is False
     assert cosine_metric(b, b, 0.999)["passed"] is True
+
+
+def test_a_time_major_output_counts_one_sample_per_feed_not_per_time_step() -> None:
+    """A CRNN's [seq, batch, classes] output (ddddocr: 32 x 1 x 8210 for one image):
+    four batch-1 feeds are four samples, each compared whole, not 128 time steps."""
+    rng = np.random.default_rng(0)
+    ref = [rng.standard_normal((32, 1, 10)) for _ in range(4)]
+    cand = [r.copy() for r in ref]
+    cand[0][0] = -cand[0][0]                     # one time step of the first image flipped
+    by_step = cosine_metric(cand, ref, 0.99)
+    by_image = cosine_metric(cand, ref, 0.99, per_feed=[1, 1, 1, 1])
+    assert by_step["samples"] == 128 and by_image["samples"] == 4
+    assert by_image["min"] == pytest.approx(1 - 2 * float((ref[0][0] ** 2).sum())
+                                            / float((ref[0] ** 2).sum()))
+    # batch 2 on axis 1 of a [seq, batch, classes] output: two rows, one per image
+    two = rng.standard_normal((5, 2, 3))
+    assert sample_rows(two, 2).shape == (2, 15)
+    assert np.array_equal(sample_rows(two, 2)[1], two[:, 1, :].ravel())
+    assert sample_rows(two, 5).shape == (5, 6)            # batch first: as before
+    assert sample_rows(two, 7).shape == (1, 30)           # no axis of that size: one sample
+    assert sample_rows(np.float64(3.0)).shape == (1, 1)

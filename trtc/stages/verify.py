@@ -353,7 +353,8 @@ def _compare(candidate: Path, reference: Reference, spec: VerifySpec, precision:
                             f"rtol {stats.rtol:g})")
     metric, failure = _task_metric(metric_name, spec, outputs[0],
                                    [it[outputs[0]] for it in cand_iters],
-                                   [it[outputs[0]] for it in ref_iters], dataset.labels)
+                                   [it[outputs[0]] for it in ref_iters], dataset.labels,
+                                   dataset.per_feed)
     if failure:
         failures.append(failure)
     return VerifyReport(str(candidate), backend.name, reference.describe(), precision,
@@ -397,11 +398,12 @@ def _reference_runner(reference: Reference, inputs: Mapping[str, Any],
 
 
 def _task_metric(name: str, spec: VerifySpec, output: str, cand: list[np.ndarray],
-                 ref: list[np.ndarray], labels: list[np.ndarray] | None
+                 ref: list[np.ndarray], labels: list[np.ndarray] | None,
+                 per_feed: list[int] | None = None
                  ) -> tuple[dict[str, Any] | None, str | None]:
     """The gating task metric of the first output and its failure message (None: passed)."""
     if name == "cosine":
-        metric = {**cosine_metric(cand, ref, spec.min_cosine), "output": output}
+        metric = {**cosine_metric(cand, ref, spec.min_cosine, per_feed), "output": output}
         return metric, None if metric["passed"] else (
             f"output '{output}': mean cosine similarity {metric['mean']:.4f} is below "
             f"min_cosine {spec.min_cosine:g}")

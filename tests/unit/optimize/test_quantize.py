@@ -466,6 +466,23 @@ def test_an_already_quantized_model_is_a_model_error(tmp_path: Path, conv_onnx: 
     assert not (tmp_path / "twice.onnx").exists()
 
 
+def test_a_dynamically_quantized_model_is_a_model_error(tmp_path: Path,
+                                                      conv_onnx: Path) -> None:
+    """ONNX Runtime's quantize_dynamic writes ConvInteger / MatMulInteger after
+    DynamicQuantizeLinear, no Q/DQ pair: ddddocr ships such a model, and quantizing it
+    again was an internal error (KeyError in ONNX Runtime's quantizer, exit 70)."""
+    from onnxruntime.quantization import quantize_dynamic
+
+    dynamic = tmp_path / "dynamic.onnx"
+    quantize_dynamic(str(conv_onnx), str(dynamic))
+    ops = {n.op_type for n in onnx.load(str(dynamic)).graph.node}
+    assert ops & {"ConvInteger", "MatMulInteger", "DynamicQuantizeLinear"}, ops
+    with pytest.raises(ModelError, match="dynamic.onnx: the model is already quantized "
+                                         r"\(it has .*DynamicQuantizeLinear"):
+        _quantize(dynamic, tmp_path, "again.onnx", target="onnxruntime-cpu")
+    assert not (tmp_path / "again.onnx").exists()
+
+
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # ONNX's reference op
 def test_quantizer_failure_on_an_all_zero_weight_is_a_model_error(tmp_path: Path) -> None:
     # fp8 scales an all-zero weight to NaN; ONNX Runtime raises ValueError (was a traceback).

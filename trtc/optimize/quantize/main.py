@@ -406,6 +406,15 @@ def _half_nodes(model: Any) -> int:
                if n.op_type != "Cast" and any(o in half for o in n.output))
 
 
+#: Ops only a quantized model has: Q/DQ, and the integer ops of ONNX Runtime's dynamic and
+#: weight-only quantization (ddddocr ships a `quantize_dynamic` CRNN: ConvInteger after
+#: DynamicQuantizeLinear, which ONNX Runtime's quantizer then crashed on, exit 70).
+INTEGER_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
+                         "ConvInteger", "MatMulInteger", "DynamicQuantizeMatMul",
+                         "MatMulIntegerToFloat", "MatMulNBits", "QGemm", "QAttention",
+                         "DynamicQuantizeLSTM"})
+
+
 def already_reduced(model: Any) -> str | None:
     """Say how ``model`` is already in reduced precision (Q/DQ nodes, fp16/bf16 weights), or None.
 
@@ -415,8 +424,7 @@ def already_reduced(model: Any) -> str | None:
     from onnx import TensorProto
 
     qdq = sorted({n.op_type for n in model.graph.node
-                  if n.op_type in ("QuantizeLinear", "DequantizeLinear")
-                  or n.op_type.startswith("QLinear")})
+                  if n.op_type in INTEGER_OPS or n.op_type.startswith("QLinear")})
     if qdq:
         return f"quantized (it has {', '.join(qdq)} nodes)"
     half = {TensorProto.FLOAT16: "fp16", TensorProto.BFLOAT16: "bf16"}
