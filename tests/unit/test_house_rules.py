@@ -34,7 +34,7 @@ SIDEWAYS: dict[str, set[str]] = {
     "backends": {"tensorrt"},               # the TensorRT adapter runs the planned settings
     "serving": {"tensorrt"},                # an engine's sidecar says its I/O and GPU kind
     "data": {"graph"},
-    "recipe": {"errors", "sweep"}, "workspace": {"errors", "trtc"}, "shapes": {"errors"},
+    "recipe": {"errors", "sweep", "shapes"}, "workspace": {"errors", "trtc"}, "shapes": {"errors"},
     "usercode": {"errors"}, "metrics": {"errors"}, "junit": {"workspace", "sweep"},
 }
 #: Units that may import only these units (besides themselves).

@@ -9,6 +9,9 @@ from typing import Any, Literal
 
 from trtc.recipe.schema import Recipe, to_data
 
+#: trtexec's --shapes text (``x:1x3x224x224,mask:1x128``), as the recipe also takes it.
+SHAPES_PATTERN = r"^\s*[^,]+:\d+([xX]\d+)*\s*(,\s*[^,]+:\d+([xX]\d+)*\s*)*$"
+
 
 def json_schema() -> dict[str, Any]:
     """Return a JSON Schema (draft 2020-12) for recipes, generated from the dataclasses."""
@@ -47,7 +50,10 @@ def _schema_of(tp: Any) -> dict[str, Any]:
     if origin is tuple:
         return {"type": "array", "items": _schema_of(typing.get_args(tp)[0])}
     if origin is dict:
-        return {"type": "object", "additionalProperties": _schema_of(typing.get_args(tp)[1])}
+        mapping = {"type": "object", "additionalProperties": _schema_of(typing.get_args(tp)[1])}
+        if typing.get_args(tp)[1] == tuple[int, ...]:  # shapes: also trtexec's string
+            return {"anyOf": [mapping, {"type": "string", "pattern": SHAPES_PATTERN}]}
+        return mapping
     simple = {bool: "boolean", int: "integer", float: "number", str: "string",
               type(None): "null"}
     if tp in simple:

@@ -109,6 +109,16 @@ def convert(value: Any, tp: Any, where: str, source: str) -> Any:  # noqa: C901
         return tuple(convert(v, item_tp, f"{where}[{i}]", source) for i, v in enumerate(value))
     if origin is dict:
         _key_tp, val_tp = typing.get_args(tp)
+        if isinstance(value, str) and val_tp == tuple[int, ...]:
+            # A shapes key written as trtexec's --shapes: `shapes: "x:1x3x224x224"`.
+            from trtc.errors import UsageError
+            from trtc.shapes import parse_shapes
+
+            try:
+                return parse_shapes(value, where)
+            except UsageError as exc:
+                raise fail(source, where, exc.message.removeprefix(f"{where} "),
+                           f"{where}: {{x: [1, 3, 224, 224]}} or \"x:1x3x224x224\"") from None
         if not isinstance(value, Mapping):
             raise fail(source, where, f"expected a mapping, got {type(value).__name__} "
                         f"{value!r}")
@@ -146,6 +156,7 @@ def check_semantics(recipe: Recipe, source: str) -> None:
     src = recipe.model.source
     if not src.startswith(("torchvision:", "python:", "onnx:")):
         raise fail(source, "model.source", f"unknown model source {src!r}",
+                    f"write onnx:{src}" if src.lower().endswith(".onnx") else
                     "use torchvision:<name>, python:<module>:<factory> or onnx:<path>")
     if src.startswith("python:") and src.count(":") < 2:
         raise fail(source, "model.source", f"{src!r} names no factory",

@@ -69,3 +69,17 @@ def test_json_schema_required_and_enums_and_defaults() -> None:
 
 def test_json_schema_omits_internal_fields() -> None:
     assert "path" not in json_schema()["properties"]
+
+
+def test_json_schema_shapes_take_a_mapping_or_trtexecs_string() -> None:
+    import re
+
+    shapes = json_schema()["properties"]["quantize"]["properties"]["shapes"]
+    mapping, text = shapes["anyOf"]
+    assert mapping == {"type": "object", "additionalProperties":
+                       {"type": "array", "items": {"type": "integer"}}}
+    assert text["type"] == "string"
+    for ok in ("x:1x3x224x224", "x:1x3x224x224, mask:1x128", "input.1:8X3X32X32"):
+        assert re.match(text["pattern"], ok), ok
+    for bad in ("x", "x:1x3xNx224", "x:1x3,,y:2", ":"):
+        assert not re.match(text["pattern"], bad), bad

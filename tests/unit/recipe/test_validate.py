@@ -204,3 +204,24 @@ def test_quantize_shapes_key() -> None:
     with pytest.raises(RecipeError, match=r"quantize.shapes.x\[1\]: expected an integer"):
         parse_recipe({"name": "m", "model": {"source": "onnx:m.onnx"},
                       "quantize": {"shapes": {"x": [1, "c"]}}})
+
+
+@pytest.mark.parametrize("key", ["quantize.shapes", "build.shapes", "verify.data.shapes",
+                                 "bench.shapes"])
+def test_a_shapes_key_takes_trtexecs_string_too(key: str) -> None:
+    """`--shapes x:1x3x224x224` on the command line, the same text in the recipe."""
+    recipe = parse_recipe(with_key(ONNX_MIN, key, "x:1x3x224x224, mask:1x128"))
+    section = recipe
+    for part in key.split("."):
+        section = getattr(section, part)
+    assert section == {"x": (1, 3, 224, 224), "mask": (1, 128)}
+    err = recipe_error(with_key(ONNX_MIN, key, "x:1x3xNx224"))
+    assert err.message == (f"<recipe>: {key}: 'x:1x3xNx224': dims must be integers "
+                           f"separated by 'x'")
+    assert err.hint is not None and "x:1x3x224x224" in err.hint
+
+
+def test_an_onnx_path_as_model_source_gets_the_prefix_as_its_hint() -> None:
+    err = recipe_error(with_key(ONNX_MIN, "model.source", "models/det.onnx"))
+    assert "unknown model source 'models/det.onnx'" in err.message
+    assert err.hint == "write onnx:models/det.onnx"
