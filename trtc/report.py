@@ -202,6 +202,7 @@ def verify_renderable(report: dict[str, Any]) -> Group:
     if metric:
         parts.append(Text(metric_line(metric),
                           style="green" if metric["passed"] else "bold red"))
+    parts.extend(Text(f"warning: {w}", style="yellow") for w in report.get("warnings", []))
     return Group(*parts)
 
 

@@ -302,3 +302,11 @@ def test_verify_counts_the_feeds_of_a_time_major_output(cli, tmp_path: Path, ws:
                          "--metric", "cosine", "--workspace", ws, "--json"))
     assert report["metric"]["samples"] == 3 == report["samples"]
     assert report["metric"]["mean"] == pytest.approx(1.0)
+
+
+def test_export_of_a_recipe_prints_its_warnings(cli, onnx_recipe: Path, ws: Path) -> None:
+    """`trtc export recipe.yaml` said nothing of what export warned (build, quantize and
+    run did): a cleanup it replaced, or a source with no PyTorch to check parity with."""
+    result = cli("export", onnx_recipe, "--workspace", ws)
+    assert result.exit_code == 0, result.stderr
+    assert "warning: onnx: source: no PyTorch model, so no parity check" in result.stderr

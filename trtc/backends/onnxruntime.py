@@ -38,7 +38,8 @@ def _ort() -> Any:
 
 def make_session(path: str | Path, *, device: str = "cpu", level: str | None = None,
                  threads: int | None = None,
-                 optimized_path: str | Path | None = None) -> ort.InferenceSession:
+                 optimized_path: str | Path | None = None,
+                 log_severity: int = 3) -> ort.InferenceSession:
     """Create an InferenceSession, turning ONNX Runtime's load errors into ModelError.
 
     ``level=None`` keeps ONNX Runtime's default, except that a built artifact
@@ -54,7 +55,7 @@ def make_session(path: str | Path, *, device: str = "cpu", level: str | None = N
         options.intra_op_num_threads = threads
     if optimized_path is not None:
         options.optimized_model_filepath = str(optimized_path)
-    options.log_severity_level = 3
+    options.log_severity_level = log_severity  # 3: errors; 4: fatal only (a probe run)
     providers = _PROVIDERS[device]
     if not Path(path).is_file():
         raise ModelError(f"model file not found: {path}", "check the path")

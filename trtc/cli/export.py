@@ -40,6 +40,7 @@ def export(
                          cleanup=cleanup)
     if api.is_recipe(target):
         out.outcome(outcome)
+        out.warnings(outcome.warnings)
         out.result(outcome.to_dict())
         return
     nodes = outcome.metrics["nodes"]

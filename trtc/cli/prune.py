@@ -39,6 +39,7 @@ def prune(
                         channel_multiple=channel_multiple)
     if api.is_recipe(target):
         out.outcome(outcome)
+        out.warnings(outcome.warnings)
         if outcome.manifest:
             out.show_err(prune_renderable(outcome.metrics))
         out.result(outcome.to_dict())

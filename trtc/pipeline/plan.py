@@ -143,8 +143,11 @@ class Plan:
             from trtc.stages.export import ExportJob
 
             opset, exporter, why = self.export_settings
+            given = (r.verify.data.shapes or r.bench.shapes or r.quantize.shapes
+                     or r.build.shapes)
             return ExportJob(r.model, dataclasses.replace(r.export, opset=opset,
-                                                          exporter=exporter), why)
+                                                          exporter=exporter), why,
+                             **_if_field(ExportJob, check_shapes=dict(given)))
         if stage == "prune":
             from trtc.stages.prune import PruneJob
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ class ExportJob:
     export: ExportSpec
     #: Why the opset / exporter are what they are, when ``auto`` chose them.
     settings_note: str | None = None
+    #: Concrete input shapes the recipe gives elsewhere (verify, bench, quantize, build):
+    #: an ``onnx:`` source's cleanup is checked at them.
+    check_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,13 @@ class ExportResult(StageResult):
 
 def run(job: ExportJob, ctx: StageContext) -> ExportResult:
     """Export the job's model to ``ctx.outputs['model']``."""
-    return export_model(job.model, job.export, ctx.outputs["model"], job.settings_note)
+    return export_model(job.model, job.export, ctx.outputs["model"], job.settings_note,
+                        job.check_shapes)
 
 
 def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path,
-                 settings_note: str | None = None) -> ExportResult:
+                 settings_note: str | None = None,
+                 check_shapes: Mapping[str, tuple[int, ...]] | None = None) -> ExportResult:
     """Export ``model_spec`` to ``out_path``; nothing is written if any step fails.
 
     ``spec``'s opset and exporter must be resolved (``trtc.pipeline.Plan`` does it).
@@ -104,23 +110,166 @@ def export_model(model_spec: ModelSpec, spec: ExportSpec, out_path: Path,
                             "dimension): " + "; ".join(renamed))
         model = check_and_infer(model, where="exported model")
         _check_io(model, model_spec)
+        original = model
         model, counts = cleanup(model, spec.cleanup)
         if "fallback" in counts:
             warnings.append(f"export.cleanup: {counts['fallback']}")
         model = reinfer(model, where="cleaned-up model")
+        if torch_model is None:
+            # No PyTorch to compare with: the cleanup itself must not change the model.
+            model, counts = _checked_cleanup(original, model, counts, spec, Path(tmp),
+                                             warnings, check_shapes or {})
         with atomic_path(out_path) as staged:
             save_onnx(model, staged)
             if torch_model is not None:
                 parity = _parity(torch_model, model_spec, spec, staged)
                 _raise_on_parity(parity, spec)
             else:
-                warnings.append("onnx: source: no PyTorch model, so no parity check")
+                warnings.append("onnx: source: no PyTorch model, so no parity check (the "
+                                "cleanup was checked against the model as given)")
     io = model_io(model, str(out_path))
     report = ExportReport(exported, counts, io.opset or None, parity,
                           {t.name: list(t.shape) for t in io.inputs}, io.output_names,
                           renamed)
     return ExportResult("export", {"model": out_path}, report.to_dict(), warnings=warnings,
                         report=report)
+
+
+#: A dynamic dim's size for the cleanup check where export.example_dims names none: 1 on
+#: axis 0 (the batch), 32 elsewhere (a sequence, or an image side a stride-32 net takes).
+CLEANUP_CHECK_DIMS = (1, 32)
+
+
+def _checked_cleanup(original: Any, cleaned: Any, counts: dict[str, Any], spec: ExportSpec,
+                     tmp: Path, warnings: list[str],
+                     check_shapes: Mapping[str, tuple[int, ...]] | None = None
+                     ) -> tuple[Any, dict[str, Any]]:
+    """Run an ONNX source before and after its cleanup on ONNX Runtime; keep the cleaned
+    model only if every output has the same shape and values (atol/rtol: the parity
+    tolerances). Otherwise try onnx-graphsurgeon's cleanup, then none, with a warning.
+
+    onnxslim 0.1.98 folded ddddocr's CRNN output Reshape to the model's (wrong) declared
+    shape: ``[seq, 1, 8210]`` became ``[1, seq * 8210]``, and nothing said so.
+    """
+    from trtc.graph.cleanup import cleanup, reinfer
+
+    if spec.cleanup == "none":
+        return cleaned, counts
+    feeds = _check_feeds(original, spec, check_shapes or {})
+    if feeds is None:
+        warnings.append("export.cleanup not checked: an input has a dim of no fixed size "
+                        "that export.example_dims does not name")
+        return cleaned, counts
+    expected = _run_onnx(original, feeds, tmp / "original.onnx")
+    if isinstance(expected, str):
+        at = ",".join(f"{n}:{'x'.join(map(str, v.shape))}" for n, v in feeds.items())
+        warnings.append(f"export.cleanup not checked: the model as given does not run on "
+                        f"ONNX Runtime at {at} ({expected}); set export.example_dims to "
+                        f"sizes it takes")
+        return cleaned, counts
+    changed = _cleanup_change(expected, _run_onnx(cleaned, feeds, tmp / "cleaned.onnx"), spec)
+    if changed is None:
+        return cleaned, counts
+    method = counts.get("method", spec.cleanup)
+    if method != "graphsurgeon":
+        other, other_counts = cleanup(original, "graphsurgeon")
+        other = reinfer(other, where="cleaned-up model")
+        if _cleanup_change(expected, _run_onnx(other, feeds, tmp / "gs.onnx"), spec) is None:
+            warnings.append(f"export.cleanup: {method} changed the model ({changed}): "
+                            f"cleaned up with onnx-graphsurgeon instead")
+            return other, {**other_counts, "requested": method, "rejected": changed}
+    warnings.append(f"export.cleanup: {method} changed the model ({changed}): the model "
+                    f"is kept as given, not cleaned up")
+    n = len(original.graph.node)
+    return original, {"method": "none", "requested": method, "rejected": changed,
+                      "before": n, "after": n, "removed_by_op": {}}
+
+
+def _check_feeds(model: Any, spec: ExportSpec,
+                 check_shapes: Mapping[str, tuple[int, ...]]) -> dict[str, Any] | None:
+    """Seeded feeds for the cleanup check, or None where an input has no declared rank.
+
+    Sizes: an input's shape given elsewhere in the recipe, then ``export.example_dims``
+    by dim name, then :data:`CLEANUP_CHECK_DIMS`; one size per dim name (a recurrent
+    state's ``[2, batch, 128]`` follows the input's batch).
+    """
+    import numpy as np
+    import onnx
+
+    from trtc.graph.io import real_inputs
+
+    rng = np.random.default_rng(spec.seed)
+    feeds: dict[str, Any] = {}
+    inputs = real_inputs(model.graph)
+    sizes = dict(spec.example_dims)
+    for vi in inputs:  # the recipe's concrete shapes name the sizes of their dims first
+        given = check_shapes.get(vi.name)
+        dims = vi.type.tensor_type.shape.dim
+        if given is not None and len(given) == len(dims):
+            sizes.update({d.dim_param: int(g) for d, g in zip(dims, given) if d.dim_param})
+    for vi in inputs:
+        tt = vi.type.tensor_type
+        if not tt.HasField("shape"):
+            return None
+        shape = []
+        for axis, d in enumerate(tt.shape.dim):
+            if d.HasField("dim_value") and d.dim_value > 0:
+                shape.append(int(d.dim_value))
+            else:
+                size = sizes.get(d.dim_param) or CLEANUP_CHECK_DIMS[0 if axis == 0 else 1]
+                if d.dim_param:
+                    sizes.setdefault(d.dim_param, size)
+                shape.append(int(size))
+        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type))
+        if dtype.kind == "f":
+            feeds[vi.name] = rng.standard_normal(shape).astype(dtype)
+        elif dtype.kind == "b":
+            feeds[vi.name] = np.ones(shape, dtype)
+        else:
+            feeds[vi.name] = rng.integers(0, 2, shape).astype(dtype)  # ids, masks, lengths
+    return feeds
+
+
+def _run_onnx(model: Any, feeds: dict[str, Any], path: Path) -> dict[str, Any] | str:
+    """Every output on ONNX Runtime, unoptimised; a one-line reason where it cannot run."""
+    from trtc.backends.onnxruntime import make_session
+    from trtc.errors import TrtcError
+    from trtc.graph.cleanup import save_onnx
+
+    try:
+        save_onnx(model, path)
+        # A model that cannot run at the check's sizes is reported in one warning, so
+        # ONNX Runtime's own error lines stay off the terminal.
+        sess = make_session(path, level="disable", log_severity=4)
+        names = [o.name for o in sess.get_outputs()]
+        return dict(zip(names, sess.run(names, feeds)))
+    except TrtcError as exc:
+        return exc.message
+    except Exception as exc:  # noqa: BLE001 - ONNX Runtime's errors have no common type
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _cleanup_change(expected: dict[str, Any], got: dict[str, Any] | str,
+                    spec: ExportSpec) -> str | None:
+    """How the cleaned model differs from the original (one line), or None."""
+    import numpy as np
+
+    if isinstance(got, str):
+        return f"it no longer runs: {got}"
+    for name, want in expected.items():
+        if name not in got:
+            return f"output '{name}' is gone"
+        have = got[name]
+        if np.shape(have) != np.shape(want):
+            return (f"output '{name}' {'x'.join(map(str, np.shape(want)))} -> "
+                    f"{'x'.join(map(str, np.shape(have)))}")
+        if np.asarray(want).dtype.kind == "f" and not np.allclose(
+                have, want, atol=spec.parity_atol, rtol=spec.parity_rtol, equal_nan=True):
+            diff = float(np.max(np.abs(np.asarray(have, np.float64) - want)))
+            return f"output '{name}' differs by up to {diff:.3g}"
+        if np.asarray(want).dtype.kind != "f" and not np.array_equal(have, want):
+            return f"output '{name}' has other values"
+    return None
 
 
 def _check_io(model: Any, spec: ModelSpec) -> None:

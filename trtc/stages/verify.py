@@ -83,6 +83,8 @@ class VerifyReport:
     #: ``top1_metric`` / ``cosine_metric``'s dict (with ``output``), or None.
     metric: dict[str, Any] | None = None
     failures: tuple[str, ...] = ()
+    #: Not gating: e.g. an output whose declared shape the model does not keep.
+    warnings: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -100,6 +102,8 @@ class VerifyReport:
             out["metric"] = dict(self.metric)
         out["passed"] = self.passed
         out["failures"] = list(self.failures)
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -130,7 +134,7 @@ def run(job: VerifyJob, ctx: StageContext) -> StageResult:
         raise VerificationError(failures[0] + (
             f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""),
             f"see {where}; " + failure_hint(report.to_dict(), flags=False))
-    return StageResult("verify", outputs, report.summary())
+    return StageResult("verify", outputs, report.summary(), warnings=list(report.warnings))
 
 
 def failure_hint(report: Mapping[str, Any], *, flags: bool) -> str:
@@ -328,6 +332,9 @@ def _compare(candidate: Path, reference: Reference, spec: VerifySpec, precision:
     results = Comparator.run([backend.runner(candidate, name="candidate"), ref_runner],
                              data_loader=dataset.feeds)
     _check_output_shapes(candidate, results[0][1], results[1][1], outputs)
+    warnings = tuple(declared_shape_mismatches(
+        _declared_output_shapes(reference.onnx_path or candidate),
+        {n: tuple(np.shape(v)) for n, v in results[1][1][0].items()} if results[1][1] else {}))
     verdict = Comparator.compare_accuracy(
         results, compare_func=CompareFunc.simple(
             atol={n: t["atol"] for n, t in tols.items()},
@@ -359,7 +366,37 @@ def _compare(candidate: Path, reference: Reference, spec: VerifySpec, precision:
         failures.append(failure)
     return VerifyReport(str(candidate), backend.name, reference.describe(), precision,
                         dataset.description, dataset.samples, report_outputs, changed_by,
-                        elementwise_gates, metric, tuple(failures))
+                        elementwise_gates, metric, tuple(failures), warnings)
+
+
+def _declared_output_shapes(model: Path) -> dict[str, tuple[Any, ...] | None]:
+    """Each graph output's declared shape (None: no rank declared); {} for an engine."""
+    if model.suffix != ".onnx":
+        return {}
+    from trtc.graph.io import has_rank, load_proto, tensor_info
+
+    graph = load_proto(model).graph
+    return {vi.name: tensor_info(vi).shape if has_rank(vi) else None for vi in graph.output}
+
+
+def declared_shape_mismatches(declared: Mapping[str, tuple[Any, ...] | None],
+                              actual: Mapping[str, tuple[int, ...]]) -> list[str]:
+    """Outputs whose shape on real data breaks the model's own declaration (rank, or a
+    static dim). ddddocr's CRNN declares ``1 x seqlen`` and gives ``32 x 1 x 8210``: a
+    Triton config, or anything else that reads the declared shape, is wrong with it."""
+    notes = []
+    for name, got in actual.items():
+        want = declared.get(name)
+        if want is None:
+            continue
+        if len(want) != len(got) or any(isinstance(w, int) and w != g
+                                         for w, g in zip(want, got)):
+            shown = "x".join(str(d) for d in want) or "a scalar"
+            notes.append(f"output '{name}': the model declares {shown} and gives "
+                         f"{'x'.join(map(str, got)) or 'a scalar'}; fix the declaration "
+                         f"(onnx.shape_inference, or the exporter's output names and dynamic "
+                         f"axes) before packaging it: the Triton config reads it")
+    return notes
 
 
 def _check_output_shapes(candidate: Path, cand_iters: Sequence[Any],

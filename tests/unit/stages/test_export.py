@@ -103,3 +103,100 @@ def test_the_stage_refuses_unresolved_auto(tmp_path: Path, conv_onnx: Path) -> N
     ctx = StageContext(inputs={}, outputs={"model": tmp_path / "out.onnx"}, work_dir=tmp_path)
     with pytest.raises(TypeError, match="resolved opset and exporter"):
         run(job, ctx)
+
+
+def _time_major(path: Path) -> Path:
+    """A CRNN's tail, as ddddocr ships it: [b, s, c] -> Transpose -> [s, b, c], then a
+    Reshape to (Shape[0], Shape[1], -1), with the output declared (wrongly) [1, seqlen]."""
+    ints = [numpy_helper.from_array(np.array(v, np.int64), n)
+            for n, v in (("i0", 0), ("i1", 1), ("ax", [0]), ("m1", [-1]))]
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[1, 0, 2]),
+             helper.make_node("Shape", ["t"], ["sh"]),
+             helper.make_node("Gather", ["sh", "i0"], ["d0"], axis=0),
+             helper.make_node("Gather", ["sh", "i1"], ["d1"], axis=0),
+             helper.make_node("Unsqueeze", ["d0", "ax"], ["u0"]),
+             helper.make_node("Unsqueeze", ["d1", "ax"], ["u1"]),
+             helper.make_node("Concat", ["u0", "u1", "m1"], ["target"], axis=0),
+             helper.make_node("Reshape", ["t", "target"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "crnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "s", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, "seqlen"])], ints)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+def _run(path: Path, x: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return sess.run(None, {"x": x})[0]
+
+
+@pytest.mark.parametrize("cleanup", ["onnxslim", "graphsurgeon"])
+def test_a_cleanup_that_changes_an_onnx_source_is_not_kept(tmp_path: Path,
+                                                           cleanup: str) -> None:
+    """onnxslim folded the Reshape target to the declared [1, -1]: [6, 1, 4] became
+    [1, 24] with no word (ddddocr's OCR model). The export runs the source before and
+    after the cleanup and keeps only a cleanup that changes nothing."""
+    src = _time_major(tmp_path / "crnn.onnx")
+    result = _export(src, tmp_path / "out.onnx", cleanup=cleanup)
+    x = np.random.default_rng(0).standard_normal((1, 6, 4)).astype(np.float32)
+    assert _run(tmp_path / "out.onnx", x).shape == (6, 1, 4) == _run(src, x).shape
+    changed = [w for w in result.warnings if "changed the model" in w]
+    nodes = result.metrics["nodes"]
+    if nodes.get("rejected"):   # the requested tool broke it: named, and another one used
+        assert changed and "output 'y' 32x1x4 -> 1x128" in changed[0]
+        assert nodes["requested"] == cleanup and nodes["method"] in ("graphsurgeon", "none")
+    else:
+        assert not changed
+
+
+def test_the_cleanup_check_names_what_changed(tmp_path: Path) -> None:
+    """The check itself, on a cleaned model that flattens the output."""
+    from trtc.stages.export import _checked_cleanup
+
+    src = onnx.load(str(_time_major(tmp_path / "crnn.onnx")))
+    flat = onnx.load(str(tmp_path / "crnn.onnx"))
+    (reshape,) = [n for n in flat.graph.node if n.op_type == "Reshape"]
+    reshape.input[1] = "flat_shape"
+    flat.graph.initializer.append(numpy_helper.from_array(np.array([1, -1], np.int64),
+                                                          "flat_shape"))
+    warnings: list[str] = []
+    spec = ExportSpec(opset=17, exporter="legacy", cleanup="onnxslim",  # type: ignore[arg-type]
+                      example_dims={"s": 5})
+    kept, counts = _checked_cleanup(src, flat, {"method": "onnxslim"}, spec, tmp_path, warnings)
+    assert counts["rejected"] == "output 'y' 5x1x4 -> 1x20"
+    assert counts["method"] == "graphsurgeon" and counts["requested"] == "onnxslim"
+    assert warnings == ["export.cleanup: onnxslim changed the model (output 'y' 5x1x4 -> "
+                        "1x20): cleaned up with onnx-graphsurgeon instead"]
+    onnx.save(kept, str(tmp_path / "kept.onnx"))
+    x = np.ones((1, 5, 4), np.float32)
+    assert _run(tmp_path / "kept.onnx", x).shape == (5, 1, 4)
+    warnings.clear()                     # a cleanup that changes nothing is kept as it is
+    same, counts = _checked_cleanup(src, src, {"method": "onnxslim"}, spec, tmp_path, warnings)
+    assert same is src and counts == {"method": "onnxslim"} and warnings == []
+
+
+def test_the_cleanup_check_takes_the_recipes_shapes_and_one_size_per_dim_name() -> None:
+    """Silero VAD does not run at sequence 32 (its STFT pads by 64): the check takes
+    the recipe's verify/bench shapes; a state's [2, batch, 128] follows the batch."""
+    from trtc.stages.export import _check_feeds
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "vad",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "sequence"]),
+         helper.make_tensor_value_info("state", TensorProto.FLOAT, [2, "batch", 128]),
+         helper.make_tensor_value_info("sr", TensorProto.INT64, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "sequence"])])
+    model = helper.make_model(graph)
+    spec = ExportSpec(opset=17, exporter="legacy")  # type: ignore[arg-type]
+    plain = _check_feeds(model, spec, {})
+    given = _check_feeds(model, spec, {"x": (4, 512)})
+    named = _check_feeds(model, ExportSpec(opset=17, exporter="legacy",  # type: ignore[arg-type]
+                                           example_dims={"sequence": 256}), {})
+    assert plain is not None and given is not None and named is not None
+    assert {k: v.shape for k, v in plain.items()} == {"x": (1, 32), "state": (2, 1, 128),
+                                                      "sr": ()}
+    assert {k: v.shape for k, v in given.items()} == {"x": (4, 512), "state": (2, 4, 128),
+                                                      "sr": ()}
+    assert named["x"].shape == (1, 256)
