@@ -366,3 +366,15 @@ def test_compare_reports_a_difference_against_the_reference(conv_onnx: Path,
     assert report.failures[0].startswith("output 'y' differs by up to")
     assert report.outputs["y"].max_abs == pytest.approx(0.5, abs=1e-5)
     assert report.outputs["y"].mean_abs == pytest.approx(0.5, abs=1e-5)
+
+
+def test_outputs_that_break_their_declared_shape_are_named() -> None:
+    """ddddocr's CRNN declares 1 x seqlen and gives 32 x 1 x 8210."""
+    from trtc.stages.verify import declared_shape_mismatches
+
+    notes = declared_shape_mismatches(
+        {"387": (1, "seqlen"), "ok": ("batch", 4), "free": None, "dim": (1, 4)},
+        {"387": (32, 1, 8210), "ok": (3, 4), "free": (7,), "dim": (1, 5)})
+    assert len(notes) == 2
+    assert notes[0].startswith("output '387': the model declares 1xseqlen and gives 32x1x8210")
+    assert notes[1].startswith("output 'dim': the model declares 1x4 and gives 1x5")
