@@ -423,7 +423,8 @@ def markdown(result: dict[str, Any]) -> str:
         out = next(iter((acc.get("outputs") or {}).values()), None)
         metric = acc.get("metric") or {}
         accuracy = (f"{out['max_abs']:.3g} | {out['cosine']:.5f} | "
-                    + (f"{metric['agreement'] * 100:.1f}%" if metric else "-")) if out else \
+                    + (f"{metric['agreement'] * 100:.1f}%" if metric.get("agreement")
+                       is not None else "-")) if out else \
             "- | - | -"
         lines.append(
             f"| {r['variant']} ({r['precision']}) | {r['batch']} | {r['build_time_s']:.0f} | "

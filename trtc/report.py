@@ -209,9 +209,10 @@ def verify_renderable(report: dict[str, Any]) -> Group:
 def metric_line(metric: dict[str, Any]) -> str:
     """One line for verify's task metric (top-1 drop or cosine similarity)."""
     if metric.get("name") == "cosine":
+        agree = metric.get("agreement")
         return (f"cosine similarity on {metric['samples']} samples: mean {metric['mean']:.4f}, "
-                f"min {metric['min']:.4f} (required mean >= {metric['min_cosine']:g}), "
-                f"top-1 agreement {_pct(metric['agreement'])}")
+                f"min {metric['min']:.4f} (required mean >= {metric['min_cosine']:g})"
+                + (f", top-1 agreement {_pct(agree)}" if agree is not None else ""))
     return (f"top-1 accuracy on {metric['samples']} labelled samples: candidate "
             f"{_pct(metric['candidate'])}, reference {_pct(metric['reference'])}, drop "
             f"{metric['drop'] * 100:.2f} points (max {metric['max_drop'] * 100:.2f}), "

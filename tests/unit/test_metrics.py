@@ -262,6 +262,10 @@ def test_a_time_major_output_counts_one_sample_per_feed_not_per_time_step() -> N
     by_step = cosine_metric(cand, ref, 0.99)
     by_image = cosine_metric(cand, ref, 0.99, per_feed=[1, 1, 1, 1])
     assert by_step["samples"] == 128 and by_image["samples"] == 4
+    # no top-1 agreement for a [seq, batch, classes] map: an argmax over it means nothing
+    assert by_image["agreement"] is None
+    flat = [r[:, 0, :] for r in ref]                    # [seq, classes] rows: rank 2
+    assert cosine_metric(flat, flat, 0.99)["agreement"] == 1.0
     assert by_image["min"] == pytest.approx(1 - 2 * float((ref[0][0] ** 2).sum())
                                             / float((ref[0] ** 2).sum()))
     # batch 2 on axis 1 of a [seq, batch, classes] output: two rows, one per image
