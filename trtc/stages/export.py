@@ -157,8 +157,8 @@ def _checked_cleanup(original: Any, cleaned: Any, counts: dict[str, Any], spec: 
         return cleaned, counts
     feeds = _check_feeds(original, spec, check_shapes or {})
     if feeds is None:
-        warnings.append("export.cleanup not checked: an input has a dim of no fixed size "
-                        "that export.example_dims does not name")
+        warnings.append("export.cleanup not checked: an input declares no shape (rank), "
+                        "so there is nothing to feed the model as given")
         return cleaned, counts
     expected = _run_onnx(original, feeds, tmp / "original.onnx")
     if isinstance(expected, str):
