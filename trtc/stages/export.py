@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trtc.errors import ModelError, VerificationError
+from trtc.errors import DataError, ModelError, VerificationError
 from trtc.recipe import ExportSpec, ModelSpec
 from trtc.stages import StageContext, StageResult
 from trtc.workspace import atomic_path
@@ -155,7 +155,11 @@ def _checked_cleanup(original: Any, cleaned: Any, counts: dict[str, Any], spec: 
 
     if spec.cleanup == "none":
         return cleaned, counts
-    feeds = _check_feeds(original, spec, check_shapes or {})
+    try:
+        feeds = _check_feeds(original, spec, check_shapes or {})
+    except DataError as exc:
+        warnings.append(f"export.cleanup not checked: {exc.message}")
+        return cleaned, counts
     if feeds is None:
         warnings.append("export.cleanup not checked: an input declares no shape (rank), "
                         "so there is nothing to feed the model as given")
@@ -187,47 +191,43 @@ def _checked_cleanup(original: Any, cleaned: Any, counts: dict[str, Any], spec: 
 
 def _check_feeds(model: Any, spec: ExportSpec,
                  check_shapes: Mapping[str, tuple[int, ...]]) -> dict[str, Any] | None:
-    """Seeded feeds for the cleanup check, or None where an input has no declared rank.
+    """One seeded random feed for the cleanup check (``trtc.data.random_dataset``), or
+    None where an input has no declared rank.
 
     Sizes: an input's shape given elsewhere in the recipe, then ``export.example_dims``
     by dim name, then :data:`CLEANUP_CHECK_DIMS`; one size per dim name (a recurrent
     state's ``[2, batch, 128]`` follows the input's batch).
+
+    Raises:
+        DataError: the feed would be larger than ``trtc.data.MAX_FEED_BYTES``.
     """
-    import numpy as np
-    import onnx
+    from trtc.data import InputInfo, random_dataset
+    from trtc.graph.io import has_rank, real_inputs, tensor_info
 
-    from trtc.graph.io import real_inputs
-
-    rng = np.random.default_rng(spec.seed)
-    feeds: dict[str, Any] = {}
     inputs = real_inputs(model.graph)
+    if not all(has_rank(vi) for vi in inputs):
+        return None
+    infos = [tensor_info(vi) for vi in inputs]
     sizes = dict(spec.example_dims)
-    for vi in inputs:  # the recipe's concrete shapes name the sizes of their dims first
-        given = check_shapes.get(vi.name)
-        dims = vi.type.tensor_type.shape.dim
-        if given is not None and len(given) == len(dims):
-            sizes.update({d.dim_param: int(g) for d, g in zip(dims, given) if d.dim_param})
-    for vi in inputs:
-        tt = vi.type.tensor_type
-        if not tt.HasField("shape"):
-            return None
+    for info in infos:  # the recipe's concrete shapes name the sizes of their dims first
+        given = check_shapes.get(info.name)
+        if given is not None and len(given) == len(info.shape):
+            sizes.update({d: int(g) for d, g in zip(info.shape, given)
+                          if isinstance(d, str) and d != "?"})
+    concrete: dict[str, list[int]] = {}
+    for info in infos:
         shape = []
-        for axis, d in enumerate(tt.shape.dim):
-            if d.HasField("dim_value") and d.dim_value > 0:
-                shape.append(int(d.dim_value))
-            else:
-                size = sizes.get(d.dim_param) or CLEANUP_CHECK_DIMS[0 if axis == 0 else 1]
-                if d.dim_param:
-                    sizes.setdefault(d.dim_param, size)
-                shape.append(int(size))
-        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type))
-        if dtype.kind == "f":
-            feeds[vi.name] = rng.standard_normal(shape).astype(dtype)
-        elif dtype.kind == "b":
-            feeds[vi.name] = np.ones(shape, dtype)
-        else:
-            feeds[vi.name] = rng.integers(0, 2, shape).astype(dtype)  # ids, masks, lengths
-    return feeds
+        for axis, d in enumerate(info.shape):
+            if isinstance(d, int):
+                shape.append(d)
+                continue
+            size = sizes.get(d) or CLEANUP_CHECK_DIMS[0 if axis == 0 else 1]
+            if d != "?":
+                sizes.setdefault(d, size)
+            shape.append(int(size))
+        concrete[info.name] = shape
+    data_inputs = [InputInfo(i.name, i.dtype, i.shape) for i in infos]
+    return random_dataset(data_inputs, concrete, 1, 1, spec.seed).feeds[0]
 
 
 def _run_onnx(model: Any, feeds: dict[str, Any], path: Path) -> dict[str, Any] | str:
