@@ -50,8 +50,9 @@ def _schema_of(tp: Any) -> dict[str, Any]:
     if origin is tuple:
         return {"type": "array", "items": _schema_of(typing.get_args(tp)[0])}
     if origin is dict:
-        mapping = {"type": "object", "additionalProperties": _schema_of(typing.get_args(tp)[1])}
-        if typing.get_args(tp)[1] == tuple[int, ...]:  # shapes: also trtexec's string
+        value_tp = typing.get_args(tp)[1]
+        mapping = {"type": "object", "additionalProperties": _schema_of(value_tp)}
+        if value_tp == tuple[int, ...]:  # shapes: also trtexec's string
             return {"anyOf": [mapping, {"type": "string", "pattern": SHAPES_PATTERN}]}
         return mapping
     simple = {bool: "boolean", int: "integer", float: "number", str: "string",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trtc.errors import ModelError, UsageError
+from trtc.graph.io import QDQ_OPS
 from trtc.optimize.quantize.report import QuantizeReport, kept_dict
 from trtc.recipe import QuantizeSpec
 
@@ -409,10 +410,9 @@ def _half_nodes(model: Any) -> int:
 #: Ops only a quantized model has: Q/DQ, and the integer ops of ONNX Runtime's dynamic and
 #: weight-only quantization (ddddocr ships a `quantize_dynamic` CRNN: ConvInteger after
 #: DynamicQuantizeLinear, which ONNX Runtime's quantizer then crashed on, exit 70).
-INTEGER_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
-                         "ConvInteger", "MatMulInteger", "DynamicQuantizeMatMul",
-                         "MatMulIntegerToFloat", "MatMulNBits", "QGemm", "QAttention",
-                         "DynamicQuantizeLSTM"})
+INTEGER_OPS = frozenset({*QDQ_OPS, "DynamicQuantizeLinear", "ConvInteger", "MatMulInteger",
+                         "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "MatMulNBits",
+                         "QGemm", "QAttention", "DynamicQuantizeLSTM"})
 
 
 def already_reduced(model: Any) -> str | None:
