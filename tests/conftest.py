@@ -131,3 +131,25 @@ def torch_recipe(tmp_path: Path, torch_factory: Path, write_recipe: Callable[...
         "verify": {"reference": "export", "data": {"batch": 2, "iterations": 2}},
         "bench": FAST_BENCH,
     })
+
+
+@pytest.fixture
+def crnn_tail_onnx(tmp_path: Path) -> Path:
+    """A CRNN's tail, as ddddocr ships it: [b, s, c] -> Transpose -> [s, b, c], then a
+    Reshape to (Shape[0], Shape[1], -1), with the output declared (wrongly) [1, seqlen]."""
+    ints = [numpy_helper.from_array(np.array(v, np.int64), n)
+            for n, v in (("i0", 0), ("i1", 1), ("ax", [0]), ("m1", [-1]))]
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[1, 0, 2]),
+             helper.make_node("Shape", ["t"], ["sh"]),
+             helper.make_node("Gather", ["sh", "i0"], ["d0"], axis=0),
+             helper.make_node("Gather", ["sh", "i1"], ["d1"], axis=0),
+             helper.make_node("Unsqueeze", ["d0", "ax"], ["u0"]),
+             helper.make_node("Unsqueeze", ["d1", "ax"], ["u1"]),
+             helper.make_node("Concat", ["u0", "u1", "m1"], ["target"], axis=0),
+             helper.make_node("Reshape", ["t", "target"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "crnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "s", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, "seqlen"])], ints)
+    path = tmp_path / "crnn.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path

@@ -304,6 +304,24 @@ def test_verify_counts_the_feeds_of_a_time_major_output(cli, tmp_path: Path, ws:
     assert report["metric"]["mean"] == pytest.approx(1.0)
 
 
+def test_a_wrong_declared_output_shape_is_one_warning_in_a_run(cli, crnn_tail_onnx: Path,
+                                                              ws: Path, write_recipe) -> None:
+    """verify warns when an output breaks its declared shape (ddddocr's CRNN: 1 x seqlen
+    declared, 32 x 1 x 8210 given); `trtc run` shows it once, in verify's report."""
+    recipe = write_recipe({"name": "crnn", "model": {"source": f"onnx:{crnn_tail_onnx.name}"},
+                           "build": {"backend": "onnxruntime"},
+                           "verify": {"data": {"iterations": 2, "shapes": {"x": [1, 6, 4]}}},
+                           "bench": {"batch": [1], "warmup_ms": 5, "duration_s": 0.05,
+                                     "min_iterations": 3, "baseline": "none",
+                                     "shapes": {"x": [1, 6, 4]}}})
+    result = cli("run", recipe, "--workspace", ws)
+    assert result.exit_code == 0, result.stderr
+    shown = " ".join((result.stdout + result.stderr).split())  # rich wraps long lines
+    assert shown.count("the model declares 1xseqlen and gives 6x1x4") == 1, shown
+    report = json.loads((ws / "crnn" / "verify" / "report.json").read_text())
+    assert report["warnings"][0].startswith("output 'y': the model declares 1xseqlen")
+
+
 def test_export_of_a_recipe_prints_its_warnings(cli, onnx_recipe: Path, ws: Path) -> None:
     """`trtc export recipe.yaml` said nothing of what export warned (build, quantize and
     run did): a cleanup it replaced, or a source with no PyTorch to check parity with."""

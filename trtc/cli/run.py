@@ -34,7 +34,7 @@ def run(
         out.outcome(outcome)
         if outcome.manifest_path is not None:
             out.detail(f"        manifest: {outcome.manifest_path}")
-        if outcome.stage != "bench":  # bench's warnings are in its table
+        if outcome.stage not in ("bench", "verify"):  # theirs are in their reports' tables
             out.warnings(outcome.warnings)
 
     try:

@@ -105,26 +105,6 @@ def test_the_stage_refuses_unresolved_auto(tmp_path: Path, conv_onnx: Path) -> N
         run(job, ctx)
 
 
-def _time_major(path: Path) -> Path:
-    """A CRNN's tail, as ddddocr ships it: [b, s, c] -> Transpose -> [s, b, c], then a
-    Reshape to (Shape[0], Shape[1], -1), with the output declared (wrongly) [1, seqlen]."""
-    ints = [numpy_helper.from_array(np.array(v, np.int64), n)
-            for n, v in (("i0", 0), ("i1", 1), ("ax", [0]), ("m1", [-1]))]
-    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[1, 0, 2]),
-             helper.make_node("Shape", ["t"], ["sh"]),
-             helper.make_node("Gather", ["sh", "i0"], ["d0"], axis=0),
-             helper.make_node("Gather", ["sh", "i1"], ["d1"], axis=0),
-             helper.make_node("Unsqueeze", ["d0", "ax"], ["u0"]),
-             helper.make_node("Unsqueeze", ["d1", "ax"], ["u1"]),
-             helper.make_node("Concat", ["u0", "u1", "m1"], ["target"], axis=0),
-             helper.make_node("Reshape", ["t", "target"], ["y"])]
-    graph = helper.make_graph(
-        nodes, "crnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "s", 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, "seqlen"])], ints)
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
-    return path
-
-
 def _run(path: Path, x: np.ndarray) -> np.ndarray:
     import onnxruntime as ort
 
@@ -133,12 +113,12 @@ def _run(path: Path, x: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("cleanup", ["onnxslim", "graphsurgeon"])
-def test_a_cleanup_that_changes_an_onnx_source_is_not_kept(tmp_path: Path,
+def test_a_cleanup_that_changes_an_onnx_source_is_not_kept(tmp_path: Path, crnn_tail_onnx: Path,
                                                            cleanup: str) -> None:
     """onnxslim folded the Reshape target to the declared [1, -1]: [6, 1, 4] became
     [1, 24] with no word (ddddocr's OCR model). The export runs the source before and
     after the cleanup and keeps only a cleanup that changes nothing."""
-    src = _time_major(tmp_path / "crnn.onnx")
+    src = crnn_tail_onnx
     result = _export(src, tmp_path / "out.onnx", cleanup=cleanup)
     x = np.random.default_rng(0).standard_normal((1, 6, 4)).astype(np.float32)
     assert _run(tmp_path / "out.onnx", x).shape == (6, 1, 4) == _run(src, x).shape
@@ -151,12 +131,12 @@ def test_a_cleanup_that_changes_an_onnx_source_is_not_kept(tmp_path: Path,
         assert not changed
 
 
-def test_the_cleanup_check_names_what_changed(tmp_path: Path) -> None:
+def test_the_cleanup_check_names_what_changed(tmp_path: Path, crnn_tail_onnx: Path) -> None:
     """The check itself, on a cleaned model that flattens the output."""
     from trtc.stages.export import _checked_cleanup
 
-    src = onnx.load(str(_time_major(tmp_path / "crnn.onnx")))
-    flat = onnx.load(str(tmp_path / "crnn.onnx"))
+    src = onnx.load(str(crnn_tail_onnx))
+    flat = onnx.load(str(crnn_tail_onnx))
     (reshape,) = [n for n in flat.graph.node if n.op_type == "Reshape"]
     reshape.input[1] = "flat_shape"
     flat.graph.initializer.append(numpy_helper.from_array(np.array([1, -1], np.int64),
