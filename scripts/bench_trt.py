@@ -258,21 +258,28 @@ def throughput_row(args: argparse.Namespace, exported: Path, qdq: Path | None
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
+def sweep_key(args: argparse.Namespace, sparse: bool) -> str:
+    """The sweep's row: 'sweep', '-sparse' for 2:4 weights, '-o5' for builder level 5."""
+    level = args.sweep_opt_level
+    return "sweep" + ("-sparse" if sparse else "") + (f"-o{level}" if level != 3 else "")
+
+
 def sweep_row(args: argparse.Namespace, qdq: Path | None, sparse: bool = False
               ) -> dict[str, Any]:
     """Issue 13 in one part: the Q/DQ int8 engine over a batch x streams sweep, batch 1 on
     a profile of its own (build.batch_profiles), and a second build on the warm timing
-    cache (time and ratio). The default profile is built once per swept stream.
-    ``sparse``: ``qdq`` was pruned 2:4 first and the build allows sparse kernels (a
-    changed model, reported apart from the dense sweep)."""
+    cache (time and ratio). The default profile is built once: streams beyond it run on
+    copies of the engine (trtexec's --streams). ``sparse``: ``qdq`` was pruned 2:4 first
+    and the build allows sparse kernels (a changed model, reported apart from the dense
+    sweep); a builder level other than 3 is a row of its own too (``sweep_key``)."""
     if qdq is None:
         raise SystemExit("no Q/DQ model for the sweep row")
     batches = [int(b) for b in args.sweep_batches.split(",")]
     streams = [int(s) for s in args.sweep_streams.split(",")]
     recipe = recipe_for(args, "int8-qdq", max(batches), qdq)
     data = yaml.safe_load(recipe.read_text())
-    data["name"] = "resnet50-trt-sweep" + ("-sparse" if sparse else "")
-    data["build"].pop("profiles", None)  # the default: batches 1..max, one per stream
+    data["name"] = "resnet50-trt-" + sweep_key(args, sparse)
+    data["build"].pop("profiles", None)  # the default: batches 1..max
     data["build"]["batch_profiles"] = [1]
     # The record wants TensorRT's full tactic search; trtc's own default on 8.6 + Hopper is
     # level 0 (fast builds of small models, docs/zoo-findings.md G2). ResNet-50 builds in
@@ -359,6 +366,8 @@ def sweep_markdown(row: dict[str, Any]) -> list[str]:
     opts = ", ".join(f"{p['input']['min'][0]}-{p['input']['max'][0]} (opt {p['input']['opt'][0]})"
                      for p in profiles if "input" in p)
     title = "int8 (Q/DQ), one engine, batch 1 on a profile of its own"
+    if row.get("builder_optimization_level", 3) != 3:
+        title += f", builder optimization level {row['builder_optimization_level']}"
     if row.get("sparse_2of4"):
         title += (", 2:4 sparse weights (`trtc prune --method 2:4`, `build.sparsity: true`:"
                   " a changed model, not the dense record)")
@@ -451,9 +460,8 @@ def markdown(result: dict[str, Any]) -> str:
                   f"{r['streams']} streams with CUDA graphs: **{r['throughput_samples_s']:.0f} "
                   f"img/s** (GPU compute median {_ms(r['graph'])} ms per batch; build "
                   f"{r['build_time_s']:.0f} s)."]
-    for key in ("sweep", "sweep-sparse"):
-        if rows.get(key):
-            lines += sweep_markdown(rows[key])
+    for key in sorted(k for k in rows if k.startswith("sweep")):
+        lines += sweep_markdown(rows[key])
     checks = [(k, r["cross_check"]) for k, r in rows.items() if r.get("cross_check")]
     if checks:
         lines += ["", "Harness vs torch.cuda events on the same engine (no graph, no copies): " +
@@ -572,7 +580,7 @@ def main() -> None:
                 result["rows"][key] = throughput_row(args, exported, qdq)
             except (SystemExit, subprocess.TimeoutExpired) as exc:
                 result["notes"].append(f"{key} failed: {str(exc).strip().splitlines()[-1]}")
-    key = "sweep-sparse" if args.sweep_sparse else "sweep"
+    key = sweep_key(args, args.sweep_sparse)
     if "sweep" in parts and (key not in result["rows"] or args.force):
         log(f"{key}: measuring")
         try:

@@ -17,6 +17,8 @@
 #   PART=I bash scripts/device/session.sh   # the sparse sweep alone, in all of LIMIT
 #   PART=J bash scripts/device/session.sh   # ppocr_det int8 beside budget.sh (ppocr_cls; carry as for A)
 #   PART=K bash scripts/device/session.sh   # the dense chw4 sweep on 2-4 streams
+#   PART=L bash scripts/device/session.sh   # the engine-copies bench test, then the dense chw4
+#                                           # sweep on 1-4 streams (OPT_LEVEL=5 SKIP_TESTS=1 too)
 # Carry (64 MiB a call), for 0: build/zoo/ws/ppocr_rec build/zoo/gpu/ppocr_rec/int8.onnx
 #   build/zoo/gpu/ppocr_rec/int8.stamp.json; for A: build/zoo/models build/zoo/results
 #   build/zoo/ws/ppocr_det build/zoo/gpu/ppocr_det/int8.onnx build/zoo/gpu/ppocr_det/int8.stamp.json
@@ -36,7 +38,7 @@ det_beside_budget() {
   tail -n 12 "$OUT/det.out"; tail -n 30 "$OUT/budget.out"
   (cd build/zoo && tar cJf "$OUT/zoo-logs.tar.xz" logs)
 }
-case "${PART:?PART=0|A|B|C|D|E|F|G|H|I|J|K}" in
+case "${PART:?PART=0|A|B|C|D|E|F|G|H|I|J|K|L}" in
   0)
     el "builder probe"
     { python3 scripts/probe_builder_init.py --builders 3 --keep; python3 scripts/probe_builder_init.py; } \
@@ -106,7 +108,17 @@ case "${PART:?PART=0|A|B|C|D|E|F|G|H|I|J|K}" in
   K)  # the dense chw4 engine with the copies hidden behind more streams
     FORCE=1 INPUT_FORMAT=int8:chw4 STREAMS=${STREAMS:-2,3,4} BATCHES=${BATCHES:-256,512} \
       LIMIT=$(( ${LIMIT:-560} - $(date +%s) + T0 )) bash scripts/device/sweep.sh ;;
-  *) echo "PART=$PART: 0, A, B, C, D, E, F, G, H, I, J or K"; exit 2 ;;
+  L)  # tests/trt/test_engine_bench.py (streams on engine copies), then the dense chw4 sweep
+      # on 1-4 streams from one bulk profile + batch 1's (OPT_LEVEL=5: row sweep-o5)
+    if [ -z "${SKIP_TESTS:-}" ]; then
+      el "tests/trt/test_engine_bench.py"
+      timeout 150 python3 -m pytest -q -p no:cacheprovider tests/trt/test_engine_bench.py -rs \
+        > "$OUT/pytest-bench.log" 2>&1
+      el "pytest rc=$?"; tail -4 "$OUT/pytest-bench.log"
+    fi
+    FORCE=1 INPUT_FORMAT=int8:chw4 STREAMS=${STREAMS:-1,2,3,4} BATCHES=${BATCHES:-1,256,512} \
+      LIMIT=$(( ${LIMIT:-560} - $(date +%s) + T0 )) bash scripts/device/sweep.sh ;;
+  *) echo "PART=$PART: 0, A, B, C, D, E, F, G, H, I, J, K or L"; exit 2 ;;
 esac
 el "packing $OUT"
 (cd "$OUT" && files=$(ls -A | grep -v "^$PART.tar.xz$") && [ -n "$files" ] && \

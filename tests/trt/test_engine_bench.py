@@ -91,7 +91,7 @@ def test_cross_check_with_torch_events_runs(fp32_engine: Path) -> None:
     assert check["harness_iterations"] >= 20 and check["torch_iterations"] >= 20
 
 
-def test_sweep_times_each_point_and_skips_streams_the_profiles_cannot_serve(
+def test_sweep_times_each_point_and_runs_streams_beyond_the_profiles_on_copies(
         cli: Invoke, fp32_engine: Path, static_engine: Path) -> None:
     # A static engine serves any number of contexts: the whole grid runs.
     report = ok_json(cli("bench", static_engine, "--sweep", "batch=2 streams=1,2", *FAST,
@@ -101,8 +101,10 @@ def test_sweep_times_each_point_and_skips_streams_the_profiles_cannot_serve(
     points = report["sweep"]["points"]
     assert all(p["latency_ms"] >= p["median_ms"] for p in points)  # host latency >= compute
     assert report["sweep"]["best"] == max(points, key=lambda p: p["samples_per_s"])
-    # One profile: streams 2 cannot run; the sweep says so and keeps the rest.
+    # One profile: the second stream runs on a second copy of the engine (trtexec's way).
     one = ok_json(cli("bench", fp32_engine, "--sweep", "batch=1,4 streams=1,2", *FAST,
                       "--json"))
-    assert [(r["batch"], r["streams"]) for r in one["results"]] == [(1, 1), (4, 1)]
-    assert any("sweep points skipped: batch 1 streams 2" in w for w in one["warnings"])
+    assert [(r["batch"], r["streams"]) for r in one["results"]] == [(1, 1), (1, 2), (4, 1),
+                                                                    (4, 2)]
+    assert [r["tensorrt"]["engine_copies"] for r in one["results"]] == [1, 2, 1, 2]
+    assert not any("skipped" in w for w in one.get("warnings", []))

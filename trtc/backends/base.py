@@ -44,10 +44,6 @@ class ProfileHint:
     dims: dict[str, int] = field(default_factory=dict)
     shapes: tuple[dict[str, Any], ...] = ()
     declared_inputs: dict[str, tuple[str, tuple[int | str, ...]]] = field(default_factory=dict)
-    #: The most streams bench runs at once (``bench.streams``, a sweep's largest): a
-    #: profile serves one execution context at a time, so the default profile is made
-    #: that many times.
-    streams: int = 1
 
 
 @dataclass(frozen=True)

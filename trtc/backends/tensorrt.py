@@ -632,12 +632,14 @@ class TensorRTBackend:
     # ----------------------------------------------------------------- bench
 
     def make_slots(self, engine: Any, feed: Mapping[str, np.ndarray], streams: int,
-                   scales: Mapping[str, float] | None = None) -> list[Slot]:
+                   scales: Mapping[str, float] | None = None,
+                   another_engine: Callable[[], Any] | None = None) -> list[Slot]:
         """One execution context + pinned/device buffers per stream, shapes bound to ``feed``,
-        in the engine's I/O types and formats (int8 inputs quantized with ``scales``)."""
+        in the engine's I/O types and formats (int8 inputs quantized with ``scales``); the
+        streams its profiles cannot serve run on copies from ``another_engine``."""
         from trtc.backends.tensorrt_slots import make_slots
 
-        return make_slots(engine, engine_io(engine), feed, streams, scales)
+        return make_slots(engine, engine_io(engine), feed, streams, scales, another_engine)
 
     def bench(self, artifact: Path, feed: Mapping[str, np.ndarray], config: HarnessConfig,
               streams: int = 1) -> dict[str, Any]:
@@ -645,7 +647,8 @@ class TensorRTBackend:
         from trtc.backends.tensorrt_timer import bench_engine
 
         return bench_engine(self, deserialize(Path(artifact)), feed, config, streams,
-                            scales=sidecar_io_scales(artifact))
+                            scales=sidecar_io_scales(artifact),
+                            another_engine=lambda: deserialize(Path(artifact)))
 
     def cross_check(self, artifact: Path, feed: Mapping[str, np.ndarray],
                     config: HarnessConfig) -> dict[str, Any]:

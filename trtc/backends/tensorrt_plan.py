@@ -93,7 +93,6 @@ def plan_trt_settings(spec: BuildSpec, facts: ModelFacts, version: str, *,
                           qdq_precision=qdq_precision(facts.metadata),
                           float_precision=float_precision(facts.metadata),
                           default_profile=hinted_default_profile(hint, facts.inputs),
-                          default_copies=hint.streams if hint is not None else 1,
                           timing_cache_dir=timing_cache_dir, onnx_outputs=facts.outputs,
                           io_scales=facts.io_scales)
 

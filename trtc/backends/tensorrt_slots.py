@@ -13,7 +13,7 @@ each output buffer is as large as its padded format needs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from trtc.backends.cuda_harness import Binding, CudaError, Slot, check, cudart
@@ -27,14 +27,17 @@ if TYPE_CHECKING:
 
 
 def make_slots(engine: Any, io: Mapping[str, Any], feed: Mapping[str, np.ndarray],
-               streams: int, scales: Mapping[str, float] | None = None) -> list[Slot]:
+               streams: int, scales: Mapping[str, float] | None = None,
+               another_engine: Callable[[], Any] | None = None) -> list[Slot]:
     """One execution context + pinned/device buffers per stream, shapes bound to ``feed``.
 
     ``scales``: the int8 I/O tensors' quantization scales (the engine's sidecar).
+    ``another_engine``: deserializes one more copy of the engine, for the streams its
+    profiles cannot serve (trtc.tensorrt.profiles.context_profiles; trtexec's habit).
 
     Raises:
         UsageError: an engine input without data, shapes outside the profiles, or fewer
-            fitting profiles than streams.
+            fitting profiles than streams and no ``another_engine``.
         CudaError: TensorRT refuses a context or a profile.
     """
     shapes = {n: tuple(int(d) for d in a.shape) for n, a in feed.items()}
@@ -44,12 +47,27 @@ def make_slots(engine: Any, io: Mapping[str, Any], feed: Mapping[str, np.ndarray
     if missing:
         raise UsageError(f"no data for engine input(s) {', '.join(missing)}",
                          "pass --shapes for every dynamic input")
+    plan = context_profiles(io["profiles"], shapes, streams)
+    engines = [engine]
+    for _ in range(max(copy for copy, _ in plan)):
+        if another_engine is None:
+            fitting = sum(1 for copy, _ in plan if copy == 0)
+            covering = ", ".join(f"{n} {format_shape(s)}" for n, s in shapes.items())
+            raise UsageError(f"--streams {streams} needs {streams} optimization profiles "
+                             f"covering {covering}; the engine has {fitting} (a profile "
+                             "serves one execution context at a time)",
+                             f"use --streams {fitting}")
+        engines.append(another_engine())
+    copies = len(engines)
     slots: list[Slot] = []
-    for index, profile in enumerate(context_profiles(io["profiles"], shapes, streams)):
+    contexts_of = [0] * copies
+    for copy, profile in plan:
+        engine = engines[copy]
         context = engine.create_execution_context()
         if context is None:
             raise CudaError("TensorRT could not create an execution context (out of "
                             "GPU memory?)", "use fewer --streams or a smaller batch")
+        index, contexts_of[copy] = contexts_of[copy], contexts_of[copy] + 1
         # The first context of an engine gets profile 0 by itself; TensorRT 8.6
         # leaves every later one without a profile until one is set.
         if profile is not None and (index > 0 or profile != 0):

@@ -6,7 +6,7 @@ Pure orchestration over :mod:`trtc.backends.tensorrt` (the engine, the harness) 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,20 +73,25 @@ class GpuTimer:
 
 def bench_engine(backend: TensorRTBackend, engine: Any, feed: Mapping[str, Any],
                  config: HarnessConfig, streams: int = 1,
-                 scales: Mapping[str, float] | None = None) -> dict[str, Any]:
+                 scales: Mapping[str, float] | None = None,
+                 another_engine: Callable[[], Any] | None = None) -> dict[str, Any]:
     """Run the cuda-python harness on ``engine`` (one slot per stream); summary + samples.
 
     The feed is converted to the engine's I/O types and formats once, when the slots
-    are made, before anything is timed (``scales``: its int8 inputs' quantization)."""
+    are made, before anything is timed (``scales``: its int8 inputs' quantization). The
+    streams the engine's profiles cannot serve run on copies from ``another_engine``."""
     from trtc.backends.cuda_harness import run_harness
     from trtc.backends.harness_stats import feed_batch, summarize
 
-    slots = backend.make_slots(engine, feed, streams, scales)
+    slots = backend.make_slots(engine, feed, streams, scales, another_engine)
+    copies = len({id(slot.keepalive[1]) for slot in slots})  # (context, engine) each
     try:
         result = run_harness(slots, config)
     finally:
         for slot in slots:
             slot.free()
     out = summarize(result, feed_batch(feed))
+    # Streams beyond the profiles that hold the shapes run on more copies (trtexec's way).
+    out["engine_copies"] = copies
     out["samples"] = result.samples
     return out

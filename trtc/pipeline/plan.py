@@ -115,9 +115,7 @@ class Plan:
         # otherwise the profile covers what verify and bench will run.
         shapes = ((r.build.shapes,) if r.build.shapes else
                   tuple(s for s in (r.bench.shapes, r.verify.data.shapes) if s))
-        swept = r.bench.swept()
         return ProfileHint(
-            streams=max(swept.streams) if swept else r.bench.streams,
             batches=tuple(sorted({*r.bench.all_batches(), r.verify.data.batch})),
             dims=dict(r.export.example_dims), shapes=shapes,
             declared_inputs={i.name: (i.dtype, tuple(i.shape)) for i in r.model.inputs})

@@ -110,10 +110,9 @@ def _fmt(shape: Sequence[int | str]) -> str:
 def resolve_profiles(profiles: Sequence[Mapping[str, ShapeRange]], onnx_inputs: OnnxInputs, *,
                      default_profile: Mapping[str, ShapeRange] | None = None,
                      notes: list[str] | None = None,
-                     default_copies: int = 1,
                      batch_profiles: Sequence[int] = ()) -> tuple[ProfileSpec, ...]:
     """Check profiles against the model's inputs; fill in the default when none is given
-    (``default_copies`` times: one per stream that bench runs at once). Then, for each of
+    (once: bench's extra streams run on copies of the engine, as trtexec's). Then, for each of
     ``batch_profiles`` (``build.batch_profiles``), one more profile: the first one with
     the batch (dim 0 of every input whose dim 0 is dynamic) pinned there, min = opt = max,
     and the other dims at its opt (a batch-1 profile tuned for latency beside the
@@ -132,9 +131,8 @@ def resolve_profiles(profiles: Sequence[Mapping[str, ShapeRange]], onnx_inputs: 
     if not given:
         if not dynamic:
             return ()
-        copies = max(1, default_copies)
-        given = [{} for _ in range(copies)]
-        where_of = ["the default profile"] * copies
+        given = [{}]
+        where_of = ["the default profile"]
     else:
         where_of = [f"build.profiles[{i}]" for i in range(len(given))]
     resolved: list[ProfileSpec] = []
@@ -196,11 +194,7 @@ def resolve_profiles(profiles: Sequence[Mapping[str, ShapeRange]], onnx_inputs: 
                      f"{', '.join(map(str, batch_profiles))} (min = opt = max), beside "
                      f"profile{'s' if first > 1 else ''} 0{f'..{first - 1}' if first > 1 else ''}")
     if not profiles and notes is not None:
-        made = len(resolved) - len(batch_profiles)
-        times = ("one profile" if made == 1 else
-                 f"{made} identical profiles (bench runs {made} streams; a "
-                 "profile serves one execution context at a time)")
-        notes.append(f"no build.profiles given: {times} from the recipe's shapes "
+        notes.append("no build.profiles given: one profile from the recipe's shapes "
                      f"({format_profile(resolved[0])}); pass --profile for other shapes")
     return tuple(resolved)
 
@@ -367,26 +361,23 @@ def choose_profile(profiles: EngineProfiles, shapes: Mapping[str, Sequence[int]]
 
 
 def context_profiles(profiles: EngineProfiles, shapes: Mapping[str, Sequence[int]],
-                     streams: int) -> list[int | None]:
-    """The optimization profile of each stream's execution context (None: static engine).
+                     streams: int) -> list[tuple[int, int | None]]:
+    """(engine copy, optimization profile) of each stream's execution context.
 
-    A profile serves one execution context at a time, so ``streams`` contexts of an
-    engine with dynamic inputs need that many profiles covering the shapes.
+    A profile serves one execution context at a time, so the streams take the profiles
+    that hold ``shapes``, nearest opt first, and when there are fewer of those than
+    streams the next ones run on another copy of the engine (trtexec's ``--streams``:
+    "instantiate N engines"). A static engine (no profiles) serves every context itself:
+    ``(0, None)`` each.
 
     Raises:
-        UsageError: too few profiles cover the shapes for ``streams`` contexts.
+        UsageError: no profile holds the shapes.
     """
     if not profiles:
-        return [None] * streams
+        return [(0, None)] * streams
     choose_profile(profiles, shapes)  # names the input and the ranges when none fits
     fitting = _by_opt_distance(profiles, shapes)
-    if len(fitting) < streams:
-        raise UsageError(f"--streams {streams} needs {streams} optimization profiles covering "
-                         f"{', '.join(f'{n} {_ints(s)}' for n, s in shapes.items())}; the engine "
-                         f"has {len(fitting)} (a profile serves one execution context at a "
-                         "time)", f"use --streams {max(len(fitting), 1)}, build an engine with "
-                         f"{streams} identical --profile flags, or a static-shape engine")
-    return list[int | None](fitting[:streams])
+    return [(i // len(fitting), fitting[i % len(fitting)]) for i in range(streams)]
 
 
 def _by_opt_distance(profiles: EngineProfiles, shapes: Mapping[str, Sequence[int]]

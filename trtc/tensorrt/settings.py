@@ -335,7 +335,6 @@ def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
                    model_has_qdq: bool = False, qdq_precision: str | None = None,
                    float_precision: str | None = None,
                    default_profile: Mapping[str, ShapeRange] | None = None,
-                   default_copies: int = 1,
                    timing_cache_dir: str | None = None,
                    onnx_outputs: OnnxInputs | None = None,
                    io_scales: Mapping[str, float] | None = None) -> TrtBuildSettings:
@@ -352,8 +351,6 @@ def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
             ("fp16": trtc.tensorrt.model.float_precision()), or None.
         default_profile: min/opt/max per dynamic input used when the recipe gives
             no profile, or to fill inputs a profile leaves out (see default_profile()).
-        default_copies: how many times that default profile goes into the engine (one
-            per stream bench runs at once); recipe profiles are taken as they are.
         timing_cache_dir: where ``timing_cache: auto`` keeps its keyed caches.
         onnx_outputs: {output name: (dtype, shape)}, for build.output_formats (None:
             unknown here; the adapter checks them against the parsed network).
@@ -370,7 +367,6 @@ def plan_trt_build(spec: BuildSpec, onnx_inputs: OnnxInputs, version: str, *,
         spec, feats, model_has_qdq, qdq_precision, notes, float_precision=float_precision)
     profiles = resolve_profiles(recipe_profiles(spec), onnx_inputs,
                                 default_profile=default_profile, notes=notes,
-                                default_copies=default_copies,
                                 batch_profiles=tuple(spec.batch_profiles))
     values: dict[str, Any] = {}
     for row in SETTINGS:

@@ -60,17 +60,16 @@ def test_profile_resolves_and_keeps_min_opt_max() -> None:
     assert prof.shapes["input"][2] == (32, 3, 224, 224)
 
 
-def test_the_default_profile_is_made_once_per_stream_recipe_profiles_as_given() -> None:
-    """bench --streams N needs N profiles (one execution context each)."""
+def test_the_default_profile_is_made_once_whatever_bench_streams() -> None:
+    """More streams than profiles run on copies of the engine (context_profiles), so the
+    build makes the default profile once: every profile more is tactic time."""
     default = {"input": rng((1, 3, 224, 224), (8, 3, 224, 224), (8, 3, 224, 224))}
     notes: list[str] = []
-    profs = resolve_profiles([], IMG, default_profile=default, default_copies=3, notes=notes)
-    assert len(profs) == 3 and all(p.shapes == profs[0].shapes for p in profs)
-    assert profs[0].shapes["input"][2] == (8, 3, 224, 224)
-    assert any("3 identical profiles (bench runs 3 streams" in n for n in notes), notes
-    given = [default]
-    assert len(resolve_profiles(given, IMG, default_copies=3)) == 1  # the recipe's own
-    assert resolve_profiles([], STATIC, default_copies=3) == ()  # static: no profile
+    (prof,) = resolve_profiles([], IMG, default_profile=default, notes=notes)
+    assert prof.shapes["input"][2] == (8, 3, 224, 224)
+    assert any("no build.profiles given: one profile from the recipe's shapes" in n
+               for n in notes), notes
+    assert resolve_profiles([], STATIC, default_profile=default) == ()  # static: no profile
 
 
 @pytest.mark.parametrize("shapes, needle", [
@@ -207,13 +206,18 @@ def test_the_profile_whose_opt_is_nearest_runs_the_shapes() -> None:
     assert choose_profile([big, mid, one], {"x": (64, 3, 8, 8)}) == 1  # |log 2| < |log 4|
     assert choose_profile([big, mid, one], {"x": (200, 3, 8, 8)}) == 0
     # Streams take the nearest profiles first.
-    assert context_profiles([big, mid, one], {"x": (1, 3, 8, 8)}, 2) == [2, 1]
+    assert context_profiles([big, mid, one], {"x": (1, 3, 8, 8)}, 2) == [(0, 2), (0, 1)]
 
 
-def test_one_profile_per_execution_context() -> None:
-    assert context_profiles([], {"x": (4, 3, 8, 8)}, 3) == [None, None, None]
-    assert context_profiles(PROFILES, {"x": (8, 3, 8, 8)}, 2) == [0, 1]
-    assert context_profiles(PROFILES, {"x": (16, 3, 8, 8)}, 1) == [1]
-    with pytest.raises(UsageError, match="--streams 2 needs 2 optimization profiles covering "
-                                         "x 4x3x8x8; the engine has 1"):
-        context_profiles(PROFILES, {"x": (4, 3, 8, 8)}, 2)
+def test_streams_beyond_the_fitting_profiles_run_on_copies_of_the_engine() -> None:
+    """A profile serves one execution context at a time: trtexec's --streams N makes N
+    engines; trtc uses every profile that holds the shapes first, then copies."""
+    assert context_profiles([], {"x": (4, 3, 8, 8)}, 3) == [(0, None)] * 3  # static: one
+    assert context_profiles(PROFILES, {"x": (8, 3, 8, 8)}, 2) == [(0, 0), (0, 1)]
+    assert context_profiles(PROFILES, {"x": (16, 3, 8, 8)}, 1) == [(0, 1)]
+    # Only profile 0 holds batch 4: each stream more is one copy more, on profile 0.
+    assert context_profiles(PROFILES, {"x": (4, 3, 8, 8)}, 3) == [(0, 0), (1, 0), (2, 0)]
+    # Two profiles hold batch 8: streams fill both before a copy is made.
+    assert context_profiles(PROFILES, {"x": (8, 3, 8, 8)}, 3) == [(0, 0), (0, 1), (1, 0)]
+    with pytest.raises(UsageError, match="outside every optimization profile"):
+        context_profiles(PROFILES, {"x": (64, 3, 8, 8)}, 2)
