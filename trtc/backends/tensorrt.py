@@ -667,14 +667,28 @@ class _ActiveRunner:
     evaluation, and Polygraphy warned of each left active)."""
 
     def __init__(self, runner: BaseRunner) -> None:
+        import numpy as np
+        from polygraphy.datatype import DataType
+
         self.runner = runner
         runner.activate()
+        # TensorRT 8.6 imports an ONNX int64 input as int32 and TrtRunner refuses an int64
+        # feed (DistilBERT's input_ids in the engine budget, 2026-12-04b): integer feeds
+        # take the engine's integer type, as verify's data does (the sidecar's io types).
+        self.int_inputs = {
+            name: dt for name, meta in runner.get_input_metadata().items()
+            if (dt := np.dtype(DataType.to_dtype(DataType.from_dtype(meta.dtype), "numpy")))
+            .kind in "iu"}
 
     def __call__(self, feed: Feed) -> Any:
         import numpy as np
 
+        fed = {name: (value.astype(self.int_inputs[name])
+                      if name in self.int_inputs and value.dtype.kind in "iu"
+                      and value.dtype != self.int_inputs[name] else value)
+               for name, value in feed.items()}
         return {name: np.array(value, copy=True)
-                for name, value in self.runner.infer(dict(feed)).items()}
+                for name, value in self.runner.infer(fed).items()}
 
     def close(self) -> None:
         if self.runner.is_active:

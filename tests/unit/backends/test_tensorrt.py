@@ -155,6 +155,11 @@ def test_infer_fn_outputs_survive_the_next_inference(tmp_path: Path,
         def deactivate(self) -> None:
             self.is_active = False
 
+        def get_input_metadata(self) -> object:
+            from polygraphy.common import TensorMetadata
+
+            return TensorMetadata().add("x", np.float32, (3,))
+
         def infer(self, feed: dict) -> dict:
             self.buffer[:] = feed["x"]
             return {"y": self.buffer}
@@ -206,3 +211,33 @@ def test_a_build_keeps_one_builder_alive_in_its_process(monkeypatch: pytest.Monk
     assert made == [polygraphy_logger]
     logger, kept = isolated._KEPT["tensorrt.builder"]
     assert logger is polygraphy_logger and kept is not None
+
+
+def test_infer_fn_feeds_integers_in_the_engines_integer_type(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TensorRT 8.6 imports ONNX int64 inputs as int32 and TrtRunner refuses an int64 feed
+    (the engine budget on DistilBERT failed so on the H200, 2026-12-04b)."""
+    import numpy as np
+    from polygraphy.common import TensorMetadata
+
+    class Int32Runner:
+        is_active = False
+
+        def activate(self) -> None:
+            self.is_active = True
+
+        def get_input_metadata(self) -> TensorMetadata:
+            return (TensorMetadata().add("ids", np.int32, (1, 4))
+                    .add("x", np.float16, (1, 4)))
+
+        def infer(self, feed: dict) -> dict:
+            self.fed = {n: a.dtype for n, a in feed.items()}
+            return {"y": feed["ids"] * 2}
+
+    monkeypatch.setattr(TensorRTBackend, "runner", lambda self, artifact, name: Int32Runner())
+    infer = TensorRTBackend().infer_fn(tmp_path / "m.engine", None)
+    out = infer({"ids": np.arange(4, dtype=np.int64).reshape(1, 4),
+                 "x": np.zeros((1, 4), np.float32)})
+    runner = infer.runner  # type: ignore[attr-defined]
+    assert runner.fed == {"ids": np.int32, "x": np.float32}  # floats are left as they are
+    assert out["y"].tolist() == [[0, 2, 4, 6]]
