@@ -146,9 +146,16 @@ def _batches(doc: dict[str, Any]) -> str:
     return "/".join(map(str, found)) or "1"
 
 
+def _commands(doc: dict[str, Any]) -> str:
+    """The commands that measured the rows, each once in row order: a later run or a merge
+    adds rows beside earlier ones, so the report names every command, not the last."""
+    found = dict.fromkeys(r["command"] for r in doc["rows"].values() if r.get("command"))
+    return "; ".join(f"`{c}`" for c in found) or f"`{doc['command']}`"
+
+
 def markdown(doc: dict[str, Any]) -> str:
     lines = ["# Precision search on the engine (issue 14)", "",
-             f"Command: `{doc['command']}`. Backend: {doc.get('backend')} "
+             f"Command: {_commands(doc)}. Backend: {doc.get('backend')} "
              f"{doc.get('tensorrt') or ''} on {doc.get('device') or 'CPU'}. Cosine of "
              "the worst output against FP32 ONNX Runtime on held-out samples; latency = "
              f"median of `trtc bench`'s timer at batch {_batches(doc)} (TensorRT: GPU compute "
@@ -224,18 +231,14 @@ def main() -> int:
         args.out.with_suffix(".md").write_text(markdown(doc))
 
     if args.report_only:
-        commands = []
         for part in args.merge:
             other = json.loads(part.read_text())
+            # Rows from before per-row commands take their file's command.
+            for row in other["rows"].values():
+                row.setdefault("command", other["command"])
             doc["rows"].update(other["rows"])
             doc.update({k: other[k] for k in ("tensorrt", "device", "backend", "host")
                         if k in other})
-            commands.append(other["command"])
-        if commands:
-            # The parts may have run side by side (budget.sh) or in calls of their own: the
-            # merge cannot tell, so it says only how the table was put together.
-            doc["command"] = ("; ".join(commands)
-                              + " (one process per model, merged with --report-only --merge)")
         save()
         return 0
     if args.backend == "tensorrt":
@@ -258,6 +261,7 @@ def main() -> int:
             doc["rows"][name] = {"model": name,
                                  "error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
             log(f"{name}: FAILED {doc['rows'][name]['error']}")
+        doc["rows"][name]["command"] = doc["command"]
         save()
     log(f"wrote {out_json} and {args.out.with_suffix('.md')}")
     return 0

@@ -262,3 +262,25 @@ def test_random_samples_at_the_measured_shapes_are_held_out_by_seed(
     held = np.load(zoo.calib_npz(m, tmp_path / "eval.npz", 3, 2))["input"]
     assert calib.shape == held.shape == (3, 3, 224, 224)
     assert np.array_equal(calib, again) and not np.allclose(calib, held)
+
+
+def test_budget_report_names_the_command_of_every_row(tmp_path: Path) -> None:
+    """scripts/budget_engine.py --report-only --merge, run twice into one report: the
+    header names the command of each row, the earlier merge's rows included."""
+    import subprocess
+
+    def part(name: str, command: str) -> Path:
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"command": command, "backend": "tensorrt", "rows": {
+            name: {"model": name, "error": "RuntimeError: x"}}}))
+        return path
+
+    out = tmp_path / "report"
+    script = [sys.executable, str(ROOT / "scripts" / "budget_engine.py"), "--report-only",
+              "--out", str(out), "--merge"]
+    subprocess.run(script + [str(part("m1", "cmd-one"))], check=True)
+    subprocess.run(script + [str(part("m2", "cmd-two"))], check=True)
+    header = out.with_suffix(".md").read_text().splitlines()[2]
+    assert header.startswith("Command: `cmd-one`; `cmd-two`.")
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert [r["command"] for r in rows.values()] == ["cmd-one", "cmd-two"]
